@@ -1,0 +1,1 @@
+"""IPMI message layer: codes, the message codec, the dispatcher and the command handlers."""

@@ -1,0 +1,22 @@
+"""Command handlers, one module per NetFn group; each module exposes a CommandTable `table`."""
+
+from __future__ import annotations
+
+import importlib
+
+from pybmc.ipmi.dispatch import CommandTable
+
+MODULES = ("session", "app", "chassis", "transport", "storage", "sensor")
+
+
+def all_tables() -> list[CommandTable]:
+    tables = []
+    for name in MODULES:
+        try:
+            module = importlib.import_module(f"pybmc.ipmi.commands.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"pybmc.ipmi.commands.{name}":
+                raise
+            continue
+        tables.append(module.table)
+    return tables

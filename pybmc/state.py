@@ -1,0 +1,199 @@
+"""What IPMI clients change, persisted in the BMC's state_dir by atomic write-and-rename.
+
+How config and saved state combine: each section of the state (users, LAN) remembers a
+fingerprint of the config section it was seeded from. While the config section is unchanged,
+what clients set over IPMI wins; when the user edits that config section, it is re-seeded from
+the new config (and a log line says so). `pybmc serve --reset-state` starts from the config alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("pybmc.state")
+
+STATE_FILE = "state.json"
+STATE_VERSION = 1
+
+
+@dataclass
+class UserAccess:
+    """A user's access on one channel (Set/Get User Access)."""
+
+    privilege: int = 0x0F  # 0x0F = no access
+    ipmi_messaging: bool = False
+    link_auth: bool = False
+    callback_only: bool = False
+
+
+@dataclass
+class UserRecord:
+    user_id: int
+    name: bytes = b""
+    password: bytes = b""
+    enabled: bool = False
+    access: dict[int, UserAccess] = field(default_factory=dict)
+
+    def access_on(self, channel: int) -> UserAccess:
+        return self.access.setdefault(channel, UserAccess())
+
+
+@dataclass
+class ChannelAccess:
+    """Set/Get Channel Access data for one channel (volatile and non-volatile copies)."""
+
+    access_mode: int = 2  # always available
+    user_level_auth_disabled: bool = False
+    per_message_auth_disabled: bool = False
+    alerting_disabled: bool = False
+    privilege_limit: int = 4  # administrator
+
+
+@dataclass
+class State:
+    users: dict[int, UserRecord] = field(default_factory=dict)
+    channel_access: dict[str, ChannelAccess] = field(default_factory=dict)  # "1.volatile"
+    lan: dict[str, bytes] = field(default_factory=dict)  # "3" or "24.0" -> raw parameter data
+    sol: dict[str, bytes] = field(default_factory=dict)
+    boot: dict[str, bytes] = field(default_factory=dict)
+    power_on: bool = False
+    restore_policy: int = 1  # 0 always off, 1 previous, 2 always on
+    restart_cause: int = 0
+    poh_minutes_base: int = 0
+    global_enables: int = 0x0C  # event message buffer + system event logging
+    seeded: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # room for later features
+
+    def channel(self, channel: int, volatile: bool) -> ChannelAccess:
+        key = f"{channel}.{'volatile' if volatile else 'nonvolatile'}"
+        return self.channel_access.setdefault(key, ChannelAccess())
+
+
+def fingerprint(value: Any) -> str:
+    """A stable digest of a config section, to notice when the user edited it."""
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _hex_map(values: dict[str, bytes]) -> dict[str, str]:
+    return {k: v.hex() for k, v in values.items()}
+
+
+def _bytes_map(values: dict[str, str]) -> dict[str, bytes]:
+    return {str(k): bytes.fromhex(v) for k, v in values.items()}
+
+
+def to_json(state: State) -> dict[str, Any]:
+    return {
+        "version": STATE_VERSION,
+        "users": {
+            str(uid): {
+                "name": u.name.hex(),
+                "password": u.password.hex(),
+                "enabled": u.enabled,
+                "access": {str(ch): vars(a) for ch, a in u.access.items()},
+            }
+            for uid, u in sorted(state.users.items())
+        },
+        "channel_access": {k: vars(v) for k, v in state.channel_access.items()},
+        "lan": _hex_map(state.lan),
+        "sol": _hex_map(state.sol),
+        "boot": _hex_map(state.boot),
+        "power_on": state.power_on,
+        "restore_policy": state.restore_policy,
+        "restart_cause": state.restart_cause,
+        "poh_minutes_base": state.poh_minutes_base,
+        "global_enables": state.global_enables,
+        "seeded": state.seeded,
+        "extra": state.extra,
+    }
+
+
+def from_json(data: dict[str, Any]) -> State:
+    if data.get("version") != STATE_VERSION:
+        raise ValueError(f"unknown state version {data.get('version')!r}")
+    users = {}
+    for uid_text, u in data.get("users", {}).items():
+        uid = int(uid_text)
+        users[uid] = UserRecord(
+            user_id=uid,
+            name=bytes.fromhex(u["name"]),
+            password=bytes.fromhex(u["password"]),
+            enabled=bool(u["enabled"]),
+            access={int(ch): UserAccess(**a) for ch, a in u.get("access", {}).items()},
+        )
+    return State(
+        users=users,
+        channel_access={k: ChannelAccess(**v) for k, v in data.get("channel_access", {}).items()},
+        lan=_bytes_map(data.get("lan", {})),
+        sol=_bytes_map(data.get("sol", {})),
+        boot=_bytes_map(data.get("boot", {})),
+        power_on=bool(data.get("power_on", False)),
+        restore_policy=int(data.get("restore_policy", 1)),
+        restart_cause=int(data.get("restart_cause", 0)),
+        poh_minutes_base=int(data.get("poh_minutes_base", 0)),
+        global_enables=int(data.get("global_enables", 0x0C)),
+        seeded=dict(data.get("seeded", {})),
+        extra=dict(data.get("extra", {})),
+    )
+
+
+class StateStore:
+    """Loads and saves one BMC's state file; a write never leaves a half-written file."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir)
+        self.path = self.state_dir / STATE_FILE
+
+    def load(self) -> State | None:
+        """The saved state, or None when there is none (or it was unreadable, set aside)."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            log.error("cannot read %s: %s; starting from the config", self.path, err)
+            return None
+        try:
+            return from_json(json.loads(text))
+        except (ValueError, KeyError, TypeError) as err:
+            aside = self.path.with_name(f"{STATE_FILE}.bad-{int(time.time())}")
+            log.error("%s is unreadable (%s); kept as %s, starting from the config",
+                      self.path, err, aside.name)
+            with contextlib.suppress(OSError):
+                os.replace(self.path, aside)
+            return None
+
+    def save(self, state: State) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps(to_json(state), indent=1, sort_keys=True).encode()
+        fd, tmp = tempfile.mkstemp(prefix=".state.", dir=self.state_dir)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(self.state_dir, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def reset(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()

@@ -1,0 +1,1 @@
+"""Power backends: what happens to the machine when a client presses a chassis button."""
