@@ -6,7 +6,16 @@ import importlib
 
 from pybmc.ipmi.dispatch import CommandTable
 
-MODULES = ("session", "app", "chassis", "transport", "storage", "sensor")
+MODULES = (
+    "session",
+    "app",
+    "chassis",
+    "transport",
+    "storage",
+    "sensor",
+    "watchdog",
+    "system_interface",
+)
 
 
 def all_tables() -> list[CommandTable]:
