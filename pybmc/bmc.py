@@ -10,8 +10,8 @@ from pybmc.config import BmcConfig
 from pybmc.ipmi.codes import LAN_CHANNEL, SYSTEM_INTERFACE_CHANNEL, Privilege
 from pybmc.ipmi.commands import all_tables
 from pybmc.ipmi.dispatch import Context, Dispatcher
-from pybmc.state import State, StateStore, UserAccess, UserRecord, fingerprint
 from pybmc.platform import Platform
+from pybmc.state import State, StateStore, UserAccess, UserRecord, fingerprint
 from pybmc.vm.base import BootChoice, PowerBackend, PowerEvent
 
 log = logging.getLogger("pybmc.bmc")
@@ -144,7 +144,7 @@ class Bmc:
         return mask
 
     # ----------------------------------------------------------------- commands
-    def context(self, channel: int, privilege: Privilege, session=None,  # noqa: ANN001
+    def context(self, channel: int, privilege: Privilege, session=None,
                 now: float | None = None) -> Context:
         return Context(bmc=self, channel=channel, privilege=privilege, session=session,
                        now=time.monotonic() if now is None else now)
@@ -157,6 +157,24 @@ class Bmc:
         """The guest's system interface: channel 15, no session, administrator."""
         ctx = self.context(SYSTEM_INTERFACE_CHANNEL, Privilege.ADMINISTRATOR)
         return self.execute(ctx, netfn, cmd, data)
+
+    # ----------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Attach to (or start) the machine; called once the BMC's socket is bound."""
+        await self.power.start()
+        log.info("%s: started; power is %s", self.name, "on" if self.power.is_on() else "off")
+
+    async def stop(self, leave_vm_running: bool = True) -> None:
+        """Let go of the machine. A BMC going away does not power off its host by default."""
+        await self.power.stop(leave_running=leave_vm_running)
+        self.save()
+
+    def tick(self, now: float) -> None:
+        """Advance time-driven state (sensors, watchdog) once a second."""
+        for part in (self.platform, getattr(self, "watchdog", None)):
+            tick = getattr(part, "tick", None)
+            if tick is not None:
+                tick(now)
 
     # ----------------------------------------------------------------- power
     def _make_power(self) -> PowerBackend:

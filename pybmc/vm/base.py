@@ -71,6 +71,6 @@ class PowerBackend(Protocol):
         """Attach to the machine (or start it per the restore policy) when the BMC starts."""
         ...
 
-    async def stop(self) -> None:
-        """Let go of the machine when the BMC stops."""
+    async def stop(self, leave_running: bool = True) -> None:
+        """Let go of the machine when the BMC stops; a VM keeps running unless told not to."""
         ...

@@ -53,7 +53,7 @@ class SimulatedPower:
             self._on = False
             self._emit("off", cause)
 
-    def _later(self, delay: float, callback, *args) -> None:  # noqa: ANN001
+    def _later(self, delay: float, callback, *args) -> None:
         self._cancel_pending()
         if delay <= 0:
             callback(*args)
@@ -90,5 +90,5 @@ class SimulatedPower:
     async def start(self) -> None:
         return None
 
-    async def stop(self) -> None:
+    async def stop(self, leave_running: bool = True) -> None:
         self._cancel_pending()

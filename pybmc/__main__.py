@@ -1,0 +1,3 @@
+from pybmc.cli import main
+
+main()

@@ -1,0 +1,161 @@
+"""The `pybmc` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pybmc import __version__
+from pybmc.config import BmcConfig, ConfigError, default_state_dir, load_config, parse_config
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="pybmc: IPMI BMCs for QEMU virtual machines (and simulated ones).",
+)
+log = logging.getLogger("pybmc")
+
+DEFAULT_NAME = "pybmc"
+
+
+def _fail(message: str, status: int = 2) -> typer.Exit:
+    typer.echo(f"pybmc: {message}", err=True)
+    return typer.Exit(status)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _default_password(state_dir: Path) -> str:
+    """Make up a password once and keep it, so the printed credentials stay true."""
+    path = state_dir / "default-password"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    password = secrets.token_urlsafe(9)[:12]
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    return password
+
+
+def embedded_config(address: str, port: int) -> BmcConfig:
+    """One simulated BMC that needs no file and no QEMU."""
+    state_dir = default_state_dir(DEFAULT_NAME)
+    password = _default_password(state_dir)
+    return parse_config(
+        {
+            "bmc": {"name": DEFAULT_NAME, "address": address, "port": port,
+                    "state_dir": str(state_dir)},
+            "users": [{"name": "admin", "password": password, "privilege": "administrator"}],
+            "power": {"backend": "simulated"},
+        }
+    )
+
+
+def load_configs(paths: list[Path]) -> list[BmcConfig]:
+    """Load every file and check that names and addresses do not collide."""
+    configs = [load_config(path) for path in paths]
+    names: dict[str, str] = {}
+    endpoints: dict[tuple[str, int], str] = {}
+    for config in configs:
+        if config.name in names:
+            raise ConfigError(f"{config.source}: [bmc] name: {config.name!r} is also used "
+                              f"in {names[config.name]}")
+        names[config.name] = config.source
+        key = (config.address, config.port)
+        if key in endpoints:
+            raise ConfigError(f"{config.source}: [bmc] address: {config.address}:{config.port} "
+                              f"is also used in {endpoints[key]}")
+        endpoints[key] = config.source
+    return configs
+
+
+def _describe(config: BmcConfig) -> str:
+    users = ", ".join(f"{u.name} ({u.privilege.name.lower()})" for u in config.users) or "none"
+    suites = ",".join(str(s) for s in config.security.cipher_suites)
+    return (f"{config.name}: {config.address}:{config.port}, power {config.power.backend}, "
+            f"users {users}, cipher suites {suites}, state in {config.state_dir}")
+
+
+@app.command()
+def serve(
+    config: Annotated[list[Path] | None, typer.Option(
+        "--config", "-c", help="A BMC's TOML file; repeat to serve several BMCs.")] = None,
+    address: Annotated[str, typer.Option(
+        help="Address of the embedded default BMC (without --config).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="UDP port of the embedded default BMC.")] = 623,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    reset_state: Annotated[bool, typer.Option(
+        help="Forget what clients changed; start from the config alone.")] = False,
+    stop_vms_on_exit: Annotated[bool, typer.Option(
+        help="Power off the VMs when pybmc exits (default: leave them running).")] = False,
+) -> None:
+    """Serve one or more BMCs until interrupted."""
+    _setup_logging(log_level)
+    try:
+        configs = load_configs(config) if config else [embedded_config(address, port)]
+    except ConfigError as err:
+        raise _fail(str(err)) from None
+    if not config:
+        only = configs[0]
+        user = only.users[0]
+        typer.echo(f"pybmc: serving a simulated BMC on {only.address}:{only.port}\n"
+                   f"pybmc: user {user.name!r}, password {user.password!r}\n"
+                   f"pybmc: try: ipmitool -I lanplus -H {only.address}"
+                   f"{'' if only.port == 623 else f' -p {only.port}'}"
+                   f" -U {user.name} -P {user.password} chassis status", err=True)
+    try:
+        asyncio.run(_serve(configs, reset_state, stop_vms_on_exit))
+    except OSError as err:
+        raise _fail(f"cannot serve: {err}", 1) from None
+    except KeyboardInterrupt:
+        pass
+
+
+async def _serve(configs: list[BmcConfig], reset_state: bool, stop_vms_on_exit: bool) -> None:
+    from pybmc.bmc import Bmc
+    from pybmc.server import Server
+
+    bmcs = [Bmc(config, reset_state=reset_state) for config in configs]
+    server = Server(bmcs, stop_vms_on_exit=stop_vms_on_exit)
+    await server.run_until_stopped()
+
+
+@app.command("check-config")
+def check_config(
+    files: Annotated[list[Path], typer.Argument(help="TOML files to validate.")],
+) -> None:
+    """Validate config files and print what would be served."""
+    try:
+        configs = load_configs(files)
+    except ConfigError as err:
+        raise _fail(str(err)) from None
+    for config in configs:
+        typer.echo(_describe(config))
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"pybmc {__version__}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
