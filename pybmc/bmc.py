@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from pybmc import boot
 from pybmc.config import BmcConfig
-from pybmc.ipmi.codes import LAN_CHANNEL, SYSTEM_INTERFACE_CHANNEL, Privilege
+from pybmc.ipmi.codes import LAN_CHANNEL, SYSTEM_INTERFACE_CHANNEL, PayloadType, Privilege
 from pybmc.ipmi.commands import all_tables
 from pybmc.ipmi.dispatch import Context, Dispatcher
 from pybmc.platform import Platform
+from pybmc.sol.manager import SolManager
 from pybmc.state import State, StateStore, UserAccess, UserRecord, fingerprint
 from pybmc.vm.base import BootChoice, PowerBackend, PowerEvent
 
@@ -47,6 +49,12 @@ class Bmc:
         from pybmc.rmcp.session import SessionManager
 
         self.sessions = SessionManager(self)
+        self.sol = SolManager(self)
+        handlers = getattr(self.sessions, "payload_handlers", None)
+        if handlers is not None:
+            handlers[PayloadType.SOL] = self.sol.receive_packet
+        # The edge replaces this with "send what is queued now" (SOL output is unsolicited).
+        self.wake: Callable[[], None] = lambda: None
         self.save()
 
     # ----------------------------------------------------------------- state and config
@@ -162,12 +170,23 @@ class Bmc:
     async def start(self) -> None:
         """Attach to (or start) the machine; called once the BMC's socket is bound."""
         await self.power.start()
+        self.sol.start()
         log.info("%s: started; power is %s", self.name, "on" if self.power.is_on() else "off")
 
     async def stop(self, leave_vm_running: bool = True) -> None:
         """Let go of the machine. A BMC going away does not power off its host by default."""
+        await self.sol.stop()
         await self.power.stop(leave_running=leave_vm_running)
         self.save()
+
+    def get_timer(self) -> float | None:
+        """The next moment handle_timer must run (sessions and SOL retransmits)."""
+        timers = [t for t in (self.sessions.get_timer(), self.sol.get_timer()) if t is not None]
+        return min(timers) if timers else None
+
+    def handle_timer(self, now: float) -> None:
+        self.sessions.handle_timer(now)
+        self.sol.handle_timer(now)
 
     def tick(self, now: float) -> None:
         """Advance time-driven state (sensors, watchdog) once a second."""

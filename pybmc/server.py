@@ -29,6 +29,7 @@ class BmcEndpoint(asyncio.DatagramProtocol):
         self.bmc = bmc
         self.transport: asyncio.DatagramTransport | None = None
         self._timer: asyncio.TimerHandle | None = None
+        bmc.wake = self.flush
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.DatagramTransport)
@@ -58,7 +59,7 @@ class BmcEndpoint(asyncio.DatagramProtocol):
         self._arm_timer()
 
     def _arm_timer(self) -> None:
-        deadline = self.bmc.sessions.get_timer()
+        deadline = self.bmc.get_timer()
         if self._timer is not None:
             if deadline is not None and abs(self._timer.when() - deadline) < 1e-3:
                 return
@@ -71,9 +72,9 @@ class BmcEndpoint(asyncio.DatagramProtocol):
     def _on_timer(self) -> None:
         self._timer = None
         try:
-            self.bmc.sessions.handle_timer(time.monotonic())
+            self.bmc.handle_timer(time.monotonic())
         except Exception:
-            log.exception("%s: session timer failed", self.bmc.name)
+            log.exception("%s: timer failed", self.bmc.name)
         self.flush()
 
 

@@ -15,6 +15,7 @@ MODULES = (
     "sensor",
     "watchdog",
     "system_interface",
+    "payload",
 )
 
 

@@ -1,0 +1,253 @@
+"""The console bridge: one permanent reader of the guest's serial port per BMC.
+
+QEMU discards serial output nobody reads and stalls a guest whose socket nobody drains, so the
+bridge reads all the time: into a history ring, and out to whoever listens (the active SOL
+session, local `pybmc console` clients). When a listener's backlog is full the bridge stops
+reading until it drains, so the guest waits and nothing is lost. It reconnects by itself when
+QEMU restarts (power cycle) or was not running yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger("pybmc.console")
+
+READ_SIZE = 4096
+RECONNECT_DELAY = 0.5
+
+# Telnet (RFC 854/856): just enough to talk to a telnet server port as ipmi_sim's `sol` does.
+IAC, DONT, DO, WONT, WILL, SB, SE, BRK = 255, 254, 253, 252, 251, 250, 240, 243
+OPT_BINARY, OPT_ECHO, OPT_SGA = 0, 1, 3
+
+
+@dataclass(frozen=True)
+class SerialTarget:
+    """Where the guest's serial port is: a unix socket, or TCP (optionally telnet)."""
+
+    kind: str  # unix | tcp | telnet
+    path: str = ""
+    host: str = ""
+    port: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> SerialTarget:
+        kind, _, rest = text.partition(":")
+        if kind == "unix" and rest:
+            return cls("unix", path=rest)
+        if kind in ("tcp", "telnet"):
+            host, _, port = rest.rpartition(":")
+            if host and port.isdigit() and 0 < int(port) < 65536:
+                return cls(kind, host=host.strip("[]"), port=int(port))
+        raise ValueError(f"not a serial target like unix:PATH, tcp:HOST:PORT or "
+                         f"telnet:HOST:PORT: {text!r}")
+
+    def __str__(self) -> str:
+        if self.kind == "unix":
+            return f"unix:{self.path}"
+        return f"{self.kind}:{self.host}:{self.port}"
+
+
+class TelnetFilter:
+    """Strips telnet commands from what the server sends and answers its negotiation."""
+
+    def __init__(self) -> None:
+        self._state = "data"
+        self._verb = 0
+        self.replies = bytearray()
+
+    @staticmethod
+    def greeting() -> bytes:
+        return bytes([IAC, DO, OPT_BINARY, IAC, WILL, OPT_BINARY, IAC, DONT, OPT_ECHO,
+                      IAC, WONT, OPT_ECHO])
+
+    @staticmethod
+    def escape(data: bytes) -> bytes:
+        return data.replace(b"\xff", b"\xff\xff")
+
+    def feed(self, data: bytes) -> bytes:
+        out = bytearray()
+        for byte in data:
+            if self._state == "data":
+                if byte == IAC:
+                    self._state = "iac"
+                else:
+                    out.append(byte)
+            elif self._state == "iac":
+                if byte == IAC:
+                    out.append(IAC)
+                    self._state = "data"
+                elif byte in (DO, DONT, WILL, WONT):
+                    self._verb = byte
+                    self._state = "option"
+                elif byte == SB:
+                    self._state = "sub"
+                else:
+                    self._state = "data"
+            elif self._state == "option":
+                self._answer(self._verb, byte)
+                self._state = "data"
+            elif self._state == "sub":
+                if byte == IAC:
+                    self._state = "sub-iac"
+            elif self._state == "sub-iac":
+                self._state = "data" if byte == SE else "sub"
+        return bytes(out)
+
+    def _answer(self, verb: int, option: int) -> None:
+        agreeable = option in (OPT_BINARY, OPT_SGA)
+        if verb == DO:
+            self.replies += bytes([IAC, WILL if agreeable else WONT, option])
+        elif verb == WILL:
+            self.replies += bytes([IAC, DO if agreeable or option == OPT_ECHO else DONT, option])
+
+
+OutputListener = Callable[[bytes], None]
+
+
+class ConsoleBridge:
+    """Reads the guest's serial port for ever; fans its output out; writes input to it."""
+
+    def __init__(self, name: str, target: Callable[[], SerialTarget | None],
+                 history_size: int = 65536) -> None:
+        self.name = name
+        self._target = target
+        self.history_size = history_size
+        self._history = bytearray()
+        self._listeners: list[OutputListener] = []
+        self._writer: asyncio.StreamWriter | None = None
+        self._telnet: TelnetFilter | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._may_read = asyncio.Event()
+        self._may_read.set()
+        self._pause_checks: list[Callable[[], bool]] = []
+        self.connected = False
+
+    # ------------------------------------------------------------------ listeners
+    def history(self) -> bytes:
+        return bytes(self._history)
+
+    def add_listener(self, listener: OutputListener,
+                     is_full: Callable[[], bool] | None = None) -> None:
+        self._listeners.append(listener)
+        if is_full is not None:
+            self._pause_checks.append(is_full)
+
+    def remove_listener(self, listener: OutputListener,
+                        is_full: Callable[[], bool] | None = None) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+        if is_full is not None:
+            with contextlib.suppress(ValueError):
+                self._pause_checks.remove(is_full)
+        self.update_flow()
+
+    def update_flow(self) -> None:
+        """Pause reading while any listener's backlog is full; resume when all drained."""
+        if any(check() for check in self._pause_checks):
+            self._may_read.clear()
+        else:
+            self._may_read.set()
+
+    # ------------------------------------------------------------------ guest side
+    def write(self, data: bytes) -> None:
+        """Console input for the guest; dropped (with a debug line) while not connected."""
+        if not data:
+            return
+        if self._writer is None:
+            log.debug("%s: serial not connected; %d input bytes dropped", self.name, len(data))
+            return
+        if self._telnet is not None:
+            data = TelnetFilter.escape(data)
+        self._writer.write(data)
+
+    def send_break(self) -> None:
+        if self._writer is not None and self._telnet is not None:
+            self._writer.write(bytes([IAC, BRK]))
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"console-{self.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._close()
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._writer = None
+        self._telnet = None
+        self.connected = False
+
+    async def _run(self) -> None:
+        announced_down = False
+        while True:
+            target = self._target()
+            if target is None:
+                await asyncio.sleep(RECONNECT_DELAY)
+                continue
+            try:
+                reader, writer = await asyncio.wait_for(self._open(target), timeout=5)
+            except (TimeoutError, OSError) as err:
+                if not announced_down:
+                    log.debug("%s: serial %s not reachable yet (%s)", self.name, target, err)
+                    announced_down = True
+                await asyncio.sleep(RECONNECT_DELAY)
+                continue
+            announced_down = False
+            self._writer = writer
+            self.connected = True
+            if target.kind == "telnet":
+                self._telnet = TelnetFilter()
+                writer.write(TelnetFilter.greeting())
+            log.info("%s: console connected to %s", self.name, target)
+            try:
+                await self._pump(reader)
+            except (OSError, asyncio.IncompleteReadError) as err:
+                log.info("%s: console link error: %s", self.name, err)
+            finally:
+                self._close()
+            log.info("%s: console disconnected from %s", self.name, target)
+            await asyncio.sleep(RECONNECT_DELAY)
+
+    @staticmethod
+    async def _open(target: SerialTarget) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if target.kind == "unix":
+            return await asyncio.open_unix_connection(target.path)
+        return await asyncio.open_connection(target.host, target.port)
+
+    async def _pump(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            await self._may_read.wait()
+            data = await reader.read(READ_SIZE)
+            if not data:
+                return
+            if self._telnet is not None:
+                data = self._telnet.feed(data)
+                if self._telnet.replies and self._writer is not None:
+                    self._writer.write(bytes(self._telnet.replies))
+                    self._telnet.replies.clear()
+            if data:
+                self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
+        if self.history_size:
+            self._history += data
+            excess = len(self._history) - self.history_size
+            if excess > 0:
+                del self._history[:excess]
+        for listener in list(self._listeners):
+            try:
+                listener(data)
+            except Exception:
+                log.exception("%s: console listener failed", self.name)
+        self.update_flow()
