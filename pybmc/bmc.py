@@ -170,7 +170,7 @@ class Bmc:
     async def start(self) -> None:
         """Attach to (or start) the machine; called once the BMC's socket is bound."""
         await self.power.start()
-        self.sol.start()
+        await self.sol.start()
         log.info("%s: started; power is %s", self.name, "on" if self.power.is_on() else "off")
 
     async def stop(self, leave_vm_running: bool = True) -> None:

@@ -148,6 +148,26 @@ def check_config(
 
 
 @app.command()
+def console(
+    name: Annotated[str, typer.Argument(help="The BMC's name ([bmc] name).")],
+    config: Annotated[list[Path], typer.Option(
+        "--config", "-c", help="The TOML file(s) the running pybmc serve was given.")],
+) -> None:
+    """Attach this terminal to a running BMC's guest console (shared with SOL)."""
+    from pybmc.paths import console_socket
+    from pybmc.sol.terminal import attach
+
+    try:
+        configs = load_configs(config)
+    except ConfigError as err:
+        raise _fail(str(err)) from None
+    chosen = [c for c in configs if c.name == name]
+    if not chosen:
+        raise _fail(f"no BMC named {name!r} in {', '.join(map(str, config))}")
+    raise typer.Exit(attach(console_socket(chosen[0])))
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(f"pybmc {__version__}")

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pybmc.ipmi.codes import PayloadType
+from pybmc.paths import console_socket
 from pybmc.sol.console import ConsoleBridge, SerialTarget
+from pybmc.sol.local import LocalConsoleServer
 from pybmc.sol.payload import SolPacketError, SolStream
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ class SolManager:
         self.bridge = ConsoleBridge(bmc.name, self._serial_target,
                                     history_size=bmc.config.sol.history_size)
         self.bridge.add_listener(self._guest_output, self._backlog_full)
+        self.local: LocalConsoleServer | None = None
 
     def _serial_target(self) -> SerialTarget | None:
         """The serial port: the power backend's own (QEMU) or the configured one."""
@@ -52,11 +55,21 @@ class SolManager:
             return SerialTarget.parse(self.bmc.config.sol.serial)
         return None
 
-    def start(self) -> None:
-        if self._serial_target() is not None or getattr(self.bmc.power, "serial_path", None):
-            self.bridge.start()
+    async def start(self) -> None:
+        """Start reading the guest console and accept local console clients."""
+        if self._serial_target() is None:
+            return
+        self.bridge.start()
+        self.local = LocalConsoleServer(self.bridge, console_socket(self.bmc.config))
+        try:
+            await self.local.start()
+        except OSError as err:
+            log.warning("%s: no local console socket: %s", self.bmc.name, err)
+            self.local = None
 
     async def stop(self) -> None:
+        if self.local is not None:
+            await self.local.stop()
         await self.bridge.stop()
 
     # ------------------------------------------------------------------ activation
