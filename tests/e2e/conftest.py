@@ -28,7 +28,7 @@ ADMIN_PASSWORD = "secret"
 IPMITOOL = shutil.which("ipmitool")
 
 # A session-less IPMI 1.5 Get Channel Authentication Capabilities request (channel E, admin).
-AUTH_CAP_PING = bytes.fromhex("0600ff07" "00" "00000000" "00000000" "09" "20180c8100388e04b5")
+AUTH_CAP_PING = bytes.fromhex("0600ff07" "00" "00000000" "00000000" "09" "2018c88100388e04b5")
 
 _address_counter = itertools.count(2)
 

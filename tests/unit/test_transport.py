@@ -1,0 +1,624 @@
+"""Transport NetFn: LAN and SOL configuration parameters, ARP suspension, statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pybmc import lan
+from pybmc.bmc import Bmc
+from pybmc.config import parse_config
+from pybmc.ipmi.codes import Privilege
+
+SET_LAN, GET_LAN, SUSPEND_ARPS, GET_STATS = 0x01, 0x02, 0x03, 0x04
+SET_SOL, GET_SOL = 0x21, 0x22
+TRANSPORT = 0x0C
+
+
+def make_config(tmp_path: Path, **sections: Any):
+    data: dict[str, Any] = {
+        "bmc": {"name": "cn1", "address": "127.0.0.2", "state_dir": str(tmp_path)},
+        "users": [{"name": "admin", "password": "secret"}],
+    }
+    data.update(sections)
+    return parse_config(data)
+
+
+@pytest.fixture
+def bmc(tmp_path: Path) -> Bmc:
+    return Bmc(make_config(tmp_path))
+
+
+def lan_ctx(bmc: Bmc, privilege: Privilege = Privilege.ADMINISTRATOR, now: float = 1000.0):
+    return bmc.context(1, privilege, now=now)
+
+
+def run(bmc: Bmc, cmd: int, data: bytes, privilege: Privilege = Privilege.ADMINISTRATOR,
+        now: float = 1000.0) -> bytes:
+    """One request on the LAN channel (channel 1)."""
+    return bmc.execute(lan_ctx(bmc, privilege, now), TRANSPORT, cmd, data)
+
+
+def get_lan(bmc: Bmc, param: int, selector: int = 0, channel: int = 1, **kw: Any) -> bytes:
+    return run(bmc, GET_LAN, bytes([channel, param, selector, 0]), **kw)
+
+
+def set_lan(bmc: Bmc, param: int, value: bytes, channel: int = 1, **kw: Any) -> bytes:
+    return run(bmc, SET_LAN, bytes([channel, param]) + value, **kw)
+
+
+def get_sol(bmc: Bmc, param: int, channel: int = 1, **kw: Any) -> bytes:
+    return run(bmc, GET_SOL, bytes([channel, param, 0, 0]), **kw)
+
+
+def set_sol(bmc: Bmc, param: int, value: bytes, channel: int = 1, **kw: Any) -> bytes:
+    return run(bmc, SET_SOL, bytes([channel, param]) + value, **kw)
+
+
+OK = b"\x00"
+REV = b"\x00\x11"  # completion code + parameter revision
+
+
+# --------------------------------------------------------------------------- LAN defaults
+CONFIGURED_LAN = {
+    "ip_address": "10.1.2.3",
+    "netmask": "255.255.0.0",
+    "gateway": "10.1.0.254",
+    "gateway_mac": "52:54:00:aa:bb:cc",
+    "mac": "52:54:00:12:34:56",
+    "vlan": 0x123,
+}
+
+LAN_DEFAULTS = {
+    0: "00",
+    1: "16",  # MD2, MD5, password (the config's default auth types)
+    2: "1616161616",
+    3: "0a010203",
+    4: "01",
+    5: "525400123456",
+    6: "ffff0000",
+    7: "404010",
+    8: "6f02",  # 623
+    9: "9802",  # 664
+    10: "02",
+    11: "04",
+    12: "0a0100fe",
+    13: "525400aabbcc",
+    14: "00000000",
+    15: "000000000000",
+    16: "7075626c6963" + "00" * 12,
+    17: "04",
+    18: "00000000",
+    19: "00" * 13,
+    20: "2381",  # VLAN 0x123, enabled
+    21: "00",
+    22: "04",
+    23: "0001020311",
+    24: "004444000000000000",
+    25: "00000000",
+    26: "000000000000",
+}
+
+
+@pytest.mark.parametrize(("param", "expected"), sorted(LAN_DEFAULTS.items()))
+def test_lan_defaults_come_from_config(tmp_path: Path, param: int, expected: str) -> None:
+    bmc = Bmc(make_config(tmp_path, lan=CONFIGURED_LAN))
+    assert get_lan(bmc, param).hex() == REV.hex() + expected
+
+
+def test_lan_defaults_without_lan_section(bmc: Bmc) -> None:
+    assert get_lan(bmc, 3) == REV + bytes([127, 0, 0, 2])
+    assert get_lan(bmc, 6) == REV + bytes([255, 255, 255, 0])
+    assert get_lan(bmc, 12) == REV + bytes(4)
+    assert get_lan(bmc, 20) == REV + b"\x00\x00"
+    assert get_lan(bmc, 5) == REV + lan.derived_mac("cn1")
+
+
+def test_derived_mac_is_stable_local_unicast_and_per_name() -> None:
+    mac = lan.derived_mac("cn1")
+    assert len(mac) == 6
+    assert mac[0] & 0x03 == 0x02  # locally administered, unicast
+    assert mac == lan.derived_mac("cn1")
+    assert mac != lan.derived_mac("cn2")
+
+
+def test_dhcp_source_and_configured_auth_types(tmp_path: Path) -> None:
+    bmc = Bmc(make_config(tmp_path, lan={"ip_source": "dhcp"},
+                          security={"auth_types": ["none", "md5"]}))
+    assert get_lan(bmc, 4) == REV + b"\x02"
+    assert get_lan(bmc, 1) == REV + b"\x05"
+    assert get_lan(bmc, 2) == REV + b"\x05" * 5
+
+
+def test_cipher_suite_parameters_follow_config(tmp_path: Path) -> None:
+    bmc = Bmc(make_config(tmp_path, security={"cipher_suites": [3, 17]}))
+    assert get_lan(bmc, 22) == REV + b"\x02"
+    assert get_lan(bmc, 23) == REV + bytes([0, 3, 17])
+    assert get_lan(bmc, 24) == REV + bytes([0, 0x44, 0, 0, 0, 0, 0, 0, 0])
+
+
+# --------------------------------------------------------------------------- LAN set / get
+LAN_VALUES = [
+    (2, "0004040404"),
+    (2, "1616161616"),
+    (3, "c0a87b04"),
+    (4, "00"),
+    (4, "02"),
+    (4, "04"),
+    (5, "020000abcdef"),
+    (6, "ffffff00"),
+    (6, "00000000"),
+    (6, "ffffffff"),
+    (7, "40400a"),
+    (10, "03"),
+    (10, "00"),
+    (11, "0a"),
+    (12, "c0a87b01"),
+    (13, "525400000001"),
+    (14, "c0a87b02"),
+    (15, "525400000002"),
+    (16, "707269766174650000000000000000000000"),
+    (20, "0580"),  # VLAN 5 on
+    (20, "0500"),  # ipmitool `vlan id off` keeps the ID and clears the enable bit
+    (20, "0000"),
+    (20, "fe8f"),  # VLAN 4094
+    (21, "07"),
+    (24, "000444000000000000"),  # ipmitool cipher_privs XaaaXXXXXXXXXXX
+    (24, "005555555555555555"),
+    (26, "010306000900"),
+]
+
+
+@pytest.mark.parametrize(("param", "value"), LAN_VALUES)
+def test_lan_set_reads_back_exactly(bmc: Bmc, param: int, value: str) -> None:
+    data = bytes.fromhex(value)
+    assert set_lan(bmc, param, data) == OK
+    assert get_lan(bmc, param) == REV + data
+
+
+@pytest.mark.parametrize("param", [18, 19, 25])
+@pytest.mark.parametrize("selector", [0, 1, 4])
+def test_destination_parameters_are_per_selector(bmc: Bmc, param: int, selector: int) -> None:
+    bodies = {18: "0603", 19: "0001c0a80001525400000009", 25: "100580"}
+    body = bytes.fromhex(bodies[param])
+    body = body + bytes(lan.LAN_PARAMETERS.spec(param).length - 1 - len(body))
+    data = bytes([selector]) + body
+    assert set_lan(bmc, param, data) == OK
+    assert get_lan(bmc, param, selector) == REV + data
+    other = 2 if selector != 2 else 3
+    default = bytes([other]) + bytes(len(body))
+    assert get_lan(bmc, param, other) == REV + default
+
+
+def test_destination_selector_out_of_range(bmc: Bmc) -> None:
+    assert get_lan(bmc, 19, 5) == b"\xcc"
+    assert set_lan(bmc, 19, bytes([5]) + bytes(12)) == b"\xcc"
+    assert set_lan(bmc, 18, bytes([0x11, 0, 0, 0])) == b"\xcc"  # reserved selector bits
+
+
+def test_revision_only(bmc: Bmc) -> None:
+    assert run(bmc, GET_LAN, bytes([0x81, 3, 0, 0])) == REV
+    assert run(bmc, GET_LAN, bytes([0x8E, 24, 0, 0])) == REV
+    assert run(bmc, GET_SOL, bytes([0x81, 1, 0, 0])) == REV
+
+
+@pytest.mark.parametrize("param", [27, 50, 96, 0xC0, 0xFF])
+def test_unsupported_lan_parameter(bmc: Bmc, param: int) -> None:
+    assert get_lan(bmc, param) == b"\x80"
+    assert set_lan(bmc, param, b"\x00") == b"\x80"
+
+
+@pytest.mark.parametrize("param", [1, 8, 9, 17, 22, 23])
+def test_read_only_lan_parameters(bmc: Bmc, param: int) -> None:
+    before = get_lan(bmc, param)
+    assert set_lan(bmc, param, before[2:]) == b"\x82"
+    assert get_lan(bmc, param) == before
+
+
+@pytest.mark.parametrize(("param", "value"), [
+    (0, ""), (0, "0000"), (2, "16161616"), (3, "0a0000"), (3, "0a00000001"), (5, "0011223344"),
+    (16, "70" * 17), (16, "70" * 19), (19, "01" + "00" * 11), (20, "05"), (24, "00" * 8),
+    (26, "00" * 5),
+])
+def test_lan_bad_length(bmc: Bmc, param: int, value: str) -> None:
+    assert set_lan(bmc, param, bytes.fromhex(value)) == b"\xc7"
+
+
+@pytest.mark.parametrize(("param", "value"), [
+    (0, "03"), (0, "05"),
+    (2, "0104040404"),  # auth type "none" is not enabled in the config
+    (2, "0020000000"),  # OEM auth type
+    (4, "05"), (4, "11"),
+    (5, "010000000001"),  # multicast MAC
+    (6, "ff00ff00"),  # not a netmask
+    (10, "04"),
+    (18, "01010000"),  # destination type 1 is reserved
+    (19, "0110" + "00" * 11),  # address format 1
+    (20, "0080"), (20, "ff8f"), (20, "0510"),  # enabled ID 0, enabled 4095, reserved bit
+    (21, "08"),
+    (24, "000600000000000000"),  # privilege nibble 6
+    (25, "01200000"),
+    (26, "020000000000"),
+])
+def test_lan_bad_values(bmc: Bmc, param: int, value: str) -> None:
+    before = get_lan(bmc, param, 1 if param in (18, 19, 25) else 0)
+    assert set_lan(bmc, param, bytes.fromhex(value)) == b"\xcc"
+    assert get_lan(bmc, param, 1 if param in (18, 19, 25) else 0) == before
+
+
+def test_only_the_lan_channel_has_lan_parameters(bmc: Bmc) -> None:
+    for channel in (0, 2, 7, 0x0F):
+        assert get_lan(bmc, 3, channel=channel) == b"\xcc"
+        assert set_lan(bmc, 3, bytes(4), channel=channel) == b"\xcc"
+        assert get_sol(bmc, 1, channel=channel) == b"\xcc"
+    assert get_lan(bmc, 3, channel=0x0E)[:2] == REV  # "this channel" on the LAN channel
+
+
+def test_current_channel_in_band_means_the_lan_channel(bmc: Bmc) -> None:
+    """xCAT's genesis runs `sol info` and `lan print` with channel 0x0E over /dev/ipmi0."""
+    assert bmc.execute_in_band(TRANSPORT, GET_LAN, bytes([0x0E, 3, 0, 0])) == REV + bytes(
+        [127, 0, 0, 2])
+    assert bmc.execute_in_band(TRANSPORT, GET_SOL, bytes([0x0E, 7, 0, 0])) == REV + b"\x01"
+    assert bmc.execute_in_band(TRANSPORT, GET_LAN, bytes([1, 5, 0, 0]))[:1] == OK  # getipmi
+
+
+def test_request_lengths(bmc: Bmc) -> None:
+    assert run(bmc, GET_LAN, bytes([1, 3, 0])) == b"\xc7"
+    assert run(bmc, GET_LAN, bytes([1, 3, 0, 0, 0])) == b"\xc7"
+    assert run(bmc, SET_LAN, bytes([1])) == b"\xc7"
+    assert run(bmc, GET_SOL, bytes([1, 1])) == b"\xc7"
+    assert run(bmc, SUSPEND_ARPS, bytes([1])) == b"\xc7"
+    assert run(bmc, GET_STATS, bytes([1])) == b"\xc7"
+
+
+def test_privileges(bmc: Bmc) -> None:
+    assert get_lan(bmc, 3, privilege=Privilege.USER) == b"\xd4"
+    assert get_lan(bmc, 3, privilege=Privilege.OPERATOR)[:2] == REV
+    assert set_lan(bmc, 3, bytes(4), privilege=Privilege.OPERATOR) == b"\xd4"
+    assert get_sol(bmc, 1, privilege=Privilege.USER)[:2] == REV
+    assert set_sol(bmc, 1, b"\x00", privilege=Privilege.OPERATOR) == b"\xd4"
+    assert run(bmc, SUSPEND_ARPS, bytes([1, 0]), privilege=Privilege.OPERATOR) == b"\xd4"
+    assert run(bmc, GET_STATS, bytes([1, 0]), privilege=Privilege.USER)[:1] == OK
+
+
+# --------------------------------------------------------------------------- set in progress
+def test_set_in_progress_lock(bmc: Bmc) -> None:
+    assert get_lan(bmc, 0) == REV + b"\x00"
+    assert set_lan(bmc, 0, b"\x01") == OK
+    assert get_lan(bmc, 0) == REV + b"\x01"
+    assert set_lan(bmc, 0, b"\x01") == b"\x81"
+    assert set_lan(bmc, 3, bytes([10, 0, 0, 9])) == OK  # values apply while locked
+    assert get_lan(bmc, 3) == REV + bytes([10, 0, 0, 9])
+    assert set_lan(bmc, 0, b"\x02") == OK  # commit: the holder still holds it
+    assert get_lan(bmc, 0) == REV + b"\x01"
+    assert set_lan(bmc, 0, b"\x00") == OK
+    assert get_lan(bmc, 0) == REV + b"\x00"
+    assert set_lan(bmc, 0, b"\x01") == OK
+
+
+def test_lan_and_sol_locks_are_separate(bmc: Bmc) -> None:
+    assert set_lan(bmc, 0, b"\x01") == OK
+    assert get_sol(bmc, 0) == REV + b"\x00"
+    assert set_sol(bmc, 0, b"\x01") == OK
+    assert set_sol(bmc, 0, b"\x01") == b"\x81"
+
+
+def test_abandoned_lock_expires(bmc: Bmc) -> None:
+    assert set_lan(bmc, 0, b"\x01", now=100.0) == OK
+    assert set_lan(bmc, 0, b"\x01", now=100.0 + lan.SET_IN_PROGRESS_TIMEOUT - 1) == b"\x81"
+    assert get_lan(bmc, 0, now=100.0 + lan.SET_IN_PROGRESS_TIMEOUT + 1) == REV + b"\x00"
+    assert set_lan(bmc, 0, b"\x01", now=100.0 + lan.SET_IN_PROGRESS_TIMEOUT + 1) == OK
+
+
+def test_lock_is_not_persisted(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    first = Bmc(cfg)
+    assert set_lan(first, 0, b"\x01") == OK
+    assert set_sol(first, 0, b"\x01") == OK
+    second = Bmc(cfg)
+    assert get_lan(second, 0) == REV + b"\x00"
+    assert get_sol(second, 0) == REV + b"\x00"
+
+
+# --------------------------------------------------------------------------- persistence
+def test_settings_survive_a_restart(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    first = Bmc(cfg)
+    writes = {
+        3: bytes([192, 168, 5, 5]),
+        16: b"secret".ljust(18, b"\x00"),
+        24: bytes.fromhex("000444000000000000"),
+    }
+    for param, value in writes.items():
+        assert set_lan(first, param, value) == OK
+    assert set_lan(first, 19, bytes([2, 0, 0, 10, 0, 0, 1]) + bytes(6)) == OK
+    assert set_sol(first, 5, b"\x07") == OK
+    assert set_sol(first, 2, b"\xc4") == OK
+    second = Bmc(cfg)
+    for param, value in writes.items():
+        assert get_lan(second, param) == REV + value
+    assert get_lan(second, 19, 2) == REV + bytes([2, 0, 0, 10, 0, 0, 1]) + bytes(6)
+    assert get_sol(second, 5) == REV + b"\x07"
+    assert get_sol(second, 2) == REV + b"\xc4"
+    assert second.state.lan["19.2"] == bytes([2, 0, 0, 10, 0, 0, 1]) + bytes(6)
+
+
+# --------------------------------------------------------------------------- session layer
+def test_auth_type_enables_feed_the_session_layer(bmc: Bmc) -> None:
+    assert bmc.auth_types_enabled(Privilege.ADMINISTRATOR) == 0x16
+    # `ipmitool lan set 1 auth admin md5` (bmcsetup): read, change the admin byte, write.
+    current = bytearray(get_lan(bmc, 2)[2:])
+    current[3] = 0x04
+    assert set_lan(bmc, 2, bytes(current)) == OK
+    assert bmc.auth_types_enabled(Privilege.ADMINISTRATOR) == 0x04
+    assert bmc.auth_types_enabled(Privilege.USER) == 0x16
+
+
+def test_cipher_privileges_feed_the_session_layer(bmc: Bmc) -> None:
+    assert bmc.cipher_suite_max_privilege(1) == Privilege.ADMINISTRATOR
+    assert bmc.cipher_suite_max_privilege(17) == Privilege.ADMINISTRATOR
+    # bmcsetup on suites 1,2,3,17 writes XaaaXXXXXXXXXXX: entry 0 (suite 1) off.
+    assert set_lan(bmc, 24, bytes.fromhex("004044000000000000")) == OK
+    assert bmc.cipher_suite_max_privilege(1) == Privilege.NONE
+    assert bmc.cipher_suite_max_privilege(2) == Privilege.ADMINISTRATOR
+    assert bmc.cipher_suite_max_privilege(3) == Privilege.ADMINISTRATOR
+    assert bmc.cipher_suite_max_privilege(17) == Privilege.ADMINISTRATOR
+    assert set_lan(bmc, 24, bytes.fromhex("004024000000000000")) == OK
+    assert bmc.cipher_suite_max_privilege(17) == Privilege.USER
+
+
+# --------------------------------------------------------------------------- client sequences
+def ipmitool_lan_set(bmc: Bmc, param: int, value: bytes, channel: int = 1) -> None:
+    """What `ipmitool lan set` sends (lib/ipmi_lanp.c): lock, write, read back, commit, unlock."""
+    if get_lan(bmc, 0, channel=channel)[2] & 3 != 1:
+        set_lan(bmc, 0, b"\x01", channel=channel)
+    assert set_lan(bmc, param, value, channel=channel) == OK
+    assert get_lan(bmc, param, channel=channel) == REV + value  # else: 10 x sleep 3
+    set_lan(bmc, 0, b"\x02", channel=channel)
+    set_lan(bmc, 0, b"\x00", channel=channel)
+
+
+def test_bmcsetup_network_sequence(bmc: Bmc) -> None:
+    ipmitool_lan_set(bmc, 4, b"\x01")  # ipsrc static
+    ipmitool_lan_set(bmc, 3, bytes([172, 30, 0, 7]))  # ipaddr
+    ipmitool_lan_set(bmc, 6, bytes([255, 255, 0, 0]))  # netmask
+    ipmitool_lan_set(bmc, 12, bytes([172, 30, 0, 1]))  # defgw ipaddr
+    assert set_lan(bmc, 20, b"\x00\x00") == OK  # raw 0xc 1 C 0x14 0 0
+    arp = get_lan(bmc, 10)[2] | 0x02  # arp respond on
+    ipmitool_lan_set(bmc, 10, bytes([arp]))
+    ipmitool_lan_set(bmc, 24, bytes.fromhex("004044000000000000"))  # cipher_privs
+    assert set_sol(bmc, 1, b"\x01") == OK  # raw 0xc 0x21 C 0x1 0x1
+    assert lan.lan_address(bmc) == ("172.30.0.7", "255.255.0.0", "172.30.0.1", "static")
+    assert get_lan(bmc, 0) == REV + b"\x00"
+    assert get_sol(bmc, 1) == REV + b"\x01"
+
+
+def xcat_rspconfig(bmc: Bmc, *writes: tuple[int, bytes]) -> None:
+    """IPMI.pm's netinfo_set: set in progress, the writes, set complete."""
+    assert set_lan(bmc, 0, b"\x01") == OK
+    for param, value in writes:
+        assert set_lan(bmc, param, value) == OK
+    assert set_lan(bmc, 0, b"\x00") == OK
+
+
+def test_xcat_rspconfig_sequences(bmc: Bmc) -> None:
+    xcat_rspconfig(bmc, (4, b"\x01"), (3, bytes([10, 9, 8, 7])))
+    assert get_lan(bmc, 3) == REV + bytes([10, 9, 8, 7])
+    xcat_rspconfig(bmc, (6, bytes([255, 255, 255, 128])))
+    assert get_lan(bmc, 6) == REV + bytes([255, 255, 255, 128])
+    xcat_rspconfig(bmc, (12, bytes([10, 9, 8, 1])))
+    xcat_rspconfig(bmc, (14, bytes([10, 9, 8, 2])))
+    assert get_lan(bmc, 14) == REV + bytes([10, 9, 8, 2])
+    vlan = 300
+    xcat_rspconfig(bmc, (20, bytes([vlan & 0xFF, 0x80 | vlan >> 8])))
+    reply = get_lan(bmc, 20)
+    assert reply[3] & 0x80 and ((reply[3] & 0x0F) << 8 | reply[2]) == vlan
+    xcat_rspconfig(bmc, (20, b"\x00\x00"))
+    assert get_lan(bmc, 20) == REV + b"\x00\x00"
+    xcat_rspconfig(bmc, (11, bytes([5 * 2])))  # garp=5
+    assert get_lan(bmc, 11)[2] // 2 == 5
+    xcat_rspconfig(bmc, (16, b"xcat".ljust(18, b"\x00")))
+    assert get_lan(bmc, 16)[2:].split(b"\x00")[0] == b"xcat"
+    xcat_rspconfig(bmc, (19, bytes([1, 0, 0, 10, 0, 0, 100]) + bytes(6)))  # snmpdest1
+    assert get_lan(bmc, 19, 1)[5:9] == bytes([10, 0, 0, 100])  # data[4..7] after rev
+    xcat_rspconfig(bmc, (4, b"\x02"))  # ip=dhcp
+    assert lan.lan_address(bmc).source == "dhcp"
+
+
+def test_xcat_after_an_interrupted_run_still_gets_through(bmc: Bmc) -> None:
+    assert set_lan(bmc, 0, b"\x01") == OK  # a run that died before "set complete"
+    assert set_lan(bmc, 0, b"\x01") == b"\x81"  # xCAT prints this and carries on
+    assert set_lan(bmc, 3, bytes([10, 0, 0, 1])) == OK
+    assert set_lan(bmc, 0, b"\x00") == OK
+
+
+# --------------------------------------------------------------------------- address listener
+def test_address_listener_runs_at_once_or_when_the_lock_is_released(bmc: Bmc) -> None:
+    seen: list[lan.LanAddress] = []
+    lan.on_address_change(bmc, lambda _bmc, address: seen.append(address))
+    assert set_lan(bmc, 16, b"x".ljust(18, b"\x00")) == OK
+    assert seen == []  # not an address parameter
+    assert set_lan(bmc, 3, bytes([10, 0, 0, 5])) == OK
+    assert seen == [("10.0.0.5", "255.255.255.0", "0.0.0.0", "static")]
+    assert set_lan(bmc, 0, b"\x01") == OK
+    assert set_lan(bmc, 3, bytes([10, 0, 0, 6])) == OK
+    assert set_lan(bmc, 6, bytes([255, 0, 0, 0])) == OK
+    assert len(seen) == 1
+    assert set_lan(bmc, 0, b"\x02") == OK  # commit
+    assert seen[-1] == ("10.0.0.6", "255.0.0.0", "0.0.0.0", "static")
+    assert set_lan(bmc, 0, b"\x00") == OK
+    assert len(seen) == 2  # nothing new changed since the commit
+
+
+def test_failing_listener_does_not_fail_the_command(bmc: Bmc) -> None:
+    def broken(_bmc: Bmc, _address: lan.LanAddress) -> None:
+        raise RuntimeError("boom")
+
+    lan.on_address_change(bmc, broken)
+    assert set_lan(bmc, 3, bytes([10, 0, 0, 5])) == OK
+
+
+# --------------------------------------------------------------------------- ARPs, statistics
+def test_suspend_bmc_arps(bmc: Bmc) -> None:
+    assert run(bmc, SUSPEND_ARPS, bytes([1, 0])) == OK + b"\x02"  # responses on by default
+    assert run(bmc, SUSPEND_ARPS, bytes([1, 2])) == OK + b"\x00"
+    assert set_lan(bmc, 10, b"\x03") == OK
+    assert run(bmc, SUSPEND_ARPS, bytes([1, 1])) == OK + b"\x02"
+    assert run(bmc, SUSPEND_ARPS, bytes([1, 0])) == OK + b"\x03"
+    assert run(bmc, SUSPEND_ARPS, bytes([1, 4])) == b"\xcc"
+    assert run(bmc, SUSPEND_ARPS, bytes([3, 0])) == b"\xcc"
+
+
+def test_statistics(bmc: Bmc) -> None:
+    assert run(bmc, GET_STATS, bytes([1, 0])) == OK + bytes(18)
+    stats = lan.lan_statistics(bmc)
+    stats.count_received(valid_rmcp=True)
+    stats.count_received(valid_rmcp=False)
+    stats.count_transmitted()
+    expected = OK + bytes([2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2, 0, 1, 0, 0, 0, 0, 0])
+    assert run(bmc, GET_STATS, bytes([1, 0])) == expected
+    assert run(bmc, GET_STATS, bytes([1, 1])) == expected  # reports, then clears
+    assert run(bmc, GET_STATS, bytes([0x0E, 0])) == OK + bytes(18)
+
+
+def test_statistics_hold_at_ffff() -> None:
+    stats = lan.LanStatistics(ip_packets_transmitted=0xFFFF)
+    stats.count_transmitted()
+    assert stats.encode()[8:10] == b"\xff\xff"
+
+
+# --------------------------------------------------------------------------- SOL
+SOL_DEFAULTS = {0: "00", 1: "01", 2: "02", 3: "0c60", 4: "0732", 5: "0a", 6: "0a", 7: "01",
+                8: "6f02"}
+
+
+@pytest.mark.parametrize(("param", "expected"), sorted(SOL_DEFAULTS.items()))
+def test_sol_defaults(bmc: Bmc, param: int, expected: str) -> None:
+    assert get_sol(bmc, param).hex() == REV.hex() + expected
+
+
+def test_sol_enable_default_from_config(tmp_path: Path) -> None:
+    bmc = Bmc(make_config(tmp_path, sol={"enabled": False}))
+    assert get_sol(bmc, 1) == REV + b"\x00"
+    assert not lan.sol_settings(bmc).enabled
+
+
+SOL_VALUES = [
+    (1, "00"), (1, "01"),
+    (2, "82"), (2, "c4"), (2, "45"), (2, "03"),
+    (3, "0a60"), (3, "ff00"), (3, "01ff"),
+    (4, "0000"), (4, "07ff"),
+    (5, "00"), (5, "06"), (5, "07"), (5, "08"), (5, "09"), (5, "0a"),
+    (6, "00"), (6, "06"), (6, "0a"),
+]
+
+
+@pytest.mark.parametrize(("param", "value"), SOL_VALUES)
+def test_sol_set_reads_back_exactly(bmc: Bmc, param: int, value: str) -> None:
+    data = bytes.fromhex(value)
+    assert set_sol(bmc, param, data) == OK
+    assert get_sol(bmc, param) == REV + data
+
+
+@pytest.mark.parametrize(("param", "value", "cc"), [
+    (0, "03", "cc"),
+    (1, "02", "cc"),
+    (2, "01", "cc"), (2, "00", "cc"), (2, "06", "cc"), (2, "12", "cc"),
+    (3, "0060", "cc"),
+    (4, "0800", "cc"),
+    (5, "05", "cc"), (5, "0b", "cc"), (5, "1a", "cc"),
+    (6, "01", "cc"),
+    (7, "01", "82"), (8, "6f02", "82"),
+    (9, "00", "80"), (0x80, "00", "80"),
+    (1, "", "c7"), (1, "0101", "c7"), (3, "0a", "c7"), (4, "07", "c7"),
+])
+def test_sol_errors(bmc: Bmc, param: int, value: str, cc: str) -> None:
+    before = get_sol(bmc, param)
+    assert set_sol(bmc, param, bytes.fromhex(value)).hex() == cc
+    assert get_sol(bmc, param) == before
+
+
+@pytest.mark.parametrize("param", [9, 10, 0x80, 0xFF])
+def test_unsupported_sol_parameter(bmc: Bmc, param: int) -> None:
+    assert get_sol(bmc, param) == b"\x80"
+
+
+def ipmitool_sol_set(bmc: Bmc, param: int, value: bytes) -> None:
+    """`ipmitool sol set` (guarded): in progress, the write, commit-write, set-complete."""
+    assert set_sol(bmc, 0, b"\x01") == OK
+    assert set_sol(bmc, param, value) == OK
+    set_sol(bmc, 0, b"\x02")
+    assert set_sol(bmc, 0, b"\x00") == OK
+
+
+def test_ipmitool_sol_set_sequences(bmc: Bmc) -> None:
+    ipmitool_sol_set(bmc, 1, b"\x01")  # enabled true
+    auth = get_sol(bmc, 2)[2]
+    ipmitool_sol_set(bmc, 2, bytes([0x04 | (auth & 0xC0)]))  # privilege-level admin
+    auth = get_sol(bmc, 2)[2]
+    ipmitool_sol_set(bmc, 2, bytes([0x80 | (auth & 0x4F)]))  # force-encryption true
+    threshold = get_sol(bmc, 3)[3]
+    ipmitool_sol_set(bmc, 3, bytes([10, threshold]))  # character-accumulate-level 10
+    ipmitool_sol_set(bmc, 5, b"\x0a")  # non-volatile-bit-rate 115.2
+    ipmitool_sol_set(bmc, 6, b"\x09")  # volatile-bit-rate 57.6
+    retry_interval = get_sol(bmc, 4)[3]
+    ipmitool_sol_set(bmc, 4, bytes([3, retry_interval]))  # retry-count 3
+    settings_ = lan.sol_settings(bmc)
+    assert settings_ == lan.SolSettings(
+        enabled=True, force_encryption=True, force_authentication=False,
+        privilege=Privilege.ADMINISTRATOR, accumulate_interval_ms=50, send_threshold=96,
+        retry_count=3, retry_interval_ms=500, non_volatile_bit_rate=115200,
+        volatile_bit_rate=57600, payload_channel=1, payload_port=623)
+
+
+def test_sol_settings_defaults(bmc: Bmc) -> None:
+    assert lan.sol_settings(bmc) == lan.SolSettings(
+        enabled=True, force_encryption=False, force_authentication=False,
+        privilege=Privilege.USER, accumulate_interval_ms=60, send_threshold=96, retry_count=7,
+        retry_interval_ms=500, non_volatile_bit_rate=115200, volatile_bit_rate=115200,
+        payload_channel=1, payload_port=623)
+
+
+def test_volatile_bit_rate_follows_non_volatile_until_set(bmc: Bmc) -> None:
+    assert set_sol(bmc, 5, b"\x07") == OK
+    assert get_sol(bmc, 6) == REV + b"\x07"
+    assert set_sol(bmc, 6, b"\x09") == OK
+    assert set_sol(bmc, 5, b"\x06") == OK
+    assert get_sol(bmc, 6) == REV + b"\x09"
+
+
+def test_sol_payload_port_follows_config(tmp_path: Path) -> None:
+    data = {"bmc": {"name": "p", "address": "127.0.0.3", "port": 6230,
+                    "state_dir": str(tmp_path)}}
+    bmc = Bmc(parse_config(data))
+    assert get_sol(bmc, 8) == REV + (6230).to_bytes(2, "little")
+    assert get_lan(bmc, 8) == REV + (6230).to_bytes(2, "little")
+
+
+# --------------------------------------------------------------------------- robustness
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cmd=st.sampled_from([SET_LAN, GET_LAN, SUSPEND_ARPS, GET_STATS, SET_SOL, GET_SOL]),
+       data=st.binary(max_size=24))
+def test_no_request_ends_in_an_internal_error(bmc: Bmc, cmd: int, data: bytes) -> None:
+    reply = run(bmc, cmd, data)
+    assert reply[0] != 0xFF
+    if reply[0] == 0 and cmd in (GET_LAN, GET_SOL):
+        assert reply[1] == lan.PARAMETER_REVISION
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(param=st.integers(0, 30), value=st.binary(min_size=1, max_size=20))
+def test_every_accepted_set_reads_back(bmc: Bmc, param: int, value: bytes) -> None:
+    if set_lan(bmc, param, value) != OK:
+        return
+    selector = value[0] if param in (18, 19, 25) else 0
+    if param == 0:
+        set_lan(bmc, 0, b"\x00")
+        return
+    assert get_lan(bmc, param, selector) == REV + value
