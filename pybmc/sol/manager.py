@@ -95,6 +95,13 @@ class SolManager:
     def is_active_for(self, session: Any) -> bool:
         return self.active is not None and self.active.session is session
 
+    def _owner_gone(self) -> bool:
+        """SOL ends with its session (closed, timed out); checked whenever SOL acts."""
+        if self.active is not None and not getattr(self.active.session, "active", True):
+            self.deactivate("its session closed")
+            return True
+        return self.active is None
+
     def on_session_closed(self, session: Any) -> None:
         if self.is_active_for(session):
             self.deactivate("its session closed")
@@ -103,7 +110,7 @@ class SolManager:
     def receive_packet(self, session: Any, payload: bytes, now: float) -> None:
         """The session layer's hook for payload type 1."""
         active = self.active
-        if active is None or active.session is not session:
+        if self._owner_gone() or active is None or active.session is not session:
             log.debug("%s: SOL packet on a session without SOL; dropped", self.bmc.name)
             return
         try:
@@ -119,7 +126,7 @@ class SolManager:
         self._flush()
 
     def _guest_output(self, data: bytes) -> None:
-        if self.active is not None:
+        if not self._owner_gone() and self.active is not None:
             self.active.stream.guest_output(data, time.monotonic())
             self._flush()
 
@@ -142,7 +149,7 @@ class SolManager:
         return self.active.stream.get_timer() if self.active is not None else None
 
     def handle_timer(self, now: float) -> None:
-        if self.active is not None:
+        if not self._owner_gone() and self.active is not None:
             self.active.stream.handle_timer(now)
             self._flush()
 

@@ -6,6 +6,7 @@ import struct
 
 from pybmc.ipmi.codes import LAN_CHANNEL, Cc, NetFn, PayloadType, Privilege
 from pybmc.ipmi.dispatch import CommandError, CommandTable, Context
+from pybmc.lan import sol_settings
 
 table = CommandTable()
 
@@ -23,13 +24,9 @@ ERR_NEEDS_ENCRYPTION = 0x84
 ERR_ALREADY_DEACTIVATED = 0x80
 
 
-def _sol_param(ctx: Context, number: int, default: bytes) -> bytes:
-    return ctx.bmc.state.sol.get(str(number), default)
-
-
-def _sol_enabled(ctx: Context) -> bool:
-    default = b"\x01" if ctx.bmc.config.sol.enabled else b"\x00"
-    return bool(_sol_param(ctx, 1, default)[0] & 0x01)
+def _session_encrypts(session: object) -> bool:
+    suite = getattr(session, "suite", None)
+    return suite is not None and suite.confidentiality.number != 0
 
 
 def _check_sol_request(data: bytes) -> None:
@@ -50,26 +47,25 @@ def activate_payload(ctx: Context, data: bytes) -> bytes:
     session = ctx.session
     if session is None:
         raise CommandError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE, reason="SOL needs a LAN session")
-    if not _sol_enabled(ctx):
+    settings = sol_settings(ctx.bmc)
+    if not settings.enabled:
         raise CommandError(ERR_PAYLOAD_DISABLED)
     if not payload_access(ctx, session.user_id)[0] & 0x02:
         raise CommandError(ERR_PAYLOAD_DISABLED, reason="user has no SOL payload access")
-    # Parameter 2: bit 7 force encryption, bit 6 force authentication, bits 3:0 privilege.
-    auth = _sol_param(ctx, 2, b"\x02")[0]
-    if session.privilege < max(auth & 0x0F, Privilege.USER):
+    if session.privilege < max(settings.privilege, Privilege.USER):
         raise CommandError(Cc.INSUFFICIENT_PRIVILEGE)
     encrypt = bool(data[2] & 0x80)
-    session_encrypts = bool(getattr(session, "encrypted", False))
+    session_encrypts = _session_encrypts(session)
     if encrypt and not session_encrypts:
         raise CommandError(ERR_NEEDS_NO_ENCRYPTION)
-    if auth & 0x80 and not session_encrypts:
+    if settings.force_encryption and not session_encrypts:
         raise CommandError(ERR_NEEDS_ENCRYPTION)
     sol = ctx.bmc.sol
     if sol.active is not None:
         raise CommandError(ERR_ALREADY_ACTIVE, reason="SOL is active on another session")
-    retry = _sol_param(ctx, 4, bytes([6, 20]))
     sol.activate(session, encrypted=encrypt, authenticated=bool(data[2] & 0x40),
-                 retry_count=retry[0] & 0x07, retry_interval=max(retry[1], 1) / 100)
+                 retry_count=settings.retry_count,
+                 retry_interval=max(settings.retry_interval_ms, 10) / 1000)
     return struct.pack("<4sHHHH", b"\x00" * 4, 255, 255, ctx.bmc.config.port, NO_VLAN)
 
 
