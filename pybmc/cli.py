@@ -67,7 +67,11 @@ def embedded_config(address: str, port: int) -> BmcConfig:
 
 def load_configs(paths: list[Path]) -> list[BmcConfig]:
     """Load every file and check that names and addresses do not collide."""
+    from pybmc.platform.config import check_platform_config
+
     configs = [load_config(path) for path in paths]
+    for config in configs:
+        check_platform_config(config)
     names: dict[str, str] = {}
     endpoints: dict[tuple[str, int], str] = {}
     for config in configs:
