@@ -171,6 +171,18 @@ def console(
     raise typer.Exit(attach(console_socket(chosen[0])))
 
 
+@app.command("import-lanconf")
+def import_lanconf(
+    lan_conf: Annotated[Path, typer.Argument(help="An ipmi_sim lan.conf file.")],
+    emu: Annotated[Path | None, typer.Option(
+        "--emu", help="The matching .emu command file (identity, sensors, SEL, FRU).")] = None,
+) -> None:
+    """Translate an ipmi_sim lan.conf (and .emu) into pybmc TOML on stdout."""
+    from pybmc.lanconf import import_lanconf_command
+
+    raise typer.Exit(import_lanconf_command(lan_conf, emu))
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
