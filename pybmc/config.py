@@ -55,6 +55,8 @@ class LanConfig:
     gateway_mac: str = "00:00:00:00:00:00"
     mac: str = ""  # derived from the BMC name when empty
     vlan: int = 0  # 0 = disabled
+    interface: str = ""  # add/remove the BMC's address on this interface when it moves
+    config_program: str = ""  # ipmi_sim lan_config_program compatibility hook
 
 
 @dataclass(frozen=True)
@@ -324,6 +326,8 @@ def _parse_lan(source: str, table: Any, address: str) -> LanConfig | None:
         gateway_mac=section.mac("gateway_mac", "00:00:00:00:00:00"),
         mac=section.mac("mac", ""),
         vlan=section.integer("vlan", 0, 0, 4094),
+        interface=section.get("interface", str, ""),
+        config_program=section.get("config_program", str, ""),
     )
     section.finish()
     return lan

@@ -86,7 +86,9 @@ class BmcProcess:
     def port(self) -> int:
         return int(self.configs[0]["bmc"].get("port", 623))
 
-    def start(self, timeout: float = 15.0) -> BmcProcess:
+    def start(self, timeout: float = 15.0,
+              probe: list[tuple[str, int]] | None = None) -> BmcProcess:
+        """Start and wait until every BMC answers (at its config address, or at `probe`)."""
         paths = []
         for config in self.configs:
             path = self.workdir / f"{config['bmc']['name']}.toml"
@@ -102,7 +104,8 @@ class BmcProcess:
                                      stdin=subprocess.DEVNULL, cwd=self.workdir)
         log_file.close()
         deadline = time.monotonic() + timeout
-        pending = [(c["bmc"]["address"], int(c["bmc"].get("port", 623))) for c in self.configs]
+        pending = probe or [(c["bmc"]["address"], int(c["bmc"].get("port", 623)))
+                            for c in self.configs]
         while pending:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"pybmc serve exited {self.proc.returncode}:\n{self.log()}")
