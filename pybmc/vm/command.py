@@ -1,0 +1,290 @@
+"""[power] backend = "command": the user's own launch script is the machine, like ipmi_sim's
+startcmd. Power on runs [power] command_on; the machine is on while that process runs; power
+off sends SIGTERM to its process group, then SIGKILL after command_off_wait seconds.
+
+The command runs in its own session (so signals reach whatever it started, and a pybmc restart
+leaves it alone) with stdout/stderr in <run dir>/command.log, and learns the boot device the
+BMC was asked for through its environment:
+
+    PYBMC_NAME          the BMC name
+    PYBMC_BOOT_DEVICE   default | pxe | disk | cdrom | bios | floppy (one-time overrides are
+                        consumed by this start)
+    PYBMC_BOOT_EFI      1 for an EFI boot, else 0
+    PYBMC_RUN_DIR       a private directory for sockets (short enough for Unix socket paths)
+    PYBMC_GUID          the BMC's System GUID (use it for QEMU's -uuid)
+
+| IPMI chassis control | command backend                                            |
+|----------------------|------------------------------------------------------------|
+| power up             | run the command (nothing if it runs)                       |
+| power down           | SIGTERM to its group, SIGKILL after command_off_wait       |
+| soft off             | SIGTERM to its group only; off when it exits               |
+| hard reset           | stop it as for power down, run it again (a new boot)       |
+| power cycle          | down, cycle_interval, up                                   |
+| diagnostic interrupt | not available: 0xCC, as ipmi_sim answers without a VM link |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shlex
+import signal
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pybmc.ipmi.codes import Cc
+from pybmc.vm.base import BootChoice, PowerAction, PowerError, PowerEvent, PowerListener
+from pybmc.vm.process import (
+    WatchedProcess,
+    adopt,
+    describe_exit,
+    live_pid_from_file,
+    log_tail,
+    prepare_run_dir,
+    remove_stale,
+    spawn,
+    write_pid_file,
+)
+
+if TYPE_CHECKING:
+    from pybmc.config import BmcConfig
+
+log = logging.getLogger("pybmc.power")
+
+KILL_WAIT = 5.0  # after SIGKILL, how long to wait before reporting a process that survives
+
+
+class CommandPower:
+    def __init__(self, name: str, argv: tuple[str, ...], run_dir: Path,
+                 initially_on: bool = False, off_wait: float = 5.0,
+                 cycle_interval: float = 1.0, guid: uuid.UUID | None = None) -> None:
+        if not argv:
+            raise ValueError("the command backend needs a command")
+        self.name = name
+        self.argv = argv
+        self.run_dir = run_dir
+        self.pid_file = self.run_dir / "command.pid"
+        self.log_path = self.run_dir / "command.log"
+        self.initially_on = initially_on
+        self.off_wait = off_wait
+        self.cycle_interval = cycle_interval
+        self.guid = guid
+        self._listener: PowerListener | None = None
+        self._on: bool | None = None
+        self._proc: WatchedProcess | None = None
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pending = 0
+        self._expected_exit: str | None = None
+
+    @classmethod
+    def from_bmc_config(cls, config: BmcConfig, initially_on: bool) -> CommandPower:
+        from pybmc.paths import run_dir
+
+        return cls(config.name, config.power.command_on, run_dir(config),
+                   initially_on=initially_on, off_wait=config.power.command_off_wait,
+                   cycle_interval=config.power.cycle_interval, guid=config.guid)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.alive() else None
+
+    def is_on(self) -> bool:
+        return bool(self._on)
+
+    def set_listener(self, listener: PowerListener) -> None:
+        self._listener = listener
+
+    def request(self, action: PowerAction) -> None:
+        if action is PowerAction.DIAG:
+            raise PowerError(Cc.INVALID_DATA_FIELD,
+                             "no diagnostic interrupt with the command backend")
+        needs_power = action in (PowerAction.RESET, PowerAction.SOFT_OFF)
+        if needs_power and not self._on and self._pending == 0:
+            raise PowerError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE,
+                             f"{action.name.lower()} while powered off")
+        operations: dict[PowerAction, Callable[[], Awaitable[None]]] = {
+            PowerAction.ON: lambda: self._power_on("chassis control"),
+            PowerAction.OFF: lambda: self._power_off("chassis control", graceful=False),
+            PowerAction.SOFT_OFF: lambda: self._power_off("soft off", graceful=True),
+            PowerAction.CYCLE: self._power_cycle,
+            PowerAction.RESET: self._hard_reset,
+        }
+        self._submit(operations[action], f"power {action.name.lower()}")
+
+    def _submit(self, operation: Callable[[], Awaitable[None]], what: str) -> None:
+        self._pending += 1
+
+        async def run() -> None:
+            try:
+                async with self._lock:
+                    await operation()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # one failed action must not kill the BMC
+                log.error("%s: %s failed: %s", self.name, what, err)
+            finally:
+                self._pending -= 1
+
+        self._track(asyncio.get_running_loop().create_task(run(), name=f"{self.name}: {what}"))
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---------------------------------------------------------------- events out
+    def _set_on(self, on: bool, cause: str) -> None:
+        if self._on == on:
+            return
+        self._on = on
+        if self._listener is not None:
+            try:
+                self._listener(PowerEvent("on" if on else "off", cause))
+            except Exception:  # the BMC's bookkeeping must not undo a power change
+                log.exception("%s: power listener failed", self.name)
+        else:
+            log.info("%s: power %s (%s)", self.name, "on" if on else "off", cause)
+
+    def _take_boot_choice(self, cause: str) -> BootChoice:
+        if self._listener is None:
+            return BootChoice()
+        try:
+            choice = self._listener(PowerEvent("boot", cause))
+        except Exception:
+            log.exception("%s: boot listener failed; booting the default order", self.name)
+            return BootChoice()
+        return choice if isinstance(choice, BootChoice) else BootChoice()
+
+    # ---------------------------------------------------------------- the process
+    def _environment(self, choice: BootChoice) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(PYBMC_NAME=self.name, PYBMC_BOOT_DEVICE=choice.device,
+                   PYBMC_BOOT_EFI="1" if choice.efi else "0", PYBMC_RUN_DIR=str(self.run_dir))
+        if self.guid is not None:
+            env["PYBMC_GUID"] = str(self.guid)
+        return env
+
+    def _running(self) -> WatchedProcess | None:
+        return self._proc if self._proc is not None and self._proc.alive() else None
+
+    def _start_process(self, cause: str) -> bool:
+        prepare_run_dir(self.run_dir)
+        choice = self._take_boot_choice(cause)
+        log.info("%s: running %s (%s, boot device %s)", self.name, shlex.join(self.argv), cause,
+                 choice.device)
+        try:
+            proc = spawn(self.argv, self.log_path, env=self._environment(choice))
+        except OSError as err:
+            log.error("%s: cannot run %s: %s", self.name, self.argv[0], err.strerror or err)
+            self._set_on(False, "command failed to start")
+            return False
+        write_pid_file(self.pid_file, proc.pid)
+        self._proc, self._expected_exit = proc, None
+        self._watch_exit(proc)
+        return True
+
+    def _watch_exit(self, proc: WatchedProcess) -> None:
+        async def watch() -> None:
+            self._on_exit(proc, await proc.exited)
+
+        self._track(asyncio.get_running_loop().create_task(watch(), name=f"{self.name}: exit"))
+
+    def _on_exit(self, proc: WatchedProcess, code: int | None) -> None:
+        if proc is not self._proc:
+            return
+        self._proc = None
+        remove_stale(self.pid_file)
+        cause = self._expected_exit
+        self._expected_exit = None
+        if cause is None:
+            tail = log_tail(self.log_path)
+            cause = f"command {describe_exit(code)}"
+            log.warning("%s: command (pid %d) %s%s", self.name, proc.pid, describe_exit(code),
+                        f": {tail}" if tail else "")
+        self._set_on(False, cause)
+
+    async def _stop_process(self, proc: WatchedProcess, cause: str, graceful: bool) -> None:
+        self._expected_exit = cause
+        steps: list[tuple[int, float]] = [(signal.SIGTERM, self.off_wait)]
+        if not graceful:
+            steps.append((signal.SIGKILL, KILL_WAIT))
+        if await proc.terminate(steps, group=True, what="command"):
+            self._on_exit(proc, proc.returncode)
+        elif not graceful:
+            log.error("%s: command (pid %d) survives SIGKILL", self.name, proc.pid)
+
+    # ---------------------------------------------------------------- operations
+    async def _power_on(self, cause: str) -> None:
+        if self._running() is not None:
+            self._set_on(True, cause)
+            return
+        if self._start_process(cause):
+            self._set_on(True, cause)
+
+    async def _power_off(self, cause: str, graceful: bool) -> None:
+        proc = self._running()
+        if proc is None:
+            self._set_on(False, cause)
+            return
+        await self._stop_process(proc, cause, graceful)
+
+    async def _power_cycle(self) -> None:
+        if self._running() is not None:
+            await self._power_off("power cycle", graceful=False)
+            await asyncio.sleep(self.cycle_interval)
+        await self._power_on("power cycle")
+
+    async def _hard_reset(self) -> None:
+        proc = self._running()
+        if proc is None:
+            log.info("%s: hard reset skipped: the machine is off", self.name)
+            return
+        # A reset is not a power loss: the BMC sees one new boot and no off/on, so the exit
+        # watcher must not see this process as the machine any more.
+        self._proc = None
+        remove_stale(self.pid_file)
+        if not await proc.terminate([(signal.SIGTERM, self.off_wait),
+                                     (signal.SIGKILL, KILL_WAIT)], group=True, what="command"):
+            log.error("%s: command (pid %d) survives SIGKILL", self.name, proc.pid)
+            self._set_on(False, "hard reset failed")
+            return
+        self._start_process("hard reset")
+
+    # ---------------------------------------------------------------- BMC start and stop
+    async def start(self) -> None:
+        pid = live_pid_from_file(self.pid_file)
+        if pid is not None:
+            self._proc = adopt(pid)
+            self._watch_exit(self._proc)
+            log.info("%s: re-attached to command pid %d", self.name, pid)
+            self._on = self.initially_on  # the BMC recorded its state: report a change only
+            self._set_on(True, "command already running")
+            return
+        remove_stale(self.pid_file)
+        if self.initially_on:
+            self._submit(lambda: self._power_on("power restore policy"), "power on")
+        else:
+            self._set_on(False, "command not running")
+
+    async def stop(self, leave_running: bool = True) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.off_wait + KILL_WAIT + 1.0
+        while self._pending > 0 and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        proc = self._running()
+        if proc is not None and not leave_running:
+            await self._stop_process(proc, "pybmc stopping", graceful=False)
+        elif proc is not None:
+            log.info("%s: leaving command pid %d running", self.name, proc.pid)
+        if self._proc is not None:
+            self._proc.close()
+            self._proc = None
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
