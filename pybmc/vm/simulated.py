@@ -1,13 +1,26 @@
 """A machine that exists only in the BMC: power state with realistic timing, no VM needed.
 
-Cycle while off powers the machine on (the spec allows this or 0xD5; clients such as xCAT send
-cycle to nodes that are off, and "on" is what a user means by it).
+What each Chassis Control action does:
+- on: powers on at once (nothing if already on; a soft off already under way goes on).
+- off: powers off at once, cancelling a pending soft off or the power-on half of a cycle.
+- cycle: off at once, then on after `cycle_interval`. Cycle while off powers the machine on
+  (after the same interval): the spec allows this or 0xD5, clients such as xCAT send cycle to
+  nodes that are off, and "on" is what a user means by it.
+- hard reset: a boot event at once; 0xD5 while off. It cancels a pending soft off, as a reset
+  of a shutting-down OS starts it again.
+- diag (NMI): logged; 0xD5 while off.
+- soft off: the "OS" shuts down and the power goes off after `soft_off_delay`; 0xD5 while off.
+  Asking again while it shuts down does not restart the delay.
+
+The machine is not stopped with the BMC (`stop(leave_running=True)`): a simulated machine that
+was on keeps being on when the BMC comes back, as a real server does across a BMC reset.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from pybmc.ipmi.codes import Cc
 from pybmc.vm.base import PowerAction, PowerError, PowerEvent, PowerListener
@@ -24,71 +37,122 @@ class SimulatedPower:
         self.cycle_interval = cycle_interval
         self._listener: PowerListener | None = None
         self._pending: asyncio.TimerHandle | None = None
+        self._pending_what = ""  # "soft off" or "power cycle" while a timer is pending
 
+    # ----------------------------------------------------------------- PowerBackend
     def is_on(self) -> bool:
         return self._on
 
     def set_listener(self, listener: PowerListener) -> None:
         self._listener = listener
 
-    def _emit(self, kind: str, cause: str) -> None:
-        if self._listener is not None:
-            self._listener(PowerEvent(kind, cause))
-
-    def _cancel_pending(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
-
-    def _power_on(self, cause: str) -> None:
-        self._pending = None
-        if not self._on:
-            self._on = True
-            self._emit("on", cause)
-            self._emit("boot", cause)
-
-    def _power_off(self, cause: str) -> None:
-        self._pending = None
-        if self._on:
-            self._on = False
-            self._emit("off", cause)
-
-    def _later(self, delay: float, callback, *args) -> None:
-        self._cancel_pending()
-        if delay <= 0:
-            callback(*args)
-            return
-        self._pending = asyncio.get_running_loop().call_later(delay, callback, *args)
-
-    def request(self, action: PowerAction) -> None:
-        cause = "chassis control"
+    def request(self, action: PowerAction, cause: str | None = None) -> None:
+        """Carry out a Chassis Control action. `cause` names who asked when it was not an
+        IPMI Chassis Control command (e.g. "watchdog"), for the restart cause."""
         if action is PowerAction.ON:
-            self._cancel_pending()
-            self._power_on(cause)
+            self._request_on(_cause(cause, "chassis control"))
         elif action is PowerAction.OFF:
             self._cancel_pending()
-            self._power_off(cause)
+            self._power_off(_cause(cause, "chassis control"))
         elif action is PowerAction.CYCLE:
-            if self._on:
-                self._cancel_pending()
-                self._power_off("power cycle")
-            self._later(self.cycle_interval, self._power_on, "power cycle")
+            self._request_cycle(_cause(cause, "power cycle"))
         elif action is PowerAction.RESET:
-            if not self._on:
-                raise PowerError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE, "reset while off")
-            self._emit("boot", "hard reset")
+            self._require_on("hard reset")
+            self._cancel_pending()
+            self._emit("boot", _cause(cause, "hard reset"))
         elif action is PowerAction.DIAG:
-            if not self._on:
-                raise PowerError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE, "NMI while off")
+            self._require_on("diagnostic interrupt")
             log.info("%s: diagnostic interrupt (NMI) delivered", self.name)
         elif action is PowerAction.SOFT_OFF:
-            if not self._on:
-                raise PowerError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE, "soft off while off")
-            # The "OS" takes a moment to shut down, as a real one would.
-            self._later(self.soft_off_delay, self._power_off, "soft off (ACPI)")
+            self._request_soft_off(_cause(cause, "soft off (ACPI)"))
 
     async def start(self) -> None:
         return None
 
     async def stop(self, leave_running: bool = True) -> None:
         self._cancel_pending()
+        if not leave_running:
+            self._power_off("BMC stopped")
+
+    # ----------------------------------------------------------------- the guest's own actions
+    def guest_reboot(self) -> None:
+        """The OS restarts the machine itself (reboot, Ctrl-Alt-Del): a soft reset."""
+        if self._on:
+            self._cancel_pending()
+            self._emit("boot", "guest reboot")
+
+    def guest_shutdown(self) -> None:
+        """The OS powers the machine off itself."""
+        self._cancel_pending()
+        self._power_off("guest shutdown")
+
+    # ----------------------------------------------------------------- actions
+    def _request_on(self, cause: str) -> None:
+        if self._on:
+            return
+        self._cancel_pending()
+        self._power_on(cause)
+
+    def _request_cycle(self, cause: str) -> None:
+        if self._on:
+            self._cancel_pending()
+            self._power_off(cause)
+        self._later("power cycle", self.cycle_interval, lambda: self._power_on(cause))
+
+    def _request_soft_off(self, cause: str) -> None:
+        self._require_on("soft off")
+        if self._pending_what == "soft off":
+            return
+        log.info("%s: ACPI power button pressed; off in %.1f s", self.name, self.soft_off_delay)
+        self._later("soft off", self.soft_off_delay, lambda: self._power_off(cause))
+
+    def _require_on(self, what: str) -> None:
+        if not self._on:
+            raise PowerError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE, f"{what} while off")
+
+    # ----------------------------------------------------------------- state changes
+    def _power_on(self, cause: str) -> None:
+        if not self._on:
+            self._on = True
+            self._emit("on", cause)
+            self._emit("boot", cause)
+
+    def _power_off(self, cause: str) -> None:
+        if self._on:
+            self._on = False
+            self._emit("off", cause)
+
+    def _emit(self, kind: str, cause: str) -> None:
+        if self._listener is not None:
+            self._listener(PowerEvent(kind, cause))
+
+    # ----------------------------------------------------------------- timers
+    def _later(self, what: str, delay: float, callback: Callable[[], None]) -> None:
+        self._cancel_pending()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if delay <= 0 or loop is None:
+            # No event loop (a synchronous caller) means no way to wait: act at once.
+            callback()
+            return
+
+        def fire() -> None:
+            self._pending = None
+            self._pending_what = ""
+            callback()
+
+        self._pending = loop.call_later(delay, fire)
+        self._pending_what = what
+
+    def _cancel_pending(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        self._pending_what = ""
+
+
+def _cause(requester: str | None, what: str) -> str:
+    """The PowerEvent cause: what happened, and who asked when it was not Chassis Control."""
+    return what if requester is None else f"{requester} ({what})"
