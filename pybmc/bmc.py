@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pybmc import boot
 from pybmc.config import BmcConfig
@@ -15,6 +16,9 @@ from pybmc.platform import Platform
 from pybmc.sol.manager import SolManager
 from pybmc.state import State, StateStore, UserAccess, UserRecord, fingerprint
 from pybmc.vm.base import BootChoice, PowerBackend, PowerEvent
+
+if TYPE_CHECKING:
+    from pybmc.vm.extern import InBandServer
 
 log = logging.getLogger("pybmc.bmc")
 
@@ -50,6 +54,7 @@ class Bmc:
 
         self.sessions = SessionManager(self)
         self.sol = SolManager(self)
+        self.in_band: InBandServer | None = None
         handlers = getattr(self.sessions, "payload_handlers", None)
         if handlers is not None:
             handlers[PayloadType.SOL] = self.sol.receive_packet
@@ -169,6 +174,7 @@ class Bmc:
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         """Attach to (or start) the machine; called once the BMC's socket is bound."""
+        await self._start_in_band()
         await self.power.start()
         await self.sol.start()
         log.info("%s: started; power is %s", self.name, "on" if self.power.is_on() else "off")
@@ -177,7 +183,34 @@ class Bmc:
         """Let go of the machine. A BMC going away does not power off its host by default."""
         await self.sol.stop()
         await self.power.stop(leave_running=leave_vm_running)
+        if self.in_band is not None:
+            await self.in_band.stop()
         self.save()
+
+    async def _start_in_band(self) -> None:
+        """Listen for the guest's in-band IPMI link: QEMU launched by pybmc connects to a unix
+        socket in the run directory; a VM started by the user connects to [in_band] listen."""
+        from pybmc.vm.extern import InBandServer
+
+        listen = self.config.in_band.listen
+        qemu_paths = getattr(self.power, "paths", None)
+        if listen.startswith("unix:"):
+            server = InBandServer(self, listen[5:])
+        elif listen.startswith("tcp:"):
+            host, _, port = listen[4:].rpartition(":")
+            server = InBandServer(self, host=host.strip("[]"), port=int(port))
+        elif self.config.power.backend == "qemu" and self.config.qemu.in_band and qemu_paths:
+            server = InBandServer(self, qemu_paths.in_band)
+        else:
+            return
+        await server.start()
+        self.in_band = server
+        if hasattr(self.power, "in_band_path") and server.path is not None:
+            self.power.in_band_path = str(server.path)  # type: ignore[attr-defined]
+        attach_vm_link = getattr(self.power, "attach_vm_link", None)
+        if attach_vm_link is not None:  # the command backend: reset, NMI, button over the link
+            attach_vm_link(server)
+        log.info("%s: in-band IPMI listening on %s", self.name, server.address)
 
     def get_timer(self) -> float | None:
         """The next moment handle_timer must run (sessions and SOL retransmits)."""
@@ -204,6 +237,14 @@ class Bmc:
             return SimulatedPower(self.name, self._initial_power(),
                                   self.config.power.soft_off_delay,
                                   self.config.power.cycle_interval)
+        if backend == "qemu":
+            from pybmc.vm.qemu import QemuPower
+
+            return QemuPower.from_bmc_config(self.config, self._initial_power())
+        if backend == "command":
+            from pybmc.vm.command import CommandPower
+
+            return CommandPower.from_bmc_config(self.config, self._initial_power())
         raise NotImplementedError(f"power backend {backend!r} is not available yet")
 
     def _initial_power(self) -> bool:
@@ -217,6 +258,11 @@ class Bmc:
 
     def _on_power_event(self, event: PowerEvent) -> BootChoice | None:
         self.platform.on_power_event(event)
+        boot.record_power_event(self, event)  # restart cause, POH; before take_boot_device
+        if event.kind == "boot":  # a reset stops the watchdog and empties the host's queues
+            from pybmc.ipmi.commands.watchdog import host_reset
+
+            host_reset(self)
         if event.kind in ("on", "off"):
             log.info("%s: power %s (%s)", self.name, event.kind, event.cause)
             self.state.power_on = event.kind == "on"

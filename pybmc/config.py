@@ -83,6 +83,14 @@ class QemuConfig:
     binary: str = "qemu-system-x86_64"
     args: tuple[str, ...] = ()
     in_band: bool = True
+    in_band_interface: str = "kcs"  # the guest's system interface: kcs | bt
+
+
+@dataclass(frozen=True)
+class InBandConfig:
+    """Where a VM that pybmc does not launch connects its ipmi-bmc-extern chardev."""
+
+    listen: str = ""  # "tcp:HOST:PORT" or "unix:PATH"; empty = no listener
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,7 @@ class BmcConfig:
     security: SecurityConfig = SecurityConfig()
     power: PowerConfig = PowerConfig()
     qemu: QemuConfig = QemuConfig()
+    in_band: InBandConfig = InBandConfig()
     sol: SolConfig = SolConfig()
     source: str = "<embedded>"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -219,7 +228,7 @@ def load_config(path: str | Path) -> BmcConfig:
 def parse_config(data: dict[str, Any], source: str = "<embedded>",
                  base_dir: Path | None = None) -> BmcConfig:
     known = {"bmc", "users", "identity", "lan", "security", "power", "qemu", "sol",
-             "fru", "sensors", "sel"}
+             "fru", "sensors", "sel", "in_band"}
     for key in data:
         if key not in known:
             raise ConfigError(f"{source}: [{key}]: is not a known section")
@@ -254,9 +263,10 @@ def parse_config(data: dict[str, Any], source: str = "<embedded>",
     power = _parse_power(source, data.get("power", {}))
     qemu = _parse_qemu(source, data.get("qemu", {}))
     sol = _parse_sol(source, data.get("sol", {}))
+    in_band = _parse_in_band(source, data.get("in_band", {}))
     return BmcConfig(name=name, address=address, port=port, state_dir=state_dir, guid=guid,
                      users=users, identity=identity, lan=lan, security=security, power=power,
-                     qemu=qemu, sol=sol, source=source, raw=data)
+                     qemu=qemu, in_band=in_band, sol=sol, source=source, raw=data)
 
 
 def _parse_users(source: str, items: Any) -> tuple[UserConfig, ...]:
@@ -386,6 +396,7 @@ def _parse_qemu(source: str, table: Any) -> QemuConfig:
         binary=section.get("binary", str, "qemu-system-x86_64"),
         args=tuple(args),
         in_band=section.get("in_band", bool, True),
+        in_band_interface=section.choice("in_band_interface", ("kcs", "bt"), "kcs"),
     )
     section.finish()
     return qemu
@@ -400,3 +411,16 @@ def _parse_sol(source: str, table: Any) -> SolConfig:
     )
     section.finish()
     return sol
+
+
+def _parse_in_band(source: str, table: Any) -> InBandConfig:
+    section = _Section(source, "in_band", table)
+    listen = section.get("listen", str, "")
+    kind, _, rest = listen.partition(":")
+    host, _, port = rest.rpartition(":")
+    valid = (not listen or (kind == "unix" and rest)
+             or (kind == "tcp" and host and port.isdigit() and 0 < int(port) < 65536))
+    if not valid:
+        raise section.error("listen", f"must be tcp:HOST:PORT or unix:PATH; got {listen!r}")
+    section.finish()
+    return InBandConfig(listen=listen)
