@@ -13,14 +13,25 @@ BMC was asked for through its environment:
     PYBMC_RUN_DIR       a private directory for sockets (short enough for Unix socket paths)
     PYBMC_GUID          the BMC's System GUID (use it for QEMU's -uuid)
 
-| IPMI chassis control | command backend                                            |
-|----------------------|------------------------------------------------------------|
-| power up             | run the command (nothing if it runs)                       |
-| power down           | SIGTERM to its group, SIGKILL after command_off_wait       |
-| soft off             | SIGTERM to its group only; off when it exits               |
-| hard reset           | stop it as for power down, run it again (a new boot)       |
-| power cycle          | down, cycle_interval, up                                   |
-| diagnostic interrupt | not available: 0xCC, as ipmi_sim answers without a VM link |
+When the VM the command starts connects its ipmi-bmc-extern chardev to the BMC's [in_band]
+listener (the user's own `-chardev socket,...` as with ipmi_sim's `serial 15 HOST PORT codec VM`),
+reset, NMI and the power button go over that link, as ipmi_sim's VM codec sends them; each only
+when the VM announced the capability, otherwise the table's fallback applies.
+
+| IPMI chassis control | without a VM link                                    | with a VM link  |
+|----------------------|------------------------------------------------------|-----------------|
+| power up             | run the command (nothing if it runs)                 | the same        |
+| power down           | SIGTERM to its group, SIGKILL after command_off_wait | the same        |
+| soft off             | SIGTERM to its group only; off when it exits         | ACPI power button |
+| hard reset           | stop it, run it again (a new boot)                   | VM reset        |
+| power cycle          | down, cycle_interval, up                             | the same        |
+| diagnostic interrupt | 0xCC, as ipmi_sim answers without a VM link          | NMI             |
+
+A reset through the link keeps the process, so it cannot change the boot device the command was
+started with: when a boot override asks for another device, a hard reset restarts the command
+instead (PYBMC_BOOT_DEVICE says the new one). QEMU 7.2 does not report guest reboots over the
+link, so a reboot from inside the guest keeps the device the command started with; a VM that
+does report them (control command RESET) gets the command restarted when the device changes.
 """
 
 from __future__ import annotations
@@ -31,13 +42,15 @@ import logging
 import os
 import shlex
 import signal
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pybmc.ipmi.codes import Cc
 from pybmc.vm.base import BootChoice, PowerAction, PowerError, PowerEvent, PowerListener
+from pybmc.vm.extern import VmCapability
 from pybmc.vm.process import (
     WatchedProcess,
     adopt,
@@ -56,6 +69,27 @@ if TYPE_CHECKING:
 log = logging.getLogger("pybmc.power")
 
 KILL_WAIT = 5.0  # after SIGKILL, how long to wait before reporting a process that survives
+# A reset the VM link reports this soon after a boot belongs to that boot: the one we asked
+# for, QEMU's own reset at start-up, or SeaBIOS resetting once more after a warm reset.
+LINK_RESET_QUIET = 2.0
+
+
+class VmLink(Protocol):
+    """What the backend uses of the guest's in-band link (pybmc.vm.extern.InBandServer)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def capabilities(self) -> VmCapability: ...
+
+    def send_reset(self) -> bool: ...
+
+    def send_nmi(self) -> bool: ...
+
+    def send_graceful_shutdown(self) -> bool: ...
+
+    def add_reset_listener(self, listener: Callable[[], None]) -> None: ...
 
 
 class CommandPower:
@@ -80,6 +114,9 @@ class CommandPower:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pending = 0
         self._expected_exit: str | None = None
+        self.vm_link: VmLink | None = None
+        self._process_boot = BootChoice()  # the boot choice the running process started with
+        self._link_reset_quiet_until = 0.0
 
     @classmethod
     def from_bmc_config(cls, config: BmcConfig, initially_on: bool) -> CommandPower:
@@ -99,20 +136,32 @@ class CommandPower:
     def set_listener(self, listener: PowerListener) -> None:
         self._listener = listener
 
+    def attach_vm_link(self, link: VmLink) -> None:
+        """Send reset, NMI and the power button over the guest's in-band link from now on
+        (called by the BMC when it listens for the VM on [in_band] listen)."""
+        self.vm_link = link
+        link.add_reset_listener(self._on_link_reset)
+
+    def _link_can(self, capability: VmCapability) -> bool:
+        link = self.vm_link
+        return (link is not None and link.connected
+                and link.capabilities & capability == capability)
+
     def request(self, action: PowerAction) -> None:
-        if action is PowerAction.DIAG:
+        if action is PowerAction.DIAG and not self._link_can(VmCapability.NMI):
             raise PowerError(Cc.INVALID_DATA_FIELD,
-                             "no diagnostic interrupt with the command backend")
-        needs_power = action in (PowerAction.RESET, PowerAction.SOFT_OFF)
+                             "no diagnostic interrupt: no VM link that takes an NMI")
+        needs_power = action in (PowerAction.RESET, PowerAction.SOFT_OFF, PowerAction.DIAG)
         if needs_power and not self._on and self._pending == 0:
             raise PowerError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE,
                              f"{action.name.lower()} while powered off")
         operations: dict[PowerAction, Callable[[], Awaitable[None]]] = {
             PowerAction.ON: lambda: self._power_on("chassis control"),
             PowerAction.OFF: lambda: self._power_off("chassis control", graceful=False),
-            PowerAction.SOFT_OFF: lambda: self._power_off("soft off", graceful=True),
+            PowerAction.SOFT_OFF: self._soft_off,
             PowerAction.CYCLE: self._power_cycle,
             PowerAction.RESET: self._hard_reset,
+            PowerAction.DIAG: self._diagnostic_interrupt,
         }
         self._submit(operations[action], f"power {action.name.lower()}")
 
@@ -171,9 +220,10 @@ class CommandPower:
     def _running(self) -> WatchedProcess | None:
         return self._proc if self._proc is not None and self._proc.alive() else None
 
-    def _start_process(self, cause: str) -> bool:
+    def _start_process(self, cause: str, choice: BootChoice | None = None) -> bool:
         prepare_run_dir(self.run_dir)
-        choice = self._take_boot_choice(cause)
+        if choice is None:
+            choice = self._take_boot_choice(cause)
         log.info("%s: running %s (%s, boot device %s)", self.name, shlex.join(self.argv), cause,
                  choice.device)
         try:
@@ -184,6 +234,8 @@ class CommandPower:
             return False
         write_pid_file(self.pid_file, proc.pid)
         self._proc, self._expected_exit = proc, None
+        self._process_boot = choice
+        self._quiet_link_resets()
         self._watch_exit(proc)
         return True
 
@@ -243,6 +295,19 @@ class CommandPower:
         if proc is None:
             log.info("%s: hard reset skipped: the machine is off", self.name)
             return
+        choice = self._take_boot_choice("hard reset")
+        if choice == self._process_boot and self._link_can(VmCapability.RESET):
+            self._quiet_link_resets()
+            if self.vm_link is not None and self.vm_link.send_reset():
+                log.info("%s: hard reset through the VM link", self.name)
+                return
+        elif choice != self._process_boot:
+            log.info("%s: hard reset restarts the command to boot from %s", self.name,
+                     choice.device)
+        await self._restart_process(proc, "hard reset", choice)
+
+    async def _restart_process(self, proc: WatchedProcess, cause: str,
+                               choice: BootChoice) -> None:
         # A reset is not a power loss: the BMC sees one new boot and no off/on, so the exit
         # watcher must not see this process as the machine any more.
         self._proc = None
@@ -250,9 +315,48 @@ class CommandPower:
         if not await proc.terminate([(signal.SIGTERM, self.off_wait),
                                      (signal.SIGKILL, KILL_WAIT)], group=True, what="command"):
             log.error("%s: command (pid %d) survives SIGKILL", self.name, proc.pid)
-            self._set_on(False, "hard reset failed")
+            self._set_on(False, f"{cause} failed")
             return
-        self._start_process("hard reset")
+        self._start_process(cause, choice)
+
+    async def _soft_off(self) -> None:
+        link = self.vm_link
+        if (link is not None and self._running() is not None
+                and self._link_can(VmCapability.GRACEFUL_SHUTDOWN)
+                and link.send_graceful_shutdown()):
+            # The guest decides; the machine is off once the command exits.
+            self._expected_exit = "soft off"
+            log.info("%s: soft off: ACPI power button through the VM link", self.name)
+            return
+        await self._power_off("soft off", graceful=True)
+
+    async def _diagnostic_interrupt(self) -> None:
+        link = self.vm_link
+        if self._running() is None or link is None or not link.send_nmi():
+            log.warning("%s: diagnostic interrupt not delivered: the VM link is gone",
+                        self.name)
+
+    # ---------------------------------------------------------------- resets the VM reports
+    def _quiet_link_resets(self) -> None:
+        self._link_reset_quiet_until = time.monotonic() + LINK_RESET_QUIET
+
+    def _on_link_reset(self) -> None:
+        """The VM says its machine was reset. Outside a boot we started, that is the guest
+        rebooting: a new boot, which may have to run the command again for a new device."""
+        if self._running() is None or time.monotonic() < self._link_reset_quiet_until:
+            return
+        self._quiet_link_resets()
+        self._submit(self._guest_reboot, "guest reboot")
+
+    async def _guest_reboot(self) -> None:
+        proc = self._running()
+        if proc is None:
+            return
+        choice = self._take_boot_choice("guest reboot")
+        if choice != self._process_boot:
+            log.info("%s: the guest rebooted; restarting the command to boot from %s",
+                     self.name, choice.device)
+            await self._restart_process(proc, "guest reboot", choice)
 
     # ---------------------------------------------------------------- BMC start and stop
     async def start(self) -> None:
