@@ -19,6 +19,7 @@ log = logging.getLogger("pybmc.console")
 
 READ_SIZE = 4096
 RECONNECT_DELAY = 0.5
+FAST_RETRY = 0.02  # between attempts while someone waits for the link (wait_connected)
 
 # Telnet (RFC 854/856): just enough to talk to a telnet server port as ipmi_sim's `sol` does.
 IAC, DONT, DO, WONT, WILL, SB, SE, BRK = 255, 254, 253, 252, 251, 250, 240, 243
@@ -125,6 +126,8 @@ class ConsoleBridge:
         self._may_read = asyncio.Event()
         self._may_read.set()
         self._pause_checks: list[Callable[[], bool]] = []
+        self._retry_now = asyncio.Event()  # cuts a reconnect delay short
+        self._link_up = asyncio.Event()
         self.connected = False
 
     # ------------------------------------------------------------------ listeners
@@ -169,6 +172,27 @@ class ConsoleBridge:
         if self._writer is not None and self._telnet is not None:
             self._writer.write(bytes([IAC, BRK]))
 
+    async def wait_connected(self, timeout: float) -> bool:
+        """Connect now rather than at the next retry, and wait (at most `timeout`) until
+        connected. QEMU calls this before its guest runs: serial output nobody reads is lost."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.connected:
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self._task is None:
+                return False
+            self._retry_now.set()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(remaining, FAST_RETRY)):
+                    await self._link_up.wait()
+        return True
+
+    async def _retry_delay(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(RECONNECT_DELAY):
+                await self._retry_now.wait()
+        self._retry_now.clear()
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"console-{self.name}")
@@ -187,25 +211,30 @@ class ConsoleBridge:
         self._writer = None
         self._telnet = None
         self.connected = False
+        self._link_up.clear()
 
     async def _run(self) -> None:
         announced_down = False
         while True:
             target = self._target()
             if target is None:
-                await asyncio.sleep(RECONNECT_DELAY)
+                await self._retry_delay()
                 continue
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+            # cancellation stop() sends when both finish at once, and stop() never returns.
             try:
-                reader, writer = await asyncio.wait_for(self._open(target), timeout=5)
+                async with asyncio.timeout(5):
+                    reader, writer = await self._open(target)
             except (TimeoutError, OSError) as err:
                 if not announced_down:
                     log.debug("%s: serial %s not reachable yet (%s)", self.name, target, err)
                     announced_down = True
-                await asyncio.sleep(RECONNECT_DELAY)
+                await self._retry_delay()
                 continue
             announced_down = False
             self._writer = writer
             self.connected = True
+            self._link_up.set()
             if target.kind == "telnet":
                 self._telnet = TelnetFilter()
                 writer.write(TelnetFilter.greeting())
@@ -217,7 +246,7 @@ class ConsoleBridge:
             finally:
                 self._close()
             log.info("%s: console disconnected from %s", self.name, target)
-            await asyncio.sleep(RECONNECT_DELAY)
+            await self._retry_delay()
 
     @staticmethod
     async def _open(target: SerialTarget) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -27,6 +27,8 @@ SOL_INSTANCE = 1
 # What a console may send in one packet, and what the BMC sends at most (one byte counts it).
 INBOUND_PAYLOAD_SIZE = 255
 OUTBOUND_PAYLOAD_SIZE = 255
+# How long a VM's start waits for its console to be connected (QEMU drops unread output).
+CONSOLE_WAIT = 2.0
 
 
 @dataclass
@@ -60,12 +62,22 @@ class SolManager:
         if self._serial_target() is None:
             return
         self.bridge.start()
+        if getattr(self.bmc.power, "serial_path", None):
+            # The QEMU backend calls this just before the guest runs.
+            self.bmc.power.before_run = self.console_ready  # type: ignore[attr-defined]
         self.local = LocalConsoleServer(self.bridge, console_socket(self.bmc.config))
         try:
             await self.local.start()
         except OSError as err:
             log.warning("%s: no local console socket: %s", self.bmc.name, err)
             self.local = None
+
+    async def console_ready(self) -> None:
+        """Connect the console before the guest runs, so that a session opened while the VM was
+        off sees everything from the firmware's first line on."""
+        if not await self.bridge.wait_connected(CONSOLE_WAIT):
+            log.warning("%s: console not connected after %gs; starting the guest anyway",
+                        self.bmc.name, CONSOLE_WAIT)
 
     async def stop(self) -> None:
         if self.local is not None:
@@ -131,7 +143,9 @@ class SolManager:
             self._flush()
 
     def _backlog_full(self) -> bool:
-        return self.active is not None and self.active.stream.backlog_full
+        """Stop reading the guest: the console is behind, or asked for a pause (CTS)."""
+        stream = self.active.stream if self.active is not None else None
+        return stream is not None and (stream.backlog_full or stream.cts_paused)
 
     def _flush(self) -> None:
         active = self.active

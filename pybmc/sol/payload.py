@@ -83,6 +83,9 @@ class SolStream:
     _console_input: bytearray = field(default_factory=bytearray)
     breaks: int = 0
     retransmits: int = 0
+    # The console's "CTS pause" bit, carried by each of its packets: while set, the guest must
+    # wait (as a UART with CTS deasserted does), so the bridge stops reading its serial port.
+    cts_paused: bool = False
 
     # ------------------------------------------------------------------ inputs
     def guest_output(self, data: bytes, now: float) -> None:
@@ -93,6 +96,7 @@ class SolStream:
     def receive(self, raw: bytes, now: float) -> None:
         """One SOL payload from the console (already decrypted and verified)."""
         packet = SolPacket.decode(raw)
+        self.cts_paused = bool(packet.flags & OP_CTS_PAUSE)
         if packet.ack_seq:
             self._handle_ack(packet, now)
         if packet.flags & OP_FLUSH_OUTBOUND:

@@ -1,0 +1,110 @@
+"""When the guest's console is read: connected before a VM runs, paused on the console's CTS."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from pybmc.bmc import Bmc
+from pybmc.config import parse_config
+from pybmc.sol import console as console_module
+from pybmc.sol.console import ConsoleBridge, SerialTarget
+from pybmc.sol.payload import OP_CTS_PAUSE, SolPacket, SolStream
+from tests.unit.test_sol_console import FakeGuest
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="pb", dir="/tmp") as path:
+        yield Path(path)
+
+
+@pytest.fixture
+def slow_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reconnect delay far longer than any test: only an explicit wait connects quickly."""
+    monkeypatch.setattr(console_module, "RECONNECT_DELAY", 60.0)
+
+
+async def test_wait_connected_connects_now_not_at_the_next_retry(short_dir: Path, slow_retry):
+    guest = FakeGuest(str(short_dir / "s"))
+    bridge = ConsoleBridge("t", lambda: SerialTarget("unix", path=guest.path))
+    bridge.start()
+    try:
+        await asyncio.sleep(0.1)  # first attempt failed: nothing listens; now a 60 s delay
+        assert not bridge.connected
+        await guest.start()  # QEMU launched, paused, its serial socket open
+        started = time.monotonic()
+        assert await bridge.wait_connected(5.0)
+        assert bridge.connected and time.monotonic() - started < 2.0
+        await asyncio.wait_for(guest.connected.wait(), 1)
+    finally:
+        await bridge.stop()
+        await guest.stop()
+
+
+async def test_wait_connected_gives_up_after_its_timeout(short_dir: Path):
+    bridge = ConsoleBridge("t", lambda: SerialTarget("unix", path=str(short_dir / "none")))
+    assert not await bridge.wait_connected(1.0)  # not started: no reader to wait for
+    bridge.start()
+    try:
+        started = time.monotonic()
+        assert not await bridge.wait_connected(0.3)
+        assert 0.25 < time.monotonic() - started < 2.0
+    finally:
+        await bridge.stop()
+
+
+async def test_qemu_backend_gets_a_hook_that_connects_the_console(short_dir: Path, slow_retry,
+                                                                  monkeypatch):
+    monkeypatch.setenv("PYBMC_RUN_DIR", str(short_dir / "run"))
+    guest = FakeGuest(str(short_dir / "s"))
+    bmc = Bmc(parse_config({"bmc": {"name": "t", "address": "127.0.0.2",
+                                    "state_dir": str(short_dir / "state")},
+                            "users": [{"name": "admin", "password": "secret"}]}))
+    bmc.power = SimpleNamespace(serial_path=guest.path)  # what QemuPower offers
+    await bmc.sol.start()
+    try:
+        await asyncio.sleep(0.1)
+        await guest.start()
+        await asyncio.wait_for(bmc.power.before_run(), 5)  # QemuPower awaits it before "cont"
+        assert bmc.sol.bridge.connected
+    finally:
+        await bmc.sol.stop()
+        await guest.stop()
+
+
+def test_cts_pause_follows_the_consoles_latest_packet():
+    stream = SolStream()
+    stream.receive(SolPacket(1, flags=OP_CTS_PAUSE, data=b"x").encode(), now=0)
+    assert stream.cts_paused
+    stream.receive(SolPacket(0, flags=OP_CTS_PAUSE).encode(), now=0)  # ack-only, still paused
+    assert stream.cts_paused
+    stream.receive(SolPacket(2, data=b"y").encode(), now=0)
+    assert not stream.cts_paused
+    assert stream.take_console_input() == b"xy"  # CTS pauses the guest, not the console
+
+
+def test_cts_pause_stops_reading_the_guest_until_released(short_dir: Path, monkeypatch):
+    monkeypatch.setenv("PYBMC_RUN_DIR", str(short_dir / "run"))
+    bmc = Bmc(parse_config({"bmc": {"name": "t", "address": "127.0.0.2",
+                                    "state_dir": str(short_dir / "state")},
+                            "users": [{"name": "admin", "password": "secret"}]}))
+    session = SimpleNamespace(session_id=0x1234, user_name=b"admin", active=True,
+                              is_rmcpplus=False)
+    bmc.sol.activate(session, encrypted=False, authenticated=False, retry_count=3,
+                     retry_interval=0.5)
+    reading = bmc.sol.bridge._may_read
+    assert reading.is_set()
+    bmc.sol.receive_packet(session, SolPacket(0, flags=OP_CTS_PAUSE).encode(), now=0)
+    assert not reading.is_set()
+    bmc.sol.receive_packet(session, SolPacket(0).encode(), now=0)
+    assert reading.is_set()
+    bmc.sol.receive_packet(session, SolPacket(0, flags=OP_CTS_PAUSE).encode(), now=0)
+    bmc.sol.deactivate("test")  # a pause never outlives its SOL session
+    assert reading.is_set()
