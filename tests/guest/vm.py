@@ -6,6 +6,7 @@ cleanup of every QEMU a test started, by its pid file (never by name).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -53,7 +54,9 @@ def _kvm_boots() -> bool:
     (some nested setups open /dev/kvm fine and then crawl through firmware code)."""
     from pybmc.vm.qemu import kvm_works
 
-    return asyncio.run(kvm_works(QEMU or "qemu-system-x86_64"))
+    # In a thread of its own: callers may already be inside a running event loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, kvm_works(QEMU or "qemu-system-x86_64")).result()
 
 
 def guest_files() -> tuple[Path, Path] | None:
