@@ -52,7 +52,7 @@ def test_wrong_password_fails_fast(bmc: BmcProcess):
         result = bmc.ipmitool("raw", "0x06", "0x01", interface=interface, password="wrong",
                               check=False)
         assert result.returncode != 0
-        assert time.monotonic() - started < 3, interface
+        assert time.monotonic() - started < 1, interface
 
 
 def test_unknown_user_fails_fast_with_status_0d(bmc: BmcProcess):
@@ -60,7 +60,7 @@ def test_unknown_user_fails_fast_with_status_0d(bmc: BmcProcess):
     # ipmitool names the RAKP 2 status only in verbose mode.
     result = bmc.ipmitool("-v", "raw", "0x06", "0x01", user="nobody", check=False)
     assert result.returncode != 0
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 1
     assert "unauthorized name" in (result.stdout + result.stderr).lower()
 
 
