@@ -1,12 +1,15 @@
 """The core benchmark: pybmc side by side with OpenIPMI ipmi_sim, plus memory and fan-out.
 
-    python -m bench.bench_core            # 2000 commands x 3 rounds each, 1 and 200 BMCs
+    python -m bench.bench_core            # 2000 commands x 9 rounds each, 1 and 200 BMCs
     python -m bench.bench_core --quick    # a short smoke run (200 commands, 1 round, 20 BMCs)
 
 1. Speed: one `ipmitool -I lanplus -C 3 ... exec FILE` session sends N `raw 0x00 0x01` (Get
-   Chassis Status) to pybmc and to ipmi_sim, alternating A B A B so drift hits both alike; the
-   median of the per-round ratios pybmc/ipmi_sim is the result (target <= 1.0). ipmi_sim runs
-   without a chassis_control program here, so it answers from memory as pybmc does.
+   Chassis Status) to pybmc and to ipmi_sim. Each round runs one session against each, in the
+   order A B, then B A in the next round (so drift and "who goes first" hit both alike); the
+   median of the per-round ratios pybmc/ipmi_sim is the result (target <= 1.0). The spread of
+   the ratios, the ratio of the best times, and each server's CPU time per request are printed
+   too: on a busy machine one round can be off by 20 % or more, the CPU time hardly moves.
+   ipmi_sim runs without a chassis_control program here, so it answers from memory as pybmc.
 2. Memory: the resident set size of one `pybmc serve` process serving 1 BMC (after the speed
    runs) and serving many (default 200) BMCs on 127.x.0.2... (targets 40 MB and 80 MB).
 3. Fan-out: `ipmipower -D LAN_2_0 --stat -h 127.x.0.[2-201]` against those BMCs; every one must
@@ -27,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.net import free_subnet
@@ -65,12 +68,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--commands", type=int, default=2000, help="commands per session")
-    parser.add_argument("--rounds", type=int, default=3, help="sessions per server")
+    parser.add_argument("--rounds", type=int, default=9, help="sessions per server")
     parser.add_argument("--bmcs", type=int, default=200, help="BMCs in the many-BMC process")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
-    if not 1 <= args.commands <= 20000 or not 1 <= args.rounds <= 10:
-        parser.error("--commands must be 1..20000 and --rounds 1..10")
+    if not 1 <= args.commands <= 20000 or not 1 <= args.rounds <= 50:
+        parser.error("--commands must be 1..20000 and --rounds 1..50")
     if not 1 <= args.bmcs <= 250:
         parser.error("--bmcs must be 1..250 (one 127.x.0.0/24)")
     return args
@@ -83,6 +86,17 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024.0
     raise BenchError(f"no VmRSS for PID {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, in ns resolution (Linux schedstat)."""
+    total_ns = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total_ns += int((task / "schedstat").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that just ended
+    return total_ns / 1e9
 
 
 def ipmitool_session(address: str, script: Path, commands: int) -> float:
@@ -128,6 +142,51 @@ def verdict(ok: bool) -> str:
 
 
 # ---------------------------------------------------------------------- the runs
+@dataclass
+class Side:
+    """One server under test: where it listens, its PID, and what each round cost."""
+
+    name: str
+    address: str
+    pid: int
+    seconds: list[float] = field(default_factory=list)
+    cpu: float = 0.0  # server CPU seconds over the measured rounds
+
+    def run(self, script: Path, commands: int) -> None:
+        before = cpu_seconds(self.pid)
+        self.seconds.append(ipmitool_session(self.address, script, commands))
+        self.cpu += cpu_seconds(self.pid) - before
+
+
+def speed_rounds(pybmc: Side, sim: Side, plan: Plan, script: Path,
+                 report: list[str]) -> list[float]:
+    """Alternate A B / B A; one pybmc/ipmi_sim ratio per round."""
+    ratios = []
+    for round_number in range(1, plan.rounds + 1):
+        order = (pybmc, sim) if round_number % 2 else (sim, pybmc)
+        for side in order:
+            side.run(script, plan.commands)
+        ratios.append(pybmc.seconds[-1] / sim.seconds[-1])
+        report.append(f"  round {round_number}: pybmc {pybmc.seconds[-1]:.3f} s, ipmi_sim "
+                      f"{sim.seconds[-1]:.3f} s, ratio {ratios[-1]:.3f}")
+    return ratios
+
+
+def spread_lines(ratios: list[float], pybmc: Side, sim: Side, plan: Plan) -> list[str]:
+    """How much to trust the median: the ratios' range, best times, server CPU per request."""
+    quartiles = (statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1
+                 else [ratios[0]] * 3)
+    requests = plan.commands * plan.rounds
+    return [
+        f"  spread of the ratios: min {min(ratios):.3f}, quartiles {quartiles[0]:.3f}"
+        f"..{quartiles[2]:.3f}, max {max(ratios):.3f}",
+        f"  best times: pybmc {min(pybmc.seconds):.3f} s, ipmi_sim {min(sim.seconds):.3f} s, "
+        f"ratio {min(pybmc.seconds) / min(sim.seconds):.3f}",
+        f"  server CPU per command (login included): pybmc {pybmc.cpu / requests * 1e6:.1f} us, "
+        f"ipmi_sim {sim.cpu / requests * 1e6:.1f} us",
+    ]
+
+
 def core_speed(plan: Plan, workdir: Path, report: list[str]) -> tuple[float, float]:
     """Median ratio pybmc/ipmi_sim and the RSS (MB) of the 1-BMC pybmc process after it."""
     profile = Profile.default("bench")
@@ -144,14 +203,11 @@ def core_speed(plan: Plan, workdir: Path, report: list[str]) -> tuple[float, flo
         # One unmeasured session each: imports, caches and first-packet costs out of the way.
         ipmitool_session(pybmc_address, script, plan.commands)
         ipmitool_session(sim_address, script, plan.commands)
-        ratios = []
-        for round_number in range(1, plan.rounds + 1):
-            pybmc_seconds = ipmitool_session(pybmc_address, script, plan.commands)
-            sim_seconds = ipmitool_session(sim_address, script, plan.commands)
-            ratios.append(pybmc_seconds / sim_seconds)
-            report.append(f"  round {round_number}: pybmc {pybmc_seconds:.2f} s, ipmi_sim "
-                          f"{sim_seconds:.2f} s, ratio {ratios[-1]:.2f}")
-        assert server.pid is not None
+        assert server.pid is not None and sim.proc is not None
+        pybmc = Side("pybmc", pybmc_address, server.pid)
+        reference = Side("ipmi_sim", sim_address, sim.proc.pid)
+        ratios = speed_rounds(pybmc, reference, plan, script, report)
+        report.extend(spread_lines(ratios, pybmc, reference, plan))
         rss = rss_mb(server.pid)
     return statistics.median(ratios), rss
 
@@ -187,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         ratio, rss_one = core_speed(plan, workdir, lines)
         print("\n".join(lines))
-        print(f"  median ratio pybmc/ipmi_sim: {ratio:.2f}  (target <= {TARGET_RATIO:.1f})  "
+        print(f"  median ratio pybmc/ipmi_sim: {ratio:.3f}  (target <= {TARGET_RATIO:.1f})  "
               f"{verdict(ratio <= TARGET_RATIO)}")
         print(f"rss: 1 BMC: {rss_one:.1f} MB  (target <= {TARGET_RSS_ONE_MB:.0f} MB)  "
               f"{verdict(rss_one <= TARGET_RSS_ONE_MB)}", flush=True)

@@ -114,7 +114,10 @@ class BmcService:
     def _arm_timer(self) -> None:
         deadline = self.bmc.get_timer()
         if self._timer is not None:
-            if deadline is not None and abs(self._timer.when() - deadline) < 1e-3:
+            # Every request moves its session's deadline later; a timer that is already set
+            # earlier stays (it finds nothing due, then arms the real deadline) instead of
+            # being cancelled and made again for each datagram.
+            if deadline is not None and self._timer.when() <= deadline + 1e-3:
                 return
             self._timer.cancel()
             self._timer = None

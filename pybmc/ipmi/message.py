@@ -38,16 +38,10 @@ def decode_request(raw: bytes) -> Request:
         raise MessageError("bad header checksum")
     if checksum(raw[3:-1]) != raw[-1]:
         raise MessageError("bad data checksum")
-    return Request(
-        rs_addr=raw[0],
-        netfn=raw[1] >> 2,
-        rs_lun=raw[1] & 0x03,
-        rq_addr=raw[3],
-        rq_seq=raw[4] >> 2,
-        rq_lun=raw[4] & 0x03,
-        cmd=raw[5],
-        data=bytes(raw[6:-1]),
-    )
+    # Positional (netfn, cmd, data, rs_addr, rs_lun, rq_addr, rq_seq, rq_lun): this runs for
+    # every request, and keyword arguments cost measurably more.
+    return Request(raw[1] >> 2, raw[5], bytes(raw[6:-1]), raw[0], raw[1] & 0x03, raw[3],
+                   raw[4] >> 2, raw[4] & 0x03)
 
 
 def encode_request(req: Request) -> bytes:

@@ -8,11 +8,13 @@ MD5-128 integrity is MD5(password padded to 20 + data + password padded to 20).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -228,19 +230,32 @@ def derive_keys(auth: AuthAlgorithm, sik: bytes, kuid: bytes) -> SessionKeys:
 
 
 # ------------------------------------------------------------------------- integrity
+@functools.lru_cache(maxsize=256)
+def _keyed_hmac(key: bytes, digest: str) -> Any:
+    """An HMAC with the key already absorbed; copying it is cheaper than keying a new one for
+    every packet of a session. (Any: hmac.HMAC or OpenSSL's HMAC object, both copy())."""
+    return hmac.new(key, None, digest)
+
+
+def _hmac(key: bytes, digest: str, data: bytes) -> bytes:
+    mac = _keyed_hmac(key, digest).copy()
+    mac.update(data)
+    return mac.digest()
+
+
 def integrity_authcode(integrity: IntegrityAlgorithm, keys: SessionKeys, data: bytes) -> bytes:
     """The AuthCode over `data` (authtype byte through next header)."""
     number = integrity.number
     if number == INTEGRITY_NONE:
         return b""
     if number == INTEGRITY_HMAC_SHA1_96:
-        return hmac.new(keys.k1, data, "sha1").digest()[:12]
+        return _hmac(keys.k1, "sha1", data)[:12]
     if number == INTEGRITY_HMAC_MD5_128:
-        return hmac.new(keys.k1, data, "md5").digest()
+        return _hmac(keys.k1, "md5", data)
     if number == INTEGRITY_MD5_128:
         return hashlib.md5(keys.kuid + data + keys.kuid).digest()
     if number == INTEGRITY_HMAC_SHA256_128:
-        return hmac.new(keys.k1, data, "sha256").digest()[:16]
+        return _hmac(keys.k1, "sha256", data)[:16]
     raise CryptoError(f"integrity algorithm {number:#04x} is not supported")
 
 
@@ -250,26 +265,50 @@ def integrity_ok(integrity: IntegrityAlgorithm, keys: SessionKeys, data: bytes,
 
 
 # ------------------------------------------------------------------------- AES-CBC-128
+# An IPMI payload is one or two AES blocks, so setting up a cipher context per packet cost more
+# than the cipher. Each key gets one long-lived AES block function (ECB, which keeps no state
+# between whole blocks) and the CBC chaining is done here: C[i] = E(P[i] ^ C[i-1]), C[-1] = IV.
+# Only whole blocks ever reach update(), so a context never holds a partial block between calls
+# (and pybmc's protocol code runs in its event loop's one thread).
+@functools.lru_cache(maxsize=256)
+def _aes_blocks(key: bytes) -> tuple[Any, Any]:
+    """(encrypt, decrypt) for whole 16-byte blocks under `key` (ValueError: bad key size)."""
+    cipher = Cipher(algorithms.AES(key), modes.ECB())
+    return cipher.encryptor().update, cipher.decryptor().update
+
+
+# The confidentiality trailer for n pad bytes: 01 02 .. n, then n itself.
+_AES_PADS = tuple(bytes(range(1, n + 1)) + bytes([n]) for n in range(AES_BLOCK))
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
+
+
 def aes_encrypt(key: bytes, plaintext: bytes, iv: bytes | None = None) -> bytes:
     """IV + AES-CBC(plaintext + 01 02 .. n + n), padded to a whole number of blocks."""
-    iv = os.urandom(AES_BLOCK) if iv is None else iv
-    pad = -(len(plaintext) + 1) % AES_BLOCK
-    padded = plaintext + bytes(range(1, pad + 1)) + bytes([pad])
-    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-    return iv + encryptor.update(padded) + encryptor.finalize()
+    iv = os.urandom(AES_BLOCK) if iv is None else bytes(iv)
+    if len(iv) != AES_BLOCK:
+        raise ValueError(f"AES-CBC IV must be {AES_BLOCK} bytes, not {len(iv)}")
+    padded = plaintext + _AES_PADS[-(len(plaintext) + 1) % AES_BLOCK]
+    encrypt = _aes_blocks(key)[0]
+    blocks = [iv]
+    for start in range(0, len(padded), AES_BLOCK):
+        blocks.append(encrypt(_xor(padded[start:start + AES_BLOCK], blocks[-1])))
+    return b"".join(blocks)
 
 
 def aes_decrypt(key: bytes, data: bytes) -> bytes:
     """Inverse of aes_encrypt; rejects bad lengths and any pad that is not 01 02 .. n, n."""
     if len(data) < 2 * AES_BLOCK or len(data) % AES_BLOCK:
         raise CryptoError(f"AES payload length {len(data)} is not IV + whole blocks")
-    decryptor = Cipher(algorithms.AES(key), modes.CBC(data[:AES_BLOCK])).decryptor()
-    plain = decryptor.update(data[AES_BLOCK:]) + decryptor.finalize()
+    # P[i] = D(C[i]) ^ C[i-1]: every block at once, then one XOR with the shifted ciphertext.
+    plain = _xor(_aes_blocks(key)[1](data[AES_BLOCK:]), data[:-AES_BLOCK])
     pad = plain[-1]
     if pad >= AES_BLOCK:
         raise CryptoError(f"AES pad length {pad} is not below 16")
     body_end = len(plain) - 1 - pad
-    if plain[body_end:-1] != bytes(range(1, pad + 1)):
+    if plain[body_end:] != _AES_PADS[pad]:
         raise CryptoError("AES pad bytes are not 01 02 .. n")
     return plain[:body_end]
 

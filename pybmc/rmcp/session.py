@@ -86,6 +86,9 @@ CC_NULL_USER_DISABLED = 0x82
 
 # When an Open Session request leaves an algorithm to the BMC, the strongest enabled suite wins.
 SUITE_PREFERENCE = (17, 3, 16, 8, 12, 2, 7, 11, 15, 1, 6, 0)
+# Login payloads; tested first, so the handler table is built only for these few packets.
+SETUP_PAYLOADS = frozenset({PayloadType.OPEN_SESSION_REQUEST, PayloadType.RAKP1,
+                            PayloadType.RAKP3})
 
 
 class SessionState(Enum):
@@ -664,12 +667,12 @@ class SessionManager:
     # ================================================================= RMCP+
     def _receive_rmcpplus(self, packet: RmcpPlusPacket, addr: Address, now: float) -> None:
         kind = packet.payload_type
-        setup = {
-            PayloadType.OPEN_SESSION_REQUEST: self._open_session,
-            PayloadType.RAKP1: self._rakp1,
-            PayloadType.RAKP3: self._rakp3,
-        }.get(kind)
-        if setup is not None:
+        if kind in SETUP_PAYLOADS:
+            setup = {
+                PayloadType.OPEN_SESSION_REQUEST: self._open_session,
+                PayloadType.RAKP1: self._rakp1,
+                PayloadType.RAKP3: self._rakp3,
+            }[kind]
             if packet.authenticated or packet.encrypted:
                 raise PacketError("session setup payload marked authenticated/encrypted")
             setup(packet, addr, now)

@@ -1,0 +1,292 @@
+"""The speed and memory shortcuts give exactly what the plain ways give.
+
+- AES-CBC-128 built from a kept AES block function per key equals cryptography's own CBC.
+- Integrity AuthCodes from a kept, pre-keyed HMAC equal hmac.new() every time.
+- `pybmc serve` with plain options is parsed without typer (whose pydantic would stay resident);
+  the result equals typer's parse, and anything unusual still goes to typer.
+- The edge keeps an earlier session timer instead of re-arming one for every datagram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from pybmc import cli
+from pybmc.bmc import Bmc
+from pybmc.config import parse_config
+from pybmc.rmcp import crypto
+from pybmc.server import BmcService
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# ============================================================================ AES-CBC-128
+def _reference_seal(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
+    pad = -(len(plaintext) + 1) % 16
+    padded = plaintext + bytes(range(1, pad + 1)) + bytes([pad])
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    return iv + encryptor.update(padded) + encryptor.finalize()
+
+
+@pytest.mark.parametrize("length", [0, 1, 14, 15, 16, 17, 31, 32, 47, 100, 255])
+def test_aes_encrypt_equals_cryptography_cbc(length: int):
+    key, iv = os.urandom(16), os.urandom(16)
+    plaintext = os.urandom(length)
+    sealed = crypto.aes_encrypt(key, plaintext, iv=iv)
+    assert sealed == _reference_seal(key, iv, plaintext)
+    assert crypto.aes_decrypt(key, sealed) == plaintext
+
+
+def test_aes_known_vector_nist_sp800_38a_cbc():
+    # NIST SP 800-38A F.2.1 CBC-AES128: two blocks, then our 16-byte pad block (not compared).
+    key = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
+    iv = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
+    plaintext = bytes.fromhex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51")
+    sealed = crypto.aes_encrypt(key, plaintext, iv=iv)
+    assert sealed[16:48].hex() == ("7649abac8119b246cee98e9b12e9197d"
+                                   "5086cb9b507219ee95db113a917678b2")
+
+
+def test_aes_keys_do_not_mix_when_sessions_interleave():
+    keys = [os.urandom(16) for _ in range(3)]
+    iv = bytes(16)
+    first = [crypto.aes_encrypt(key, b"same payload", iv=iv) for key in keys]
+    again = [crypto.aes_encrypt(key, b"same payload", iv=iv) for key in reversed(keys)]
+    assert first == list(reversed(again))
+    assert len(set(first)) == 3
+    for key, sealed in zip(keys, first, strict=True):
+        assert crypto.aes_decrypt(key, sealed) == b"same payload"
+        assert sealed == _reference_seal(key, iv, b"same payload")
+
+
+def test_aes_decrypt_of_foreign_cbc_and_fresh_ivs():
+    key = os.urandom(16)
+    foreign = _reference_seal(key, os.urandom(16), b"\x20\x18\xc8\x81\x04\x01\x00")
+    assert crypto.aes_decrypt(key, foreign) == b"\x20\x18\xc8\x81\x04\x01\x00"
+    ivs = {crypto.aes_encrypt(key, b"x")[:16] for _ in range(50)}
+    assert len(ivs) == 50  # a new random IV for every packet
+
+
+@pytest.mark.parametrize("iv", [b"", bytes(15), bytes(17)])
+def test_aes_encrypt_rejects_a_wrong_iv_length(iv: bytes):
+    with pytest.raises(ValueError):
+        crypto.aes_encrypt(bytes(16), b"hello", iv=iv)
+
+
+def test_aes_rejects_a_wrong_key_length():
+    with pytest.raises(ValueError):
+        crypto.aes_encrypt(bytes(15), b"hello", iv=bytes(16))
+
+
+# ============================================================================ integrity
+@pytest.mark.parametrize("number, digest, length", [
+    (crypto.INTEGRITY_HMAC_SHA1_96, "sha1", 12),
+    (crypto.INTEGRITY_HMAC_MD5_128, "md5", 16),
+    (crypto.INTEGRITY_HMAC_SHA256_128, "sha256", 16),
+])
+def test_cached_hmac_equals_hmac_new(number: int, digest: str, length: int):
+    integrity = crypto.INTEGRITY_ALGORITHMS[number]
+    sessions = [crypto.SessionKeys(sik=b"", k1=os.urandom(20), k2=b"", kuid=b"")
+                for _ in range(3)]
+    for round_number in range(3):
+        for keys in sessions:
+            data = os.urandom(20 + round_number * 7)
+            expected = hmac.new(keys.k1, data, digest).digest()[:length]
+            assert crypto.integrity_authcode(integrity, keys, data) == expected
+            assert crypto.integrity_ok(integrity, keys, data, expected)
+            assert not crypto.integrity_ok(integrity, keys, data + b"\x00", expected)
+
+
+def test_md5_128_integrity_is_unchanged():
+    keys = crypto.SessionKeys(sik=b"", k1=b"", k2=b"", kuid=b"secret".ljust(20, b"\x00"))
+    data = b"\x06\x40payload"
+    expected = hashlib.md5(keys.kuid + data + keys.kuid).digest()
+    integrity = crypto.INTEGRITY_ALGORITHMS[crypto.INTEGRITY_MD5_128]
+    assert crypto.integrity_authcode(integrity, keys, data) == expected
+
+
+# ============================================================================ serve's arguments
+SERVE_DEFAULTS = {name: parameter.default
+                  for name, parameter in inspect.signature(cli.serve).parameters.items()}
+
+
+def _typer_parse(argv: list[str]) -> dict[str, Any]:
+    command = typer.main.get_command(cli.app)
+    serve = command.commands["serve"]  # type: ignore[attr-defined]
+    params = dict(serve.make_context("serve", list(argv)).params)
+    if not params.get("config"):
+        params["config"] = None
+    else:
+        params["config"] = list(params["config"])
+    return params
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["--config", "a.toml"],
+    ["-c", "a.toml", "--config", "dir/b.toml", "--config=c d.toml"],
+    ["--address", "127.1.2.3", "--port", "6230", "--log-level", "debug"],
+    ["--address=127.0.0.9", "--port=0623", "--log-level=warning"],
+    ["--reset-state", "--stop-vms-on-exit"],
+    ["--no-reset-state", "--no-stop-vms-on-exit", "-c", "x.toml"],
+    ["--port", "0"],
+    ["--log-level", "nonsense"],
+])
+def test_plain_serve_arguments_equal_typers_parse(argv: list[str]):
+    plain = cli.plain_serve_arguments(["serve", *argv])
+    assert plain is not None
+    assert {**SERVE_DEFAULTS, **plain} == _typer_parse(argv)
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["--help"],
+    ["check-config", "a.toml"],
+    ["serve", "--help"],
+    ["serve", "-ca.toml"],
+    ["serve", "-c=a.toml"],
+    ["serve", "--config"],
+    ["serve", "--config="],
+    ["serve", "--config", "-x"],
+    ["serve", "--port", "+5"],
+    ["serve", "--port", " 5"],
+    ["serve", "--port", "1_0"],
+    ["serve", "--port", "\u0665"],  # an Arabic-Indic digit: str.isdigit() says yes
+    ["serve", "--port", "5", "--port", "6"],
+    ["serve", "--address", "a", "--address", "b"],
+    ["serve", "--reset-state", "--no-reset-state"],
+    ["serve", "--verbose"],
+    ["serve", "--", "x"],
+    ["serve", "extra"],
+    ["serve", "--addr", "127.0.0.1"],
+])
+def test_anything_unusual_is_left_to_typer(argv: list[str]):
+    assert cli.plain_serve_arguments(argv) is None
+
+
+def test_a_completion_request_is_left_to_typer(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("_PYBMC_COMPLETE", "bash_source")
+    assert cli.plain_serve_arguments(["serve"]) is None
+
+
+def test_main_calls_serve_directly_and_exits_like_typer(monkeypatch: pytest.MonkeyPatch):
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(cli, "app", lambda: pytest.fail("typer should not parse this"))
+    monkeypatch.setattr(cli, "serve", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(sys, "argv", ["pybmc", "serve", "-c", "a.toml", "--port", "700"])
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    assert done.value.code == 0
+    assert calls == [{"config": [Path("a.toml")], "port": 700}]
+
+    def fail(**_: Any) -> None:
+        raise typer.Exit(2)
+
+    monkeypatch.setattr(cli, "serve", fail)
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    assert done.value.code == 2
+
+    def interrupted(**_: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "serve", interrupted)
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    assert done.value.code == 130
+
+
+def test_main_hands_everything_else_to_typer(monkeypatch: pytest.MonkeyPatch):
+    used: list[bool] = []
+    monkeypatch.setattr(cli, "app", lambda: used.append(True))
+    monkeypatch.setattr(cli, "serve", lambda **_: pytest.fail("serve should not run"))
+    monkeypatch.setattr(sys, "argv", ["pybmc", "serve", "--help"])
+    cli.main()
+    assert used == [True]
+
+
+_RUN = """
+import sys
+from pybmc import cli
+sys.argv = ["pybmc", *sys.argv[2:]]
+try:
+    cli.main() if sys.argv_mode == "main" else cli.app()
+finally:
+    sys.stdout.write("pydantic loaded: %s" % ("pydantic" in sys.modules))
+"""
+
+
+def _run_cli(mode: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    code = _RUN.replace("sys.argv_mode", repr(mode))
+    return subprocess.run([sys.executable, "-c", code, "-", *argv], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_plain_serve_prints_and_exits_as_typer_does_without_loading_pydantic(tmp_path: Path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[bmc]\nname = "x"\naddress = "not-an-ip"\n')
+    argv = ("serve", "--log-level", "warning", "--config", str(bad))
+    plain, typed = _run_cli("main", *argv), _run_cli("app", *argv)
+    assert plain.returncode == typed.returncode == 2
+    assert plain.stderr == typed.stderr
+    assert "address" in plain.stderr and str(bad) in plain.stderr
+    assert plain.stdout == "pydantic loaded: False"
+    assert typed.stdout == "pydantic loaded: True"  # what the plain path saves
+
+
+# ============================================================================ the edge's timer
+@pytest.fixture
+def bmc(tmp_path: Path) -> Bmc:
+    return Bmc(parse_config({
+        "bmc": {"name": "t", "address": "127.0.0.2", "state_dir": str(tmp_path / "state")},
+        "users": [{"name": "admin", "password": "secret"}],
+    }))
+
+
+async def test_a_later_deadline_keeps_the_armed_timer(bmc: Bmc, monkeypatch: pytest.MonkeyPatch):
+    service = BmcService(bmc)
+    now = asyncio.get_running_loop().time()
+    deadline: list[float | None] = [now + 60]
+    monkeypatch.setattr(bmc, "get_timer", lambda: deadline[0])
+    service._arm_timer()
+    armed = service._timer
+    assert armed is not None and armed.when() == pytest.approx(now + 60)
+    deadline[0] = now + 61  # a request moved the session's deadline later
+    service._arm_timer()
+    assert service._timer is armed
+    deadline[0] = now + 10  # something new is due sooner
+    service._arm_timer()
+    assert service._timer is not armed and armed.cancelled()
+    assert service._timer is not None and service._timer.when() == pytest.approx(now + 10)
+    deadline[0] = None  # nothing left to time
+    service._arm_timer()
+    assert service._timer is None
+
+
+async def test_an_early_timer_finds_nothing_due_and_arms_the_real_deadline(
+        bmc: Bmc, monkeypatch: pytest.MonkeyPatch):
+    loop = asyncio.get_running_loop()
+    service = BmcService(bmc)
+    handled: list[float] = []
+    deadline = [loop.time() + 0.01]
+    monkeypatch.setattr(bmc, "get_timer", lambda: deadline[0])
+    monkeypatch.setattr(bmc, "handle_timer", lambda now: handled.append(now))
+    service._arm_timer()
+    deadline[0] = loop.time() + 30  # the session stayed busy: its deadline moved on
+    await asyncio.sleep(0.05)
+    assert len(handled) == 1  # the early timer ran once ...
+    assert service._timer is not None  # ... and armed the moved deadline
+    assert service._timer.when() == pytest.approx(deadline[0])
+    service._timer.cancel()
