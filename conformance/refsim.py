@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from conformance import records
-from conformance.net import answers_auth_caps, wait_until
+from conformance.procs import LoggedProcess, spawn_logged, wait_for_answers
 from conformance.profile import Profile
 
 IPMI_SIM = shutil.which("ipmi_sim") or "/usr/bin/ipmi_sim"
@@ -39,8 +37,10 @@ def _helper(script: str, state: Path) -> str:
 
 
 @dataclass
-class RefSim:
+class RefSim(LoggedProcess):
     """One ipmi_sim process serving one BMC on a loopback address."""
+
+    stop_timeout = 5.0
 
     profile: Profile
     address: str
@@ -169,41 +169,11 @@ class RefSim:
 
     def start(self, timeout: float = 10.0) -> RefSim:
         self.write_files()
-        with self.log_path.open("wb") as log:
-            # A process group of its own: its chassis_control children go with it.
-            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, cwd=self.workdir,
-                                         start_new_session=True)
-        if not wait_until(lambda: answers_auth_caps(self.address, self.port), timeout,
-                          alive=self.alive):
-            output = self.log()
-            self.stop()
-            raise RuntimeError(f"ipmi_sim on {self.address}:{self.port} did not answer within "
-                               f"{timeout}s:\n{output[-2000:]}")
+        # A process group of its own: its chassis_control children go with it.
+        self.proc = spawn_logged(self.command(), self.log_path, cwd=self.workdir)
+        wait_for_answers(self.proc, [(self.address, self.port)], timeout, "ipmi_sim",
+                         self.log_path, tail=2000)
         return self
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def stop(self, timeout: float = 5.0) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code = self.proc.returncode
-        self.proc = None
-        return code
 
     def restart(self, timeout: float = 10.0) -> RefSim:
         """Start again with a clean state directory (after a crash, or between runs)."""
@@ -211,10 +181,3 @@ class RefSim:
         shutil.rmtree(self.state_dir, ignore_errors=True)
         time.sleep(0.05)
         return self.start(timeout)
-
-    def __enter__(self) -> RefSim:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.stop()

@@ -62,7 +62,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from pybmc.config import ConfigError
+from pybmc.config import ConfigError, _Section
 from pybmc.platform.codes import (
     CHASSIS_TYPE_NAMES,
     DEFAULT_ENTITIES,
@@ -314,55 +314,26 @@ def parse_platform_config(config: BmcConfig) -> PlatformConfig:
 
 
 # ------------------------------------------------------------------------------- table reader
-class _Table:
-    """One TOML table; remembers the keys read so that leftovers (typos) are reported."""
-
-    def __init__(self, source: str, where: str, table: Any) -> None:
-        self.source = source
-        self.where = where
-        if not isinstance(table, dict):
-            raise self.error(None, "must be a table")
-        self.table: dict[str, Any] = table
-        self.used: set[str] = set()
-
-    def error(self, key: str | None, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: [{self.where}]{' ' + key if key else ''}: {message}")
+class _Table(_Section):
+    """One TOML table of the platform sections, with the readers only they need."""
 
     def has(self, key: str) -> bool:
         return key in self.table
 
-    def value(self, key: str, kinds: tuple[type, ...], default: Any = None,
-              required: bool = False) -> Any:
-        self.used.add(key)
-        if key not in self.table:
-            if required:
-                raise self.error(key, "is required")
-            return default
-        value = self.table[key]
-        if isinstance(value, bool) and bool not in kinds:
-            raise self.error(key, f"must be {_kind_names(kinds)}, not a boolean")
-        if not isinstance(value, kinds):
-            raise self.error(key, f"must be {_kind_names(kinds)}, got {value!r}")
-        return value
-
-    def number(self, key: str, default: float | None = None, required: bool = False) -> float:
-        value = self.value(key, (int, float), default, required)
+    def finite_number(self, key: str, default: float | None = None,
+                      required: bool = False) -> float:
+        """A finite number; NaN when the key is absent and there is no default."""
+        value = self.get(key, (int, float), default, required)
         if value is None:
             return math.nan
         if not math.isfinite(value):
             raise self.error(key, f"must be a finite number, got {value!r}")
         return float(value)
 
-    def integer(self, key: str, default: int, low: int, high: int) -> int:
-        value = self.value(key, (int,), default)
-        if not low <= value <= high:
-            raise self.error(key, f"must be between {low} and {high}, got {value}")
-        return int(value)
-
     def code(self, key: str, names: dict[str, int], default: int | None,
              high: int = 0xFF) -> int:
         """A name from `names` or a number 0..high."""
-        value = self.value(key, (str, int), default, required=default is None)
+        value = self.get(key, (str, int), default, required=default is None)
         if isinstance(value, int):
             if not 0 <= value <= high:
                 raise self.error(key, f"must be between 0 and {high}, got {value}")
@@ -373,7 +344,7 @@ class _Table:
         return names[value]
 
     def text(self, key: str, default: str, limit: int) -> str:
-        value = self.value(key, (str,), default)
+        value = self.get(key, (str,), default)
         try:
             encoded = value.encode("latin-1")
         except UnicodeEncodeError:
@@ -381,19 +352,6 @@ class _Table:
         if len(encoded) > limit:
             raise self.error(key, f"must be at most {limit} bytes, got {len(encoded)}")
         return value
-
-    def finish(self) -> None:
-        extra = sorted(set(self.table) - self.used)
-        if extra:
-            raise self.error(extra[0], "is not a known key")
-
-
-def _kind_names(kinds: tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-             list: "a list", dict: "a table"}
-    if kinds == (int, float):
-        return "a number"
-    return " or ".join(names.get(kind, kind.__name__) for kind in kinds)
 
 
 # ------------------------------------------------------------------------------- sensors
@@ -478,7 +436,7 @@ def parse_sensor(source: str, index: int, item: Any) -> SensorSpec:
     name = _sensor_name(table)
     sensor_type = table.code("type", SENSOR_TYPE_NAMES, None)
     behaviours = (*ANALOG_BEHAVIOURS, *DISCRETE_BEHAVIOURS)
-    behaviour = table.value("behaviour", (str,), DEFAULT_BEHAVIOURS.get(sensor_type, "static"))
+    behaviour = table.get("behaviour", (str,), DEFAULT_BEHAVIOURS.get(sensor_type, "static"))
     if behaviour not in behaviours:
         raise table.error("behaviour", f"must be one of {', '.join(behaviours)}; "
                                        f"got {behaviour!r}")
@@ -503,7 +461,7 @@ def parse_sensor(source: str, index: int, item: Any) -> SensorSpec:
 
 
 def _sensor_name(table: _Table) -> str:
-    name = table.value("name", (str,), required=True)
+    name = table.get("name", (str,), required=True)
     if not (3 <= len(name) <= 16 and name.isascii() and name.isprintable()):
         # xCAT ignores IDs of 2 characters or fewer; an SDR ID string holds 16 bytes.
         raise table.error("name", f"must be 3 to 16 printable ASCII characters; got {name!r}")
@@ -514,33 +472,33 @@ def _parse_analog(table: _Table, common: dict[str, Any]) -> SensorSpec:
     sensor_type = common["sensor_type"]
     behaviour = common["behaviour"]
     unit = table.code("unit", UNIT_NAMES, DEFAULT_UNITS.get(sensor_type, Unit.UNSPECIFIED))
-    nominal = table.number("nominal", required=True)
+    nominal = table.finite_number("nominal", required=True)
     thresholds = _parse_thresholds(table)
-    minimum = table.number("min", 0.0)
+    minimum = table.finite_number("min", 0.0)
     top = max([nominal, *thresholds.values()])
     default_max = 127.0 if sensor_type == SensorType.TEMPERATURE else max(2 * top, minimum + 1)
-    maximum = table.number("max", default_max)
+    maximum = table.finite_number("max", default_max)
     if not maximum > minimum:
         raise table.error("max", f"must be above min ({minimum}), got {maximum}")
     idle_default = {"fan": 0.6 * nominal, "power": 0.5 * nominal}.get(behaviour, nominal)
-    idle = table.number("idle", idle_default)
+    idle = table.finite_number("idle", idle_default)
     rest_default = {"thermal": min(nominal, 25.0), "power": 0.05 * nominal,
                     "fan": minimum}.get(behaviour, nominal)
-    rest = table.number("rest", rest_default)
+    rest = table.finite_number("rest", rest_default)
     for key, value in (("nominal", nominal), ("idle", idle), ("rest", rest),
                        *thresholds.items()):
         if not minimum <= value <= maximum:
             raise table.error(key if key in ("nominal", "idle", "rest") else f"thresholds.{key}",
                               f"{value} is outside min..max ({minimum}..{maximum})")
-    noise = table.number("noise", 0.004 * (maximum - minimum))
-    time_constant = table.number("time_constant", 30.0)
-    hysteresis = table.number("hysteresis") if table.has("hysteresis") else None
+    noise = table.finite_number("noise", 0.004 * (maximum - minimum))
+    time_constant = table.finite_number("time_constant", 30.0)
+    hysteresis = table.finite_number("hysteresis") if table.has("hysteresis") else None
     for key, value in (("noise", noise), ("time_constant", time_constant),
                        ("hysteresis", hysteresis)):
         if value is not None and value < 0:
             raise table.error(key, f"must not be negative, got {value}")
     when_off_default = "unavailable" if behaviour in ("fan", "rail") else "rest"
-    when_off = table.value("when_off", (str,), when_off_default)
+    when_off = table.get("when_off", (str,), when_off_default)
     if when_off not in ("rest", "unavailable"):
         raise table.error("when_off", f"must be rest or unavailable; got {when_off!r}")
     if table.has("states") or table.has("offsets"):
@@ -557,7 +515,7 @@ def _parse_analog(table: _Table, common: dict[str, Any]) -> SensorSpec:
 
 
 def _parse_thresholds(table: _Table) -> dict[str, float]:
-    raw = table.value("thresholds", (dict,), {})
+    raw = table.get("thresholds", (dict,), {})
     thresholds: dict[str, float] = {}
     for key, value in raw.items():
         if key not in THRESHOLD_KEYS:
@@ -594,7 +552,7 @@ def _parse_discrete(table: _Table, common: dict[str, Any]) -> SensorSpec:
 
 
 def _offset_list(table: _Table, key: str, default: tuple[int, ...]) -> tuple[int, ...]:
-    values = table.value(key, (list,), list(default))
+    values = table.get(key, (list,), list(default))
     for value in values:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 14:
             raise table.error(key, f"must be offsets 0..14, got {value!r}")
@@ -612,11 +570,11 @@ def parse_fru(source: str, table_data: Any, bmc_name: str) -> FruSpec:
     table = _Table(source, "fru", table_data)
     system_serial, board_serial = derived_serials(bmc_name)
     size = table.integer("size", 256, 64, 4096)
-    chassis = _parse_chassis(_Table(source, "fru.chassis", table.value("chassis", (dict,), {})),
+    chassis = _parse_chassis(_Table(source, "fru.chassis", table.get("chassis", (dict,), {})),
                              system_serial)
-    board = _parse_board(_Table(source, "fru.board", table.value("board", (dict,), {})),
+    board = _parse_board(_Table(source, "fru.board", table.get("board", (dict,), {})),
                          board_serial)
-    product = _parse_product(_Table(source, "fru.product", table.value("product", (dict,), {})),
+    product = _parse_product(_Table(source, "fru.product", table.get("product", (dict,), {})),
                              system_serial)
     table.finish()
     return FruSpec(chassis=chassis, board=board, product=product, size=size)
@@ -661,7 +619,7 @@ def _parse_product(table: _Table, serial: str) -> ProductInfo:
 
 
 def _fru_date(table: _Table, key: str, default: dt.datetime) -> dt.datetime:
-    value = table.value(key, (str, dt.date), default)
+    value = table.get(key, (str, dt.date), default)
     if isinstance(value, str):
         try:
             value = dt.datetime.fromisoformat(value)

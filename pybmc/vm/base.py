@@ -59,8 +59,10 @@ class PowerBackend(Protocol):
         """The real power state, as last observed."""
         ...
 
-    def request(self, action: PowerAction) -> None:
-        """Start an action; returns once accepted. Raises PowerError if not possible now."""
+    def request(self, action: PowerAction, cause: str | None = None) -> None:
+        """Start an action; returns once accepted. Raises PowerError if not possible now.
+        `cause` names who asked when it was not an IPMI Chassis Control command (e.g.
+        "watchdog"): the PowerEvents say so, for the restart cause (see pybmc.boot)."""
         ...
 
     def set_listener(self, listener: PowerListener) -> None:

@@ -37,7 +37,6 @@ does report them (control command RESET) gets the command restarted when the dev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shlex
@@ -46,10 +45,11 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pybmc.ipmi.codes import Cc
-from pybmc.vm.base import BootChoice, PowerAction, PowerError, PowerEvent, PowerListener
+from pybmc.vm.actions import QueuedActions, event_cause
+from pybmc.vm.base import BootChoice, PowerAction, PowerError
 from pybmc.vm.extern import VmCapability
 from pybmc.vm.process import (
     WatchedProcess,
@@ -92,13 +92,13 @@ class VmLink(Protocol):
     def add_reset_listener(self, listener: Callable[[], None]) -> None: ...
 
 
-class CommandPower:
+class CommandPower(QueuedActions):
     def __init__(self, name: str, argv: tuple[str, ...], run_dir: Path,
                  initially_on: bool = False, off_wait: float = 5.0,
                  cycle_interval: float = 1.0, guid: uuid.UUID | None = None) -> None:
         if not argv:
             raise ValueError("the command backend needs a command")
-        self.name = name
+        super().__init__(name)
         self.argv = argv
         self.run_dir = run_dir
         self.pid_file = self.run_dir / "command.pid"
@@ -107,12 +107,7 @@ class CommandPower:
         self.off_wait = off_wait
         self.cycle_interval = cycle_interval
         self.guid = guid
-        self._listener: PowerListener | None = None
-        self._on: bool | None = None
         self._proc: WatchedProcess | None = None
-        self._lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._pending = 0
         self._expected_exit: str | None = None
         self.vm_link: VmLink | None = None
         self._process_boot = BootChoice()  # the boot choice the running process started with
@@ -130,12 +125,6 @@ class CommandPower:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None and self._proc.alive() else None
 
-    def is_on(self) -> bool:
-        return bool(self._on)
-
-    def set_listener(self, listener: PowerListener) -> None:
-        self._listener = listener
-
     def attach_vm_link(self, link: VmLink) -> None:
         """Send reset, NMI and the power button over the guest's in-band link from now on
         (called by the BMC when it listens for the VM on [in_band] listen)."""
@@ -147,7 +136,7 @@ class CommandPower:
         return (link is not None and link.connected
                 and link.capabilities & capability == capability)
 
-    def request(self, action: PowerAction) -> None:
+    def request(self, action: PowerAction, cause: str | None = None) -> None:
         if action is PowerAction.DIAG and not self._link_can(VmCapability.NMI):
             raise PowerError(Cc.INVALID_DATA_FIELD,
                              "no diagnostic interrupt: no VM link that takes an NMI")
@@ -156,57 +145,15 @@ class CommandPower:
             raise PowerError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE,
                              f"{action.name.lower()} while powered off")
         operations: dict[PowerAction, Callable[[], Awaitable[None]]] = {
-            PowerAction.ON: lambda: self._power_on("chassis control"),
-            PowerAction.OFF: lambda: self._power_off("chassis control", graceful=False),
+            PowerAction.ON: lambda: self._power_on(event_cause(cause, "chassis control")),
+            PowerAction.OFF: lambda: self._power_off(event_cause(cause, "chassis control"),
+                                                     graceful=False),
             PowerAction.SOFT_OFF: self._soft_off,
-            PowerAction.CYCLE: self._power_cycle,
-            PowerAction.RESET: self._hard_reset,
+            PowerAction.CYCLE: lambda: self._power_cycle(event_cause(cause, "power cycle")),
+            PowerAction.RESET: lambda: self._hard_reset(event_cause(cause, "hard reset")),
             PowerAction.DIAG: self._diagnostic_interrupt,
         }
         self._submit(operations[action], f"power {action.name.lower()}")
-
-    def _submit(self, operation: Callable[[], Awaitable[None]], what: str) -> None:
-        self._pending += 1
-
-        async def run() -> None:
-            try:
-                async with self._lock:
-                    await operation()
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # one failed action must not kill the BMC
-                log.error("%s: %s failed: %s", self.name, what, err)
-            finally:
-                self._pending -= 1
-
-        self._track(asyncio.get_running_loop().create_task(run(), name=f"{self.name}: {what}"))
-
-    def _track(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    # ---------------------------------------------------------------- events out
-    def _set_on(self, on: bool, cause: str) -> None:
-        if self._on == on:
-            return
-        self._on = on
-        if self._listener is not None:
-            try:
-                self._listener(PowerEvent("on" if on else "off", cause))
-            except Exception:  # the BMC's bookkeeping must not undo a power change
-                log.exception("%s: power listener failed", self.name)
-        else:
-            log.info("%s: power %s (%s)", self.name, "on" if on else "off", cause)
-
-    def _take_boot_choice(self, cause: str) -> BootChoice:
-        if self._listener is None:
-            return BootChoice()
-        try:
-            choice = self._listener(PowerEvent("boot", cause))
-        except Exception:
-            log.exception("%s: boot listener failed; booting the default order", self.name)
-            return BootChoice()
-        return choice if isinstance(choice, BootChoice) else BootChoice()
 
     # ---------------------------------------------------------------- the process
     def _environment(self, choice: BootChoice) -> dict[str, str]:
@@ -284,18 +231,18 @@ class CommandPower:
             return
         await self._stop_process(proc, cause, graceful)
 
-    async def _power_cycle(self) -> None:
+    async def _power_cycle(self, cause: str) -> None:
         if self._running() is not None:
-            await self._power_off("power cycle", graceful=False)
+            await self._power_off(cause, graceful=False)
             await asyncio.sleep(self.cycle_interval)
-        await self._power_on("power cycle")
+        await self._power_on(cause)
 
-    async def _hard_reset(self) -> None:
+    async def _hard_reset(self, cause: str) -> None:
         proc = self._running()
         if proc is None:
             log.info("%s: hard reset skipped: the machine is off", self.name)
             return
-        choice = self._take_boot_choice("hard reset")
+        choice = self._take_boot_choice(cause)
         if choice == self._process_boot and self._link_can(VmCapability.RESET):
             self._quiet_link_resets()
             if self.vm_link is not None and self.vm_link.send_reset():
@@ -304,7 +251,7 @@ class CommandPower:
         elif choice != self._process_boot:
             log.info("%s: hard reset restarts the command to boot from %s", self.name,
                      choice.device)
-        await self._restart_process(proc, "hard reset", choice)
+        await self._restart_process(proc, cause, choice)
 
     async def _restart_process(self, proc: WatchedProcess, cause: str,
                                choice: BootChoice) -> None:
@@ -387,8 +334,4 @@ class CommandPower:
         if self._proc is not None:
             self._proc.close()
             self._proc = None
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._cancel_tasks()

@@ -58,7 +58,8 @@ from typing import TYPE_CHECKING, Any
 
 from pybmc.config import QemuConfig
 from pybmc.ipmi.codes import Cc
-from pybmc.vm.base import BootChoice, PowerAction, PowerError, PowerEvent, PowerListener
+from pybmc.vm.actions import QueuedActions, event_cause
+from pybmc.vm.base import BootChoice, PowerAction, PowerError
 from pybmc.vm.process import (
     WatchedProcess,
     adopt,
@@ -337,14 +338,14 @@ async def qemu_version(binary: str, timeout: float = 10.0) -> tuple[int, int, in
 
 
 # ------------------------------------------------------------------------ the backend
-class QemuPower:
+class QemuPower(QueuedActions):
     """One BMC's QEMU. Every action runs as a task, one at a time per VM, with timeouts on
     every QMP command and process wait, so a hung QEMU never stalls the other BMCs."""
 
     def __init__(self, name: str, config: QemuConfig, guid: uuid.UUID, run_dir: Path,
                  initially_on: bool = False, cycle_interval: float = 1.0,
                  timeouts: QemuTimeouts | None = None) -> None:
-        self.name = name
+        super().__init__(name)
         self.config = config
         self.guid = guid
         self.paths = RunPaths(run_dir)
@@ -355,15 +356,10 @@ class QemuPower:
         # before the VM starts; see in_band_args().
         self.in_band_path: str | None = None
         self._base_order, self._user_args = split_boot_option(config.args)
-        self._listener: PowerListener | None = None
-        self._on: bool | None = None  # None until first observed
         self._proc: WatchedProcess | None = None
         self._qmp: QMPClient | None = None
         self._pump: asyncio.Task[None] | None = None
         self._detaching: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._pending = 0
         self._launching = False
         self._launch_failure: str | None = None
         self._expected_exit: str | None = None
@@ -407,14 +403,8 @@ class QemuPower:
                 "-device", "ipmi-bmc-extern,id=pybmc-bmc,chardev=pybmc-ipmi",
                 "-device", f"isa-ipmi-{self.config.in_band_interface},bmc=pybmc-bmc"]
 
-    def is_on(self) -> bool:
-        return bool(self._on)
-
-    def set_listener(self, listener: PowerListener) -> None:
-        self._listener = listener
-
     # ---------------------------------------------------------------- requests
-    def request(self, action: PowerAction) -> None:
+    def request(self, action: PowerAction, cause: str | None = None) -> None:
         busy = self._pending > 0
         needs_power = action in (PowerAction.RESET, PowerAction.DIAG, PowerAction.SOFT_OFF)
         if needs_power and not self._on and not busy:
@@ -423,10 +413,10 @@ class QemuPower:
         if action in (PowerAction.ON, PowerAction.CYCLE):
             self._check_can_launch()
         operations: dict[PowerAction, Callable[[], Awaitable[None]]] = {
-            PowerAction.ON: lambda: self._power_on("chassis control"),
-            PowerAction.OFF: lambda: self._power_off("chassis control"),
-            PowerAction.CYCLE: self._power_cycle,
-            PowerAction.RESET: self._hard_reset,
+            PowerAction.ON: lambda: self._power_on(event_cause(cause, "chassis control")),
+            PowerAction.OFF: lambda: self._power_off(event_cause(cause, "chassis control")),
+            PowerAction.CYCLE: lambda: self._power_cycle(event_cause(cause, "power cycle")),
+            PowerAction.RESET: lambda: self._hard_reset(event_cause(cause, "hard reset")),
             PowerAction.DIAG: self._diagnostic_interrupt,
             PowerAction.SOFT_OFF: self._soft_off,
         }
@@ -447,49 +437,8 @@ class QemuPower:
             raise PowerError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE,
                              f"QEMU binary {self.config.binary!r} not found")
 
-    def _submit(self, operation: Callable[[], Awaitable[None]], what: str) -> None:
-        """Run operations one at a time, in the order they were asked for."""
-        self._pending += 1
-
-        async def run() -> None:
-            try:
-                async with self._lock:
-                    await operation()
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # one failed action must not kill the BMC
-                log.error("%s: %s failed: %s", self.name, what, _explain(err))
-            finally:
-                self._pending -= 1
-
-        self._track(asyncio.get_running_loop().create_task(run(), name=f"{self.name}: {what}"))
-
-    def _track(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    # ---------------------------------------------------------------- events out
-    def _set_on(self, on: bool, cause: str) -> None:
-        if self._on == on:
-            return
-        self._on = on
-        if self._listener is not None:
-            try:
-                self._listener(PowerEvent("on" if on else "off", cause))
-            except Exception:  # the BMC's bookkeeping must not undo a power change
-                log.exception("%s: power listener failed", self.name)
-        else:
-            log.info("%s: power %s (%s)", self.name, "on" if on else "off", cause)
-
-    def _take_boot_choice(self, cause: str) -> BootChoice:
-        if self._listener is None:
-            return BootChoice()
-        try:
-            choice = self._listener(PowerEvent("boot", cause))
-        except Exception:
-            log.exception("%s: boot listener failed; booting the default order", self.name)
-            return BootChoice()
-        return choice if isinstance(choice, BootChoice) else BootChoice()
+    def _explain(self, err: BaseException) -> str:
+        return _explain(err)
 
     # ---------------------------------------------------------------- QMP plumbing
     async def _qmp_execute(self, command: str, arguments: dict[str, Any] | None = None,
@@ -793,16 +742,16 @@ class QemuPower:
                 return
         await self._on_process_exit(proc, proc.returncode)
 
-    async def _power_cycle(self) -> None:
+    async def _power_cycle(self, cause: str) -> None:
         if self._running_process() is not None:
-            await self._power_off("power cycle")
+            await self._power_off(cause)
             await asyncio.sleep(self.cycle_interval)
-        await self._power_on("power cycle")
+        await self._power_on(cause)
 
-    async def _hard_reset(self) -> None:
+    async def _hard_reset(self, cause: str) -> None:
         if not await self._require_on("hard reset"):
             return
-        await self._boot("hard reset", expect_hop=True)
+        await self._boot(cause, expect_hop=True)
 
     async def _diagnostic_interrupt(self) -> None:
         if not await self._require_on("diagnostic interrupt"):
@@ -896,11 +845,7 @@ class QemuPower:
         if self._proc is not None:
             self._proc.close()
             self._proc = None
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._cancel_tasks()
 
     async def _drain(self) -> None:
         """Wait for queued actions (bounded), so a launch is not cut in half."""

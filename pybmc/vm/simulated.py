@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable
 
 from pybmc.ipmi.codes import Cc
+from pybmc.vm.actions import event_cause
 from pybmc.vm.base import PowerAction, PowerError, PowerEvent, PowerListener
 
 log = logging.getLogger("pybmc.power")
@@ -50,21 +51,21 @@ class SimulatedPower:
         """Carry out a Chassis Control action. `cause` names who asked when it was not an
         IPMI Chassis Control command (e.g. "watchdog"), for the restart cause."""
         if action is PowerAction.ON:
-            self._request_on(_cause(cause, "chassis control"))
+            self._request_on(event_cause(cause, "chassis control"))
         elif action is PowerAction.OFF:
             self._cancel_pending()
-            self._power_off(_cause(cause, "chassis control"))
+            self._power_off(event_cause(cause, "chassis control"))
         elif action is PowerAction.CYCLE:
-            self._request_cycle(_cause(cause, "power cycle"))
+            self._request_cycle(event_cause(cause, "power cycle"))
         elif action is PowerAction.RESET:
             self._require_on("hard reset")
             self._cancel_pending()
-            self._emit("boot", _cause(cause, "hard reset"))
+            self._emit("boot", event_cause(cause, "hard reset"))
         elif action is PowerAction.DIAG:
             self._require_on("diagnostic interrupt")
             log.info("%s: diagnostic interrupt (NMI) delivered", self.name)
         elif action is PowerAction.SOFT_OFF:
-            self._request_soft_off(_cause(cause, "soft off (ACPI)"))
+            self._request_soft_off(event_cause(cause, "soft off (ACPI)"))
 
     async def start(self) -> None:
         return None
@@ -151,8 +152,3 @@ class SimulatedPower:
             self._pending.cancel()
             self._pending = None
         self._pending_what = ""
-
-
-def _cause(requester: str | None, what: str) -> str:
-    """The PowerEvent cause: what happened, and who asked when it was not Chassis Control."""
-    return what if requester is None else f"{requester} ({what})"

@@ -9,8 +9,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,14 +19,13 @@ from typing import Any
 
 import pytest
 
+from conformance.net import AUTH_CAP_PING, udp_roundtrip
+from conformance.procs import LoggedProcess, spawn_logged, wait_for_answers
 from tests import tomlw
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "secret"
 IPMITOOL = shutil.which("ipmitool")
-
-# A session-less IPMI 1.5 Get Channel Authentication Capabilities request (channel E, admin).
-AUTH_CAP_PING = bytes.fromhex("0600ff07" "00" "00000000" "00000000" "09" "2018c88100388e04b5")
 
 _address_counter = itertools.count(2)
 
@@ -39,15 +36,9 @@ def next_address() -> str:
     return f"127.{100 + os.getpid() % 100}.{n // 250}.{n % 250 + 2}"
 
 
-def udp_roundtrip(address: str, port: int, payload: bytes, timeout: float = 0.5) -> bytes | None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        sock.connect((address, port))  # connected: drops replies from any other address
-        sock.send(payload)
-        try:
-            return sock.recv(4096)
-        except (TimeoutError, ConnectionRefusedError):
-            return None
+def _answers(address: str, port: int) -> bool:
+    """Any reply from the address counts: the probe only waits for the listener."""
+    return udp_roundtrip(address, port, AUTH_CAP_PING, timeout=0.2) is not None
 
 
 def base_config(name: str, address: str, state_dir: Path, **sections: Any) -> dict[str, Any]:
@@ -69,7 +60,7 @@ def base_config(name: str, address: str, state_dir: Path, **sections: Any) -> di
 
 
 @dataclass
-class BmcProcess:
+class BmcProcess(LoggedProcess):
     """One `pybmc serve` process serving one or more BMC configs."""
 
     workdir: Path
@@ -99,42 +90,12 @@ class BmcProcess:
             args += ["--config", str(path)]
         args += self.extra_args
         self.log_path = self.workdir / f"pybmc-{int(time.time() * 1000)}.log"
-        log_file = self.log_path.open("wb")
-        self.proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.workdir)
-        log_file.close()
-        deadline = time.monotonic() + timeout
-        pending = probe or [(c["bmc"]["address"], int(c["bmc"].get("port", 623)))
-                            for c in self.configs]
-        while pending:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"pybmc serve exited {self.proc.returncode}:\n{self.log()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"pybmc serve did not answer in {timeout}s:\n{self.log()}")
-            if udp_roundtrip(*pending[0], AUTH_CAP_PING, timeout=0.2) is not None:
-                pending.pop(0)
+        self.proc = spawn_logged(args, self.log_path, cwd=self.workdir, new_session=False)
+        endpoints = probe or [(c["bmc"]["address"], int(c["bmc"].get("port", 623)))
+                              for c in self.configs]
+        wait_for_answers(self.proc, endpoints, timeout, "pybmc serve", self.log_path,
+                         answers=_answers)
         return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path else ""
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code = self.proc.returncode
-        self.proc = None
-        return code
 
     def restart(self) -> BmcProcess:
         self.stop()

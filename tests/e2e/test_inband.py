@@ -81,7 +81,7 @@ class VmLinkPower:
     def is_on(self) -> bool:
         return True
 
-    def request(self, action: PowerAction) -> None:
+    def request(self, action: PowerAction, cause: str | None = None) -> None:
         assert self.server is not None
         self.requests.append(action)
         send = {PowerAction.RESET: self.server.send_reset,

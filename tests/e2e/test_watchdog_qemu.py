@@ -50,7 +50,9 @@ def test_watchdog_expiry_resets_the_guest(guest, guest_bmc) -> None:
     # Nobody resets the countdown: 5 s later the BMC resets the VM (the same QEMU process).
     rebooted = bmc.shell.boot_and_login(since=armed, timeout=90)
     assert bmc.pid == pid
-    assert "boot (hard reset)" in bmc.process.log()
+    assert "boot (watchdog (hard reset))" in bmc.process.log()
+    cause = bmc.process.ipmitool("chassis", "restart_cause").stdout
+    assert "System restart cause: watchdog" in cause, cause
     status, out = bmc.shell.run("ipmitool mc watchdog get")
     assert status == 0, out
     assert re.search(r"Watchdog Timer Is:\s+Stopped", out), out

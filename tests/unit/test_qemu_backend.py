@@ -207,6 +207,25 @@ async def test_cycle_reset_and_diag(make_vm) -> None:
     assert recorder.of("boot")[-1] == "hard reset"
 
 
+async def test_watchdog_actions_name_the_watchdog(make_vm) -> None:
+    power, recorder = make_vm(plain_args(), cycle_interval=0.2)
+    await power.start()
+    power.request(PowerAction.ON)
+    await until(power.is_on)
+    await settled(power)
+    power.request(PowerAction.RESET, cause="watchdog")
+    await settled(power)
+    assert recorder.of("boot")[-1] == "watchdog (hard reset)"
+    power.request(PowerAction.CYCLE, cause="watchdog")
+    await settled(power)
+    assert power.is_on()
+    assert recorder.of("off")[-1] == "watchdog (power cycle)"
+    assert recorder.of("boot")[-1] == "watchdog (power cycle)"
+    power.request(PowerAction.OFF, cause="watchdog")
+    await settled(power)
+    assert not power.is_on() and recorder.of("off")[-1] == "watchdog (chassis control)"
+
+
 async def test_boot_override_applies_at_reset_once_or_persistently(make_vm) -> None:
     with short_tmp_dir() as work:
         args, debugcon_path = firmware_vm_args(work)

@@ -92,6 +92,27 @@ async def test_power_on_runs_the_command_with_the_boot_device(machines, tmp_path
     assert recorder.kinds() == ["off", "boot", "on"]
 
 
+async def test_watchdog_actions_name_the_watchdog(machines, tmp_path) -> None:
+    power, recorder, _ = make(machines, tmp_path)
+    await power.start()
+    power.request(PowerAction.ON)
+    await until(power.is_on)
+    await until(lambda: power._pending == 0)
+    power.request(PowerAction.RESET, cause="watchdog")
+    await until(lambda: power._pending == 0)
+    assert recorder.events[-1] == PowerEvent("boot", "watchdog (hard reset)")
+    power.request(PowerAction.CYCLE, cause="watchdog")
+    await until(lambda: power._pending == 0)
+    assert power.is_on()
+    assert recorder.events[-3:] == [PowerEvent("off", "watchdog (power cycle)"),
+                                    PowerEvent("boot", "watchdog (power cycle)"),
+                                    PowerEvent("on", "watchdog (power cycle)")]
+    power.request(PowerAction.OFF, cause="watchdog")
+    await until(lambda: power._pending == 0)
+    assert not power.is_on()
+    assert recorder.events[-1] == PowerEvent("off", "watchdog (chassis control)")
+
+
 async def test_power_off_terms_the_process(machines, tmp_path) -> None:
     power, recorder, _ = make(machines, tmp_path)
     await power.start()

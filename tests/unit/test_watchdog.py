@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -22,15 +23,17 @@ class FakePower:
     def __init__(self, on: bool = True) -> None:
         self.on = on
         self.requests: list[PowerAction] = []
+        self.causes: list[str | None] = []
         self.refuse = False
 
     def is_on(self) -> bool:
         return self.on
 
-    def request(self, action: PowerAction) -> None:
+    def request(self, action: PowerAction, cause: str | None = None) -> None:
         if self.refuse:
             raise PowerError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE, "refused")
         self.requests.append(action)
+        self.causes.append(cause)
 
     def set_listener(self, listener: PowerListener) -> None:
         return None
@@ -107,6 +110,7 @@ def test_expiry_resets_the_machine_and_sets_the_use_flag(bmc: Bmc, power: FakePo
     assert get_timer(bmc, T0 + 11) == "00" "04" "01" "00" "10" "6400" "0000"
     watchdog.tick(T0 + 20)
     assert power.requests == [PowerAction.RESET], "an expired timer acts once"
+    assert power.causes == ["watchdog"], "the restart cause must not read chassis control"
 
 
 @pytest.mark.parametrize(("action", "expected"), [
@@ -379,3 +383,43 @@ async def test_a_reset_of_the_simulated_machine_stops_the_timer(tmp_path: Path):
     bmc.power.request(PowerAction.RESET)  # chassis power reset: a "boot" event
     assert get_timer(bmc, T0 + 1)[2:4] == "04"
     assert run(bmc, 0x31) == "0000", "the old OS's messages are gone"
+
+
+# ----------------------------------------------------------------- restart cause (00 07)
+def simulated_bmc(tmp_path: Path) -> Bmc:
+    config = parse_config({"bmc": {"name": "s", "address": "127.0.0.2",
+                                   "state_dir": str(tmp_path)},
+                           "power": {"cycle_interval": 0.01}})
+    return Bmc(config)
+
+
+def chassis(bmc: Bmc, cmd: int, data: bytes = b"") -> str:
+    """A chassis command over the LAN channel; `cc data...` as hex."""
+    ctx = bmc.context(LAN_CHANNEL, Privilege.ADMINISTRATOR, now=T0)
+    return bmc.execute(ctx, 0x00, cmd, data).hex()
+
+
+def test_watchdog_hard_reset_is_restart_cause_watchdog(tmp_path: Path):
+    bmc = simulated_bmc(tmp_path)
+    assert chassis(bmc, 0x02, b"\x01") == "00"  # power up by Chassis Control over LAN
+    assert chassis(bmc, 0x07) == "000101", "chassis control, channel 1"
+    set_timer(bmc, "04 01 00 00 0a 00")  # SMS/OS, hard reset, 1 s
+    run(bmc, 0x22, now=T0)
+    watchdog_of(bmc).tick(T0 + 1)
+    assert bmc.power.is_on()
+    assert chassis(bmc, 0x07) == "000400", "watchdog (4), not chassis control (1)"
+
+
+async def test_watchdog_power_cycle_is_restart_cause_watchdog(tmp_path: Path):
+    bmc = simulated_bmc(tmp_path)
+    assert chassis(bmc, 0x02, b"\x01") == "00"
+    set_timer(bmc, "04 03 00 00 0a 00")  # SMS/OS, power cycle, 1 s
+    run(bmc, 0x22, now=T0)
+    watchdog_of(bmc).tick(T0 + 1)
+    assert not bmc.power.is_on()
+    for _ in range(100):
+        if bmc.power.is_on():
+            break
+        await asyncio.sleep(0.01)
+    assert bmc.power.is_on(), "the cycle powers the machine up again"
+    assert chassis(bmc, 0x07) == "000400"

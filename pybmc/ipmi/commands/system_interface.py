@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pybmc.ipmi.codes import (
@@ -26,6 +25,7 @@ from pybmc.ipmi.codes import (
 )
 from pybmc.ipmi.dispatch import CommandError, CommandTable, Context
 from pybmc.ipmi.message import MessageError, decode_request, encode_response
+from pybmc.listeners import Listener, Listeners
 
 if TYPE_CHECKING:
     from pybmc.bmc import Bmc
@@ -53,8 +53,6 @@ IPMB_CHANNEL = 0
 RECEIVE_QUEUE_DEPTH = 16  # real BMCs keep a handful; the oldest message goes when it is full
 EVENT_MESSAGE_LENGTH = 16
 
-Listener = Callable[[], None]
-
 
 class SystemInterface:
     """Message flags, receive queue and event buffer of one BMC's system interface."""
@@ -65,7 +63,7 @@ class SystemInterface:
         self.event: bytes | None = None
         self.watchdog_pretimeout = False
         self.oem_flags = 0
-        self._listeners: list[Listener] = []
+        self._listeners = Listeners(log, "system interface")
 
     # --------------------------------------------------------------- what the host sees
     @property
@@ -94,19 +92,13 @@ class SystemInterface:
     # --------------------------------------------------------------- changes
     def add_listener(self, listener: Listener) -> None:
         """`listener()` runs after every change of the flags (the in-band link re-sends ATN)."""
-        if listener not in self._listeners:
-            self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def remove_listener(self, listener: Listener) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
+        self._listeners.remove(listener)
 
     def _changed(self) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener()
-            except Exception:
-                log.exception("%s: system interface listener failed", self.bmc.name)
+        self._listeners.notify(self.bmc.name)
 
     def queue_message(self, channel_info: int, message: bytes) -> None:
         """Add a message for Get Message: `channel_info` is its first response byte."""

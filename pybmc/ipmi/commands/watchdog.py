@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from pybmc.ipmi.codes import Cc, NetFn, Privilege
 from pybmc.ipmi.commands.system_interface import system_interface_of
 from pybmc.ipmi.dispatch import CommandError, CommandTable, Context
+from pybmc.listeners import Listener, Listeners
 from pybmc.vm.base import PowerAction, PowerError
 
 if TYPE_CHECKING:
@@ -69,8 +69,6 @@ POWER_ACTIONS = {
     TimeoutAction.POWER_CYCLE: PowerAction.CYCLE,
 }
 
-Listener = Callable[[], None]
-
 
 class Watchdog:
     """One BMC's watchdog; all times are monotonic seconds passed in by the caller."""
@@ -88,7 +86,7 @@ class Watchdog:
         self.pretimeout_done = False
         self.stopped_countdown = 0  # present countdown while stopped, 100 ms units
         self.seen_on = False  # the machine's power at the last look, to notice it going off
-        self._listeners: list[Listener] = []
+        self._listeners = Listeners(log, "watchdog")
 
     # --------------------------------------------------------------- decoded fields
     @property
@@ -106,19 +104,13 @@ class Watchdog:
     # --------------------------------------------------------------- the edge's timer
     def add_listener(self, listener: Listener) -> None:
         """`listener()` runs whenever get_timer() may have changed, so the edge can re-arm."""
-        if listener not in self._listeners:
-            self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def remove_listener(self, listener: Listener) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
+        self._listeners.remove(listener)
 
     def _timer_changed(self) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener()
-            except Exception:
-                log.exception("%s: watchdog listener failed", self.bmc.name)
+        self._listeners.notify(self.bmc.name)
 
     def get_timer(self) -> float | None:
         """When tick() next has something to do (pre-timeout or expiry), or None."""
@@ -251,7 +243,7 @@ class Watchdog:
 
     def _power(self, action: PowerAction) -> None:
         try:
-            self.bmc.power.request(action)
+            self.bmc.power.request(action, cause="watchdog")
         except PowerError as err:
             log.warning("%s: watchdog %s not carried out: %s", self.bmc.name,
                         action.name, err)
