@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, BmcProcess
 from tests.e2e.fakeguest import FakeGuestSerial
 from tests.e2e.ptyproc import PtyProcess
+from tests.e2e.solclients import pyghmi_round_trip
 
 
 @pytest.fixture
@@ -133,39 +132,4 @@ def test_freeipmi_ipmiconsole_round_trip(sol_bmc: BmcProcess):
 
 
 def test_pyghmi_console_round_trip(sol_bmc: BmcProcess):
-    from pyghmi.ipmi import console
-
-    received = bytearray()
-    errors: list[object] = []
-
-    def handler(data: object) -> None:
-        if isinstance(data, bytes):
-            received.extend(data)
-        elif isinstance(data, str):
-            received.extend(data.encode())
-        else:
-            errors.append(data)
-
-    sol = console.Console(bmc=sol_bmc.address, userid=ADMIN_USER, password=ADMIN_PASSWORD,
-                          iohandler=handler, force=True)
-    stop = threading.Event()
-
-    def pump() -> None:
-        while not stop.is_set():
-            console.Console.wait_for_rsp(timeout=0.2)
-
-    thread = threading.Thread(target=pump, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while b"login:" not in received:
-            assert time.monotonic() < deadline, (bytes(received), errors)
-            time.sleep(0.05)
-        sol.send_data(b"pyghmi\r")
-        while b"PYGHMI" not in received:
-            assert time.monotonic() < deadline, (bytes(received), errors)
-            time.sleep(0.05)
-    finally:
-        sol.close()
-        stop.set()
-        thread.join(timeout=5)
+    pyghmi_round_trip(sol_bmc.address, b"login:", b"pyghmi\r", b"PYGHMI")

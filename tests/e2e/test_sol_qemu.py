@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from pybmc.config import parse_config
 from pybmc.paths import console_socket, run_dir
 from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, BmcProcess, base_config, next_address
 from tests.e2e.ptyproc import PtyProcess
+from tests.e2e.solclients import pyghmi_round_trip
 from tests.guest.vm import (
     QEMU,
     SerialTap,
@@ -334,43 +334,6 @@ def test_ipmiconsole_and_pyghmi_console_make_round_trips(sol_vm) -> None:
     freeipmi.run("echo freeipmi-$((1+2))", b"freeipmi-3")
     assert freeipmi.exit(b"\r&.") == 0
 
-    received = pyghmi_round_trip(vm.process, "echo pyghmi-$((2+2))\r", b"pyghmi-4")
+    received = pyghmi_round_trip(vm.process.address, b"# ", "echo pyghmi-$((2+2))\r",
+                                 b"pyghmi-4")
     assert b"pyghmi-4" in received
-
-
-def pyghmi_round_trip(process: BmcProcess, command: str, expected: bytes) -> bytes:
-    from pyghmi.ipmi import console
-
-    received = bytearray()
-    errors: list[object] = []
-
-    def handler(data: object) -> None:
-        if isinstance(data, bytes):
-            received.extend(data)
-        elif isinstance(data, str):
-            received.extend(data.encode())
-        else:
-            errors.append(data)
-
-    sol = console.Console(bmc=process.address, userid=ADMIN_USER, password=ADMIN_PASSWORD,
-                          iohandler=handler, force=True)
-    stop = threading.Event()
-
-    def pump() -> None:
-        while not stop.is_set():
-            console.Console.wait_for_rsp(timeout=0.2)
-
-    thread = threading.Thread(target=pump, daemon=True)
-    thread.start()
-    try:
-        # The history comes first; the command's own output only after it is typed.
-        assert wait_until(lambda: b"# " in received, 20), (bytes(received[-300:]), errors)
-        mark = len(received)
-        sol.send_data(command)
-        assert wait_until(lambda: received.find(expected, mark) >= 0, 20), \
-            (bytes(received[-300:]), errors)
-        return bytes(received)
-    finally:
-        sol.close()
-        stop.set()
-        thread.join(timeout=5)
