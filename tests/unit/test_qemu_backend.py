@@ -74,6 +74,15 @@ async def settled(power: QemuPower) -> None:
     await until(lambda: power._pending == 0, what="queued actions")
 
 
+async def running(power: QemuPower, timeout: float = 10.0) -> None:
+    """Wait until QMP says the VM runs. After a warm reset SeaBIOS resets once more by itself
+    and the VM passes through "shutdown" until pybmc resumes it."""
+    deadline = time.monotonic() + timeout
+    while (status := await power._status()) != "running":
+        assert time.monotonic() < deadline, f"VM stuck in {status!r}"
+        await asyncio.sleep(0.05)
+
+
 @pytest.fixture
 async def make_vm() -> AsyncIterator[Callable[..., tuple[QemuPower, Recorder]]]:
     made: list[tuple[QemuPower, Path]] = []
@@ -113,7 +122,7 @@ async def test_power_on_and_off(make_vm) -> None:
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     assert str(GUID).encode() in cmdline  # SMBIOS UUID = the BMC's System GUID
     assert os.path.exists(power.serial_path) and os.path.exists(power.qmp_path)
-    assert await power._status() == "running"
+    await running(power)
     assert [e.kind for e in recorder.events] == ["off", "on", "boot"]
 
     power.request(PowerAction.OFF)
@@ -169,7 +178,7 @@ async def test_restart_reattaches_without_touching_the_vm(make_vm) -> None:
     await again.start()
     assert again.is_on() and again.pid == pid
     assert recorder.events == [PowerEvent("on", "QEMU already running (running)")]
-    assert await again._status() == "running"
+    await running(again)
     await again.stop(leave_running=True)
 
     # A BMC that recorded "on" before its restart hears nothing new.
@@ -202,12 +211,7 @@ async def test_cycle_reset_and_diag(make_vm) -> None:
     power.request(PowerAction.RESET)
     power.request(PowerAction.DIAG)
     await settled(power)
-    # SeaBIOS resets once more by itself after a warm reset; the VM passes through
-    # "shutdown" until pybmc resumes it, so wait for it to be running again.
-    deadline = time.monotonic() + 10
-    while (status := await power._status()) != "running":
-        assert time.monotonic() < deadline, f"VM stuck in {status!r}"
-        await asyncio.sleep(0.05)
+    await running(power)
     assert [e.kind for e in recorder.events] == ["off", "on", "boot", "off", "on", "boot", "boot"]
     assert recorder.of("boot")[-1] == "hard reset"
 
