@@ -55,9 +55,7 @@ class Bmc:
         self.sessions = SessionManager(self)
         self.sol = SolManager(self)
         self.in_band: InBandServer | None = None
-        handlers = getattr(self.sessions, "payload_handlers", None)
-        if handlers is not None:
-            handlers[PayloadType.SOL] = self.sol.receive_packet
+        self.sessions.payload_handlers[PayloadType.SOL] = self.sol.receive_packet
         # The edge replaces this with "send what is queued now" (SOL output is unsolicited).
         self.wake: Callable[[], None] = lambda: None
         self.save()

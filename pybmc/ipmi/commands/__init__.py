@@ -20,13 +20,4 @@ MODULES = (
 
 
 def all_tables() -> list[CommandTable]:
-    tables = []
-    for name in MODULES:
-        try:
-            module = importlib.import_module(f"pybmc.ipmi.commands.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"pybmc.ipmi.commands.{name}":
-                raise
-            continue
-        tables.append(module.table)
-    return tables
+    return [importlib.import_module(f"pybmc.ipmi.commands.{name}").table for name in MODULES]
