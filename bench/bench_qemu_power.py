@@ -31,10 +31,10 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from pybmc.config import QemuConfig
-from pybmc.vm.base import PowerAction
-from pybmc.vm.process import process_start_time
-from pybmc.vm.qemu import QemuPower
+from pybmc.config.bmc import QemuConfig
+from pybmc.edge.power.process import process_start_time
+from pybmc.edge.power.qemu import QemuPower
+from pybmc.model.power import PowerAction
 from tests.guest.vm import DebugConsole, accel_args, firmware_vm_args, pid_from_run_dir
 
 Samples = dict[str, list[float]]
@@ -89,8 +89,8 @@ async def bench_backend(rounds: int, args: list[str], debugcon: DebugConsole,
 
 
 def bench_ipmitool(rounds: int, args: list[str], work: Path) -> Samples:
-    from pybmc.config import parse_config
-    from pybmc.paths import run_dir
+    from pybmc.config.bmc import parse_config
+    from pybmc.config.paths import run_dir
     from tests import tomlw
 
     samples: Samples = {"ipmitool on -> on": [], "ipmitool off -> exited": []}

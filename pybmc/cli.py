@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from pybmc import __version__
-from pybmc.config import BmcConfig, ConfigError, default_state_dir, load_config, parse_config
+from pybmc.config.bmc import BmcConfig, ConfigError, default_state_dir, load_config, parse_config
 
 app = typer.Typer(
     add_completion=False,
@@ -69,7 +69,7 @@ def embedded_config(address: str, port: int) -> BmcConfig:
 
 def load_configs(paths: list[Path]) -> list[BmcConfig]:
     """Load every file and check that names and addresses do not collide."""
-    from pybmc.platform.config import check_platform_config
+    from pybmc.config.platform import check_platform_config
 
     configs = [load_config(path) for path in paths]
     for config in configs:
@@ -132,8 +132,8 @@ def serve(
 
 
 async def _serve(configs: list[BmcConfig], reset_state: bool, stop_vms_on_exit: bool) -> None:
-    from pybmc.bmc import Bmc
-    from pybmc.server import Server
+    from pybmc.core.bmc import Bmc
+    from pybmc.edge.server import Server
 
     bmcs = [Bmc(config, reset_state=reset_state) for config in configs]
     server = Server(bmcs, stop_vms_on_exit=stop_vms_on_exit)
@@ -163,8 +163,8 @@ def console(
         "--config", "-c", help="The TOML file(s) the running pybmc serve was given.")],
 ) -> None:
     """Attach this terminal to a running BMC's guest console (shared with SOL)."""
-    from pybmc.paths import console_socket
-    from pybmc.sol.terminal import attach
+    from pybmc.config.paths import console_socket
+    from pybmc.edge.terminal import attach
 
     try:
         configs = load_configs(config)
@@ -183,7 +183,7 @@ def import_lanconf(
         "--emu", help="The matching .emu command file (identity, sensors, SEL, FRU).")] = None,
 ) -> None:
     """Translate an ipmi_sim lan.conf (and .emu) into pybmc TOML on stdout."""
-    from pybmc.lanconf import import_lanconf_command
+    from pybmc.config.lanconf import import_lanconf_command
 
     raise typer.Exit(import_lanconf_command(lan_conf, emu))
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.vm.base import PowerAction, PowerListener
-from pybmc.vm.extern import InBandServer
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.edge.inband import InBandServer
+from pybmc.model.power import PowerAction, PowerListener
 
 pytestmark = [pytest.mark.qemu, pytest.mark.e2e]
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from pybmc.config import parse_config
-from pybmc.paths import console_socket, run_dir
-from pybmc.vm.process import process_start_time
+from pybmc.config.bmc import parse_config
+from pybmc.config.paths import console_socket, run_dir
+from pybmc.edge.power.process import process_start_time
 from tests.e2e.conftest import BmcProcess, base_config, next_address
 from tests.guest.vm import (
     QEMU,

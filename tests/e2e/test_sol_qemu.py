@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from pybmc.config import parse_config
-from pybmc.paths import console_socket, run_dir
+from pybmc.config.bmc import parse_config
+from pybmc.config.paths import console_socket, run_dir
 from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, BmcProcess, base_config, next_address
 from tests.e2e.ptyproc import PtyProcess
 from tests.e2e.solclients import pyghmi_round_trip

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.ipmi.codes import NetFn, Privilege
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.wire.codes import NetFn, Privilege
 
 GUID = "12345678-9abc-def0-1122-334455667788"
 

@@ -1,4 +1,4 @@
-"""Boot option storage, device selection, restart causes and power-on hours (pybmc.boot)."""
+"""Boot option storage, device selection, restart causes and power-on hours (pybmc.model.boot)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from pybmc import boot
-from pybmc.bmc import Bmc
-from pybmc.boot import RestartCause
-from pybmc.config import parse_config
-from pybmc.ipmi.dispatch import CommandError
-from pybmc.state import State
-from pybmc.vm.base import BootChoice, PowerEvent
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.model import boot
+from pybmc.model.boot import RestartCause
+from pybmc.model.power import BootChoice, PowerEvent
+from pybmc.model.state import State
+from pybmc.wire.errors import CommandError
 
 
 def make_bmc(state_dir: Path) -> Bmc:

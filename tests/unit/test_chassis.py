@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.ipmi.codes import LAN_CHANNEL, Privilege
-from pybmc.vm.base import BootChoice, PowerAction, PowerEvent
-from pybmc.vm.simulated import SimulatedPower
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.edge.power.simulated import SimulatedPower
+from pybmc.model.power import BootChoice, PowerAction, PowerEvent
+from pybmc.wire.codes import LAN_CHANNEL, Privilege
 
 DELAY = 0.05  # soft_off_delay and cycle_interval in these tests
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.ipmi.codes import Cc
-from pybmc.vm import command as command_module
-from pybmc.vm.base import BootChoice, PowerAction, PowerError, PowerEvent
-from pybmc.vm.command import CommandPower
-from pybmc.vm.extern import VmCapability
-from pybmc.vm.process import process_start_time
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.edge.power import command as command_module
+from pybmc.edge.power.command import CommandPower
+from pybmc.edge.power.process import process_start_time
+from pybmc.model.power import BootChoice, PowerAction, PowerError, PowerEvent
+from pybmc.protocol.inband import VmCapability
+from pybmc.wire.codes import Cc
 
 # Writes its PYBMC_BOOT_DEVICE to a file (one line per start), then runs until signalled.
 MACHINE = ("import os, sys, time\n"

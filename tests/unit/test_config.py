@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.config import ConfigError, load_config, parse_config
-from pybmc.ipmi.codes import Privilege
+from pybmc.config.bmc import ConfigError, load_config, parse_config
+from pybmc.wire.codes import Privilege
 
 MINIMAL = {"bmc": {"name": "cn1", "address": "127.0.0.2"}}
 

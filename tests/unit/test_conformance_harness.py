@@ -24,7 +24,7 @@ from conformance.runner import (
     judge,
 )
 from conformance.scenarios import Scenario, catalogue
-from pybmc.lanconf import parse_fru
+from pybmc.config.lanconf import parse_fru
 
 
 def row(name: str, ref: SideResult, py: SideResult) -> Row:

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.ipmi.codes import Cc, Privilege
-from pybmc.ipmi.dispatch import CommandError, CommandTable, Context, Dispatcher
+from pybmc.commands.dispatch import CommandTable, Context, Dispatcher
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.wire.codes import Cc, Privilege
+from pybmc.wire.errors import CommandError
 
 table = CommandTable()
 

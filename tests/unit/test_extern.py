@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.ipmi.commands.system_interface import system_interface_of
-from pybmc.ipmi.commands.watchdog import watchdog_of
-from pybmc.vm.extern import (
+from pybmc.commands.system_interface import system_interface_of
+from pybmc.commands.watchdog import watchdog_of
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.edge.inband import InBandServer
+from pybmc.protocol.inband import (
     CapabilitiesReceived,
     FrameDecoder,
     FrameDropped,
     GuestReset,
-    InBandServer,
     OtherControl,
     VersionReceived,
     VmCapability,

@@ -24,10 +24,10 @@ import typer
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pybmc import cli
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.rmcp import crypto
-from pybmc.server import BmcService
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.edge.server import BmcService
+from pybmc.protocol.rmcp import crypto
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from pybmc.bmc import Bmc
-from pybmc.config import ConfigError, parse_config
-from pybmc.vm.qemu import QemuPower
+from pybmc.config.bmc import ConfigError, parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.edge.power.qemu import QemuPower
 
 
 @pytest.fixture

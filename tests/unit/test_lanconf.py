@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.config import parse_config
-from pybmc.lanconf import (
+from pybmc.config.bmc import parse_config
+from pybmc.config.lanconf import (
     LanConfError,
     check_translation,
     import_lanconf_command,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pybmc.ipmi.message import (
+from pybmc.wire.message import (
     MessageError,
     Request,
     checksum,

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from pybmc.config import ConfigError, parse_config
-from pybmc.platform.config import (
+from pybmc.config.bmc import ConfigError, parse_config
+from pybmc.config.platform import (
     DEFAULT_SENSORS_TOML,
     PlatformConfig,
     check_platform_config,
     derived_serials,
     parse_platform_config,
 )
-from pybmc.platform.linear import Linear
+from pybmc.wire.linear import Linear
 
 
 def platform(**sections: Any) -> PlatformConfig:

@@ -7,9 +7,8 @@ import datetime as dt
 
 import pytest
 
-from pybmc.ipmi.dispatch import CommandError
-from pybmc.platform.config import BoardInfo, ChassisInfo, ProductInfo, SensorSpec
-from pybmc.platform.fru import (
+from pybmc.config.platform import BoardInfo, ChassisInfo, ProductInfo, SensorSpec
+from pybmc.model.platform.fru import (
     board_area,
     chassis_area,
     checksum,
@@ -17,15 +16,16 @@ from pybmc.platform.fru import (
     product_area,
     text_field,
 )
-from pybmc.platform.linear import Linear
-from pybmc.platform.sdr import (
+from pybmc.model.platform.sdr import (
     Reservation,
     SdrRepository,
     fru_locator_record,
     mc_locator_record,
 )
-from pybmc.platform.sel import system_event_record
-from pybmc.platform.sensors import Sensor
+from pybmc.model.platform.sel import system_event_record
+from pybmc.model.platform.sensors import Sensor
+from pybmc.wire.errors import CommandError
+from pybmc.wire.linear import Linear
 
 
 # ------------------------------------------------------------------------------- linearisation

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.ipmi.codes import LAN_CHANNEL, Privilege
-from pybmc.platform.sensors import Reading
-from pybmc.vm.base import PowerAction
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.model.platform.sensors import Reading
+from pybmc.model.power import PowerAction
+from pybmc.wire.codes import LAN_CHANNEL, Privilege
 
 T0 = 1000.0  # monotonic seconds: the tests' time line
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.ipmi.codes import LAN_CHANNEL, Privilege
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.wire.codes import LAN_CHANNEL, Privilege
 
 WALL = 1_700_000_000.0  # the wall clock these tests give the SEL
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.vm import qemu
+from pybmc.edge.power import qemu
 
 
 @pytest.fixture(autouse=True)

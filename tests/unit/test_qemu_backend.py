@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.config import QemuConfig
-from pybmc.ipmi.codes import Cc
-from pybmc.vm.base import BootChoice, PowerAction, PowerError, PowerEvent
-from pybmc.vm.process import process_start_time
-from pybmc.vm.qemu import QemuPower, QemuTimeouts
+from pybmc.config.bmc import QemuConfig
+from pybmc.edge.power.process import process_start_time
+from pybmc.edge.power.qemu import QemuPower, QemuTimeouts
+from pybmc.model.power import BootChoice, PowerAction, PowerError, PowerEvent
+from pybmc.wire.codes import Cc
 from tests.guest.vm import (
     QEMU,
     DebugConsole,

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.config import QemuConfig, parse_config
-from pybmc.ipmi.codes import Cc
-from pybmc.vm.base import BootChoice, PowerAction, PowerError
-from pybmc.vm.qemu import (
+from pybmc.config.bmc import QemuConfig, parse_config
+from pybmc.edge.power.qemu import (
     QemuPower,
     RunPaths,
     accel_args,
@@ -19,6 +17,8 @@ from pybmc.vm.qemu import (
     split_boot_option,
     user_sets_accel,
 )
+from pybmc.model.power import BootChoice, PowerAction, PowerError
+from pybmc.wire.codes import Cc
 
 GUID = uuid.UUID("12345678-1234-5678-9abc-def012345678")
 PATHS = RunPaths(Path("/tmp/pybmc-0/cn1-abcd"))
@@ -145,7 +145,7 @@ def test_from_bmc_config_uses_a_short_run_dir(tmp_path: Path) -> None:
 
 
 def test_bmc_builds_the_qemu_backend(tmp_path: Path) -> None:
-    from pybmc.bmc import Bmc
+    from pybmc.core.bmc import Bmc
 
     cfg = parse_config({"bmc": {"name": "cn1", "address": "127.0.0.2",
                                 "state_dir": str(tmp_path)},

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.config import parse_config
-from pybmc.ipmi.codes import Cc
-from pybmc.vm.base import BootChoice, PowerAction, PowerError, PowerEvent
-from pybmc.vm.command import CommandPower
-from pybmc.vm.process import process_start_time
+from pybmc.config.bmc import parse_config
+from pybmc.edge.power.command import CommandPower
+from pybmc.edge.power.process import process_start_time
+from pybmc.model.power import BootChoice, PowerAction, PowerError, PowerEvent
+from pybmc.wire.codes import Cc
 
 GUID = uuid.UUID("12345678-1234-5678-9abc-def012345678")
 # Writes its environment's PYBMC_* to a file, then runs until signalled.
@@ -228,7 +228,7 @@ async def test_missing_command_stays_off(machines, tmp_path) -> None:
 
 
 def test_bmc_builds_the_command_backend(tmp_path: Path) -> None:
-    from pybmc.bmc import Bmc
+    from pybmc.core.bmc import Bmc
 
     cfg = parse_config({"bmc": {"name": "cn1", "address": "127.0.0.2",
                                 "state_dir": str(tmp_path)},

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.vm.process import (
+from pybmc.edge.power.process import (
     adopt,
     describe_exit,
     live_pid_from_file,

@@ -15,11 +15,11 @@ import hmac
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from pybmc.config import SUPPORTED_CIPHER_SUITES
-from pybmc.ipmi.codes import AuthType
-from pybmc.ipmi.message import decode_request, decode_response
-from pybmc.rmcp import crypto
-from pybmc.rmcp.packet import parse_rmcp, parse_rmcpplus
+from pybmc.config.bmc import SUPPORTED_CIPHER_SUITES
+from pybmc.protocol.rmcp import crypto
+from pybmc.protocol.rmcp.packet import parse_rmcp, parse_rmcpplus
+from pybmc.wire.codes import AuthType
+from pybmc.wire.message import decode_request, decode_response
 
 H = bytes.fromhex
 KUID = crypto.user_key(b"secret")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pybmc.rmcp.packet import (
+from pybmc.protocol.rmcp.packet import (
     PacketError,
     build_asf_pong,
     build_ipmi15,

@@ -16,19 +16,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.ipmi.codes import AuthType, Privilege, RmcpStatus
-from pybmc.ipmi.message import Request, decode_response, encode_request
-from pybmc.rmcp import crypto
-from pybmc.rmcp.packet import (
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.protocol.rmcp import crypto
+from pybmc.protocol.rmcp.packet import (
     build_ipmi15,
     build_rmcpplus,
     parse_ipmi15,
     parse_rmcp,
     parse_rmcpplus,
 )
-from pybmc.rmcp.session import HALF_OPEN_TIMEOUT, SessionManager
+from pybmc.protocol.rmcp.session import HALF_OPEN_TIMEOUT, SessionManager
+from pybmc.wire.codes import AuthType, Privilege, RmcpStatus
+from pybmc.wire.message import Request, decode_response, encode_request
 
 ADDR = ("127.0.0.1", 40000)
 OTHER = ("127.0.0.9", 41000)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.sol.console import (
+from pybmc.edge.console import (
     DO,
     IAC,
     OPT_BINARY,
@@ -19,7 +19,7 @@ from pybmc.sol.console import (
     SerialTarget,
     TelnetFilter,
 )
-from pybmc.sol.local import LocalConsoleServer
+from pybmc.edge.local_console import LocalConsoleServer
 
 
 class FakeGuest:

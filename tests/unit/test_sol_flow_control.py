@@ -11,11 +11,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.sol import console as console_module
-from pybmc.sol.console import ConsoleBridge, SerialTarget
-from pybmc.sol.payload import OP_CTS_PAUSE, SolPacket, SolStream
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.edge import console as console_module
+from pybmc.edge.console import ConsoleBridge, SerialTarget
+from pybmc.protocol.sol import OP_CTS_PAUSE, SolPacket, SolStream
 from tests.unit.test_sol_console import FakeGuest
 
 

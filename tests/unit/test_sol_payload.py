@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pybmc.sol.payload import (
+from pybmc.protocol.sol import (
     OP_FLUSH_OUTBOUND,
     OP_GENERATE_BREAK,
     OP_NACK,

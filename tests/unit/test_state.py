@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.state import State, StateStore, UserAccess, UserRecord
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.model.state import State, StateStore, UserAccess, UserRecord
 
 
 def make_config(state_dir: Path, users: list[dict] | None = None):

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.ipmi.codes import LAN_CHANNEL, Privilege
-from pybmc.ipmi.commands.system_interface import SystemInterface, system_interface_of
+from pybmc.commands.system_interface import SystemInterface, system_interface_of
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.wire.codes import LAN_CHANNEL, Privilege
 
 EVENT = bytes(range(0x10, 0x20))
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pybmc import lan
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.ipmi.codes import Privilege
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.model import lan
+from pybmc.wire.codes import Privilege
 
 SET_LAN, GET_LAN, SUSPEND_ARPS, GET_STATS = 0x01, 0x02, 0x03, 0x04
 SET_SOL, GET_SOL = 0x21, 0x22

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.bmc import Bmc
-from pybmc.config import parse_config
-from pybmc.ipmi.codes import LAN_CHANNEL, Cc, Privilege
-from pybmc.ipmi.commands.system_interface import system_interface_of
-from pybmc.ipmi.commands.watchdog import Watchdog, watchdog_of
-from pybmc.vm.base import PowerAction, PowerError, PowerListener
+from pybmc.commands.system_interface import system_interface_of
+from pybmc.commands.watchdog import Watchdog, watchdog_of
+from pybmc.config.bmc import parse_config
+from pybmc.core.bmc import Bmc
+from pybmc.model.power import PowerAction, PowerError, PowerListener
+from pybmc.wire.codes import LAN_CHANNEL, Cc, Privilege
 
 T0 = 1000.0
 

@@ -1,0 +1,406 @@
+"""App NetFn (0x06): the BMC's identity, its channels and its users.
+
+Byte layouts follow IPMI 2.0 chapters 20 (device), 22 (BMC messaging, channels, users) as the
+common clients (ipmitool, FreeIPMI, pyghmi, xCAT) read them. The session commands (38-3D, 54),
+the watchdog, message flags and payload commands live in their own modules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+from pybmc.commands.dispatch import CommandTable, Context
+from pybmc.config.bmc import MAX_USERS
+from pybmc.model.state import UserRecord
+from pybmc.wire.codes import LAN_CHANNEL, SYSTEM_INTERFACE_CHANNEL, Cc, NetFn, Privilege
+from pybmc.wire.errors import CommandError
+
+log = logging.getLogger("pybmc.app")
+
+table = CommandTable()
+
+IPMI_VERSION_2_0 = 0x02  # BCD, low nibble = major: "2.0"
+# Chassis, IPMB event generator and receiver, FRU, SEL, SDR repository, sensor (no bridge).
+ADDITIONAL_DEVICE_SUPPORT = 0xBF
+SELF_TEST_PASSED = bytes([0x55, 0x00])
+IPMI_FORUM_IANA = (7154).to_bytes(3, "little")  # 0x001BF2, the vendor of standard protocols
+FIXED_NAME_USERS = 1  # user 1, the null user, has a fixed (empty) name
+NO_ACCESS = 0x0F
+
+# Completion codes specific to one command (IPMI 2.0 chapter 22).
+CC_CHANNEL_NOT_SUPPORTED = 0x82  # Get/Set Channel Access on a session-less channel
+CC_PASSWORD_MISMATCH = 0x80  # Set User Password, test: wrong password
+CC_PASSWORD_WRONG_SIZE = 0x81  # Set User Password, test: stored password does not fit the size
+CC_PARAMETER_NOT_SUPPORTED = 0x80  # Get/Set System Info Parameters
+CC_SET_IN_PROGRESS = 0x81  # Set System Info Parameters: "set in progress" already claimed
+
+
+# ------------------------------------------------------------------------------ device
+@table.command(NetFn.APP, 0x01, Privilege.USER, length=0)
+def get_device_id(ctx: Context, data: bytes) -> bytes:
+    identity = ctx.bmc.config.identity
+    return bytes([
+        identity.device_id,
+        identity.device_revision & 0x0F,  # bit 7 clear: no device SDRs, the BMC has a repository
+        identity.firmware_major & 0x7F,  # bit 7 clear: device available, no update in progress
+        identity.firmware_minor,  # already BCD
+        IPMI_VERSION_2_0,
+        ADDITIONAL_DEVICE_SUPPORT,
+    ]) + (identity.manufacturer_id.to_bytes(3, "little")
+          + identity.product_id.to_bytes(2, "little")
+          + bytes(identity.aux_firmware[:4]).ljust(4, b"\x00"))
+
+
+@table.command(NetFn.APP, 0x02, Privilege.ADMINISTRATOR, length=0)
+def cold_reset(ctx: Context, data: bytes) -> bytes:
+    """A BMC reboot: volatile settings come back from their non-volatile copies. The host's
+    power is not the BMC's to touch here."""
+    state = ctx.bmc.state
+    for channel in (LAN_CHANNEL,):
+        stored = state.channel(channel, volatile=False)
+        active = state.channel(channel, volatile=True)
+        for field in dataclasses.fields(stored):
+            setattr(active, field.name, getattr(stored, field.name))
+    _sysinfo(ctx)["0"] = "00"
+    ctx.bmc.save()
+    log.info("%s: cold reset: volatile channel access reloaded from non-volatile", ctx.bmc.name)
+    return b""
+
+
+@table.command(NetFn.APP, 0x03, Privilege.ADMINISTRATOR, length=0)
+def warm_reset(ctx: Context, data: bytes) -> bytes:
+    log.info("%s: warm reset requested; nothing to reinitialise", ctx.bmc.name)
+    return b""
+
+
+@table.command(NetFn.APP, 0x04, Privilege.USER, length=0)
+def get_self_test_results(ctx: Context, data: bytes) -> bytes:
+    return SELF_TEST_PASSED
+
+
+@table.command(NetFn.APP, 0x08, Privilege.USER, length=0)
+def get_device_guid(ctx: Context, data: bytes) -> bytes:
+    return ctx.bmc.guid
+
+
+@table.command(NetFn.APP, 0x37, Privilege.NONE, length=0)
+def get_system_guid(ctx: Context, data: bytes) -> bytes:
+    """The same GUID RAKP uses; clients ask for it before a session exists."""
+    return ctx.bmc.guid
+
+
+# ------------------------------------------------------------------------------ global enables
+GLOBAL_ENABLES_RESERVED = 0x10
+
+
+@table.command(NetFn.APP, 0x2E, Privilege.ADMINISTRATOR, length=1)
+def set_bmc_global_enables(ctx: Context, data: bytes) -> bytes:
+    if data[0] & GLOBAL_ENABLES_RESERVED:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason="reserved global enables bit set")
+    ctx.bmc.state.global_enables = data[0]
+    ctx.bmc.save()
+    return b""
+
+
+@table.command(NetFn.APP, 0x2F, Privilege.USER, length=0)
+def get_bmc_global_enables(ctx: Context, data: bytes) -> bytes:
+    return bytes([ctx.bmc.state.global_enables])
+
+
+# ------------------------------------------------------------------------------ channels
+MEDIUM_IPMB, MEDIUM_LAN_802_3, MEDIUM_SYSTEM_INTERFACE = 0x01, 0x04, 0x0C
+PROTOCOL_IPMB, PROTOCOL_KCS = 0x01, 0x05
+SESSION_LESS, MULTI_SESSION = 0x00, 0x80  # bits 7:6 of Get Channel Info byte 4
+NO_INTERRUPT = 0xFF
+
+
+@dataclass(frozen=True)
+class ChannelDescription:
+    medium: int
+    protocol: int
+    session_support: int
+    aux: bytes = b"\x00\x00"
+
+
+CHANNELS: dict[int, ChannelDescription] = {
+    0: ChannelDescription(MEDIUM_IPMB, PROTOCOL_IPMB, SESSION_LESS),
+    LAN_CHANNEL: ChannelDescription(MEDIUM_LAN_802_3, PROTOCOL_IPMB, MULTI_SESSION),
+    # Aux bytes of the system interface: SMS and event-buffer interrupt types, "none".
+    SYSTEM_INTERFACE_CHANNEL: ChannelDescription(MEDIUM_SYSTEM_INTERFACE, PROTOCOL_KCS,
+                                                 SESSION_LESS, bytes([NO_INTERRUPT] * 2)),
+}
+# The system interface has no access settings of its own: it is always there, for anyone.
+SYSTEM_INTERFACE_ACCESS = bytes([0x02, Privilege.ADMINISTRATOR])
+
+
+def _known_channel(ctx: Context, raw: int) -> int:
+    channel = ctx.resolve_channel(raw)
+    if channel not in CHANNELS:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"no channel {channel}")
+    return channel
+
+
+def _active_sessions(ctx: Context, channel: int) -> int:
+    """Sessions open on the channel, read defensively from whatever the session layer keeps."""
+    known = getattr(getattr(ctx.bmc, "sessions", None), "sessions", None)
+    if not known:
+        return 0
+    sessions = known.values() if isinstance(known, dict) else known
+    count = sum(1 for s in sessions if getattr(s, "channel", channel) == channel)
+    return min(count, 0x3F)
+
+
+@table.command(NetFn.APP, 0x42, Privilege.USER, length=1)
+def get_channel_info(ctx: Context, data: bytes) -> bytes:
+    channel = _known_channel(ctx, data[0])
+    info = CHANNELS[channel]
+    sessions = _active_sessions(ctx, channel) if info.session_support else 0
+    return bytes([channel, info.medium, info.protocol, info.session_support | sessions]) + (
+        IPMI_FORUM_IANA + info.aux)
+
+
+def _encode_channel_access(ctx: Context, channel: int, volatile: bool) -> bytes:
+    access = ctx.bmc.state.channel(channel, volatile)
+    flags = (
+        (0x20 if access.alerting_disabled else 0)
+        | (0x10 if access.per_message_auth_disabled else 0)
+        | (0x08 if access.user_level_auth_disabled else 0)
+        | (access.access_mode & 0x07)
+    )
+    return bytes([flags, access.privilege_limit & 0x0F])
+
+
+# Bits 7:6 of a Get/Set Channel Access byte: which copy a request reads or writes.
+KEEP, NON_VOLATILE, VOLATILE = 0, 1, 2
+
+
+@table.command(NetFn.APP, 0x41, Privilege.USER, length=2)
+def get_channel_access(ctx: Context, data: bytes) -> bytes:
+    channel = _known_channel(ctx, data[0])
+    which = data[1] >> 6
+    if which not in (NON_VOLATILE, VOLATILE):
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason="neither volatile nor non-volatile")
+    if channel == SYSTEM_INTERFACE_CHANNEL:
+        return SYSTEM_INTERFACE_ACCESS
+    if channel != LAN_CHANNEL:
+        raise CommandError(CC_CHANNEL_NOT_SUPPORTED, reason=f"channel {channel} is session-less")
+    return _encode_channel_access(ctx, channel, volatile=which == VOLATILE)
+
+
+def _valid_privilege_limit(value: int) -> bool:
+    return Privilege.CALLBACK <= value <= Privilege.OEM
+
+
+@table.command(NetFn.APP, 0x40, Privilege.ADMINISTRATOR, length=3)
+def set_channel_access(ctx: Context, data: bytes) -> bytes:
+    channel = _known_channel(ctx, data[0])
+    if channel != LAN_CHANNEL:
+        raise CommandError(CC_CHANNEL_NOT_SUPPORTED, reason=f"channel {channel} is session-less")
+    access_which, privilege_which = data[1] >> 6, data[2] >> 6
+    access_mode, privilege = data[1] & 0x07, data[2] & 0x0F
+    # Validate the whole request before changing anything.
+    if access_which > VOLATILE or privilege_which > VOLATILE:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason="reserved set selector")
+    if access_which != KEEP and access_mode > 3:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"access mode {access_mode}")
+    if privilege_which != KEEP and not _valid_privilege_limit(privilege):
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"privilege limit {privilege}")
+    state = ctx.bmc.state
+    if access_which != KEEP:
+        access = state.channel(channel, volatile=access_which == VOLATILE)
+        access.access_mode = access_mode
+        access.alerting_disabled = bool(data[1] & 0x20)
+        access.per_message_auth_disabled = bool(data[1] & 0x10)
+        access.user_level_auth_disabled = bool(data[1] & 0x08)
+    if privilege_which != KEEP:
+        state.channel(channel, volatile=privilege_which == VOLATILE).privilege_limit = privilege
+    ctx.bmc.save()
+    log.info("%s: channel %d access set: %s", ctx.bmc.name, channel, data.hex())
+    return b""
+
+
+# ------------------------------------------------------------------------------ users
+def _user_id(raw: int) -> int:
+    uid = raw & 0x3F
+    if not 1 <= uid <= MAX_USERS:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"no user id {uid}")
+    return uid
+
+
+def _user(ctx: Context, uid: int) -> UserRecord:
+    return ctx.bmc.state.users.setdefault(uid, UserRecord(user_id=uid))
+
+
+def _user_channel(ctx: Context, raw: int) -> int:
+    """Users have access settings on the LAN channel only; the system interface needs none."""
+    channel = ctx.resolve_channel(raw)
+    if channel != LAN_CHANNEL:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"no user access on channel {channel}")
+    return channel
+
+
+def _enabled_users(ctx: Context) -> int:
+    return sum(1 for user in ctx.bmc.state.users.values()
+               if user.enabled and 1 <= user.user_id <= MAX_USERS)
+
+
+@table.command(NetFn.APP, 0x44, Privilege.OPERATOR, length=2)
+def get_user_access(ctx: Context, data: bytes) -> bytes:
+    channel = _user_channel(ctx, data[0])
+    user = _user(ctx, _user_id(data[1]))
+    access = user.access_on(channel)
+    enable_status = 0x40 if user.enabled else 0x80  # "enabled / disabled via Set User Password"
+    return bytes([
+        MAX_USERS,
+        enable_status | _enabled_users(ctx),
+        FIXED_NAME_USERS,
+        (0x40 if access.callback_only else 0)
+        | (0x20 if access.link_auth else 0)
+        | (0x10 if access.ipmi_messaging else 0)
+        | (access.privilege & 0x0F),
+    ])
+
+
+@table.command(NetFn.APP, 0x43, Privilege.ADMINISTRATOR, length=(3, 4))
+def set_user_access(ctx: Context, data: bytes) -> bytes:
+    channel = _user_channel(ctx, data[0])
+    uid = _user_id(data[1])
+    privilege = data[2] & 0x0F
+    if privilege != NO_ACCESS and not _valid_privilege_limit(privilege):
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"privilege limit {privilege}")
+    access = _user(ctx, uid).access_on(channel)
+    if data[0] & 0x80:  # "change bits in this byte"
+        # Callback-only is kept and read back but not enforced: xCAT sets it for LAN users.
+        access.callback_only = bool(data[0] & 0x40)
+        access.link_auth = bool(data[0] & 0x20)
+        access.ipmi_messaging = bool(data[0] & 0x10)
+    access.privilege = privilege
+    # Byte 4, the per-user session limit, is accepted; sessions are limited per BMC instead.
+    ctx.bmc.save()
+    log.info("%s: user %d access on channel %d: %s", ctx.bmc.name, uid, channel, data.hex())
+    return b""
+
+
+NAME_LENGTH = 16
+
+
+@table.command(NetFn.APP, 0x46, Privilege.OPERATOR, length=1)
+def get_user_name(ctx: Context, data: bytes) -> bytes:
+    user = _user(ctx, _user_id(data[0]))
+    return user.name[:NAME_LENGTH].ljust(NAME_LENGTH, b"\x00")
+
+
+@table.command(NetFn.APP, 0x45, Privilege.ADMINISTRATOR, length=1 + NAME_LENGTH)
+def set_user_name(ctx: Context, data: bytes) -> bytes:
+    uid = _user_id(data[0])
+    name = data[1:].split(b"\x00", 1)[0]  # a C string: whatever follows the first NUL is padding
+    if uid == 1 and name:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason="user 1 has a fixed (empty) name")
+    # RAKP and Activate Session find users by name, so two users may not share one.
+    if name and any(other.name == name for other_uid, other in ctx.bmc.state.users.items()
+                    if other_uid != uid):
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"user name {name!r} is taken")
+    _user(ctx, uid).name = name
+    ctx.bmc.save()
+    log.info("%s: user %d name set to %r", ctx.bmc.name, uid, name.decode(errors="replace"))
+    return b""
+
+
+DISABLE_USER, ENABLE_USER, SET_PASSWORD, TEST_PASSWORD = 0, 1, 2, 3
+PASSWORD_20_BYTES = 0x80
+
+
+@table.command(NetFn.APP, 0x47, Privilege.ADMINISTRATOR, length=(2, 22))
+def set_user_password(ctx: Context, data: bytes) -> bytes:
+    uid = _user_id(data[0])
+    size = 20 if data[0] & PASSWORD_20_BYTES else 16
+    operation = data[1] & 0x03
+    password = data[2:]
+    # The password field is absent (enable/disable may omit it) or exactly the size announced.
+    if password and len(password) != size:
+        raise CommandError(Cc.REQUEST_DATA_LENGTH_INVALID,
+                           reason=f"{len(password)}-byte password, {size} announced")
+    if not password and operation in (SET_PASSWORD, TEST_PASSWORD):
+        raise CommandError(Cc.REQUEST_DATA_LENGTH_INVALID, reason="password missing")
+    user = _user(ctx, uid)
+    if operation == TEST_PASSWORD:
+        _test_password(user, password)
+        return b""
+    if operation == SET_PASSWORD:
+        # Stored without the padding: RAKP pads it again with zeros to 16 or 20 bytes.
+        user.password = password.rstrip(b"\x00")
+        what = "password set"
+    else:
+        user.enabled = operation == ENABLE_USER
+        what = "enabled" if user.enabled else "disabled"
+    ctx.bmc.save()
+    log.info("%s: user %d %s", ctx.bmc.name, uid, what)
+    return b""
+
+
+def _test_password(user: UserRecord, password: bytes) -> None:
+    if len(user.password) > len(password):
+        raise CommandError(CC_PASSWORD_WRONG_SIZE, reason="stored password is a 20-byte one")
+    if user.password != password.rstrip(b"\x00"):
+        raise CommandError(CC_PASSWORD_MISMATCH, reason="password does not match")
+
+
+# ------------------------------------------------------------------------------ system info
+SYSINFO_REVISION = 0x11
+SYSINFO_SET_IN_PROGRESS = 0
+SYSINFO_STRINGS = range(1, 8)  # firmware version, system name, primary OS, OS, OS version, URLs
+SYSINFO_BLOCKS = 17  # block 0 holds 14 string bytes, the others 16: enough for 255 bytes
+SYSINFO_BLOCK_LENGTH = 16
+
+
+def _sysinfo(ctx: Context) -> dict[str, str]:
+    """Stored in state.extra as hex: "0" -> set in progress, "<param>.<block>" -> 16 bytes."""
+    return ctx.bmc.state.extra.setdefault("sysinfo", {})
+
+
+@table.command(NetFn.APP, 0x59, Privilege.USER, length=4)
+def get_system_info_parameters(ctx: Context, data: bytes) -> bytes:
+    revision_only, parameter, block = data[0] & 0x80, data[1], data[2]
+    if parameter != SYSINFO_SET_IN_PROGRESS and parameter not in SYSINFO_STRINGS:
+        raise CommandError(CC_PARAMETER_NOT_SUPPORTED, reason=f"parameter {parameter}")
+    if revision_only:
+        return bytes([SYSINFO_REVISION])
+    stored = _sysinfo(ctx)
+    if parameter == SYSINFO_SET_IN_PROGRESS:
+        return bytes([SYSINFO_REVISION]) + bytes.fromhex(stored.get("0", "00"))
+    if block >= SYSINFO_BLOCKS:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"set selector {block}")
+    value = bytes.fromhex(stored.get(f"{parameter}.{block}", "")).ljust(SYSINFO_BLOCK_LENGTH,
+                                                                        b"\x00")
+    return bytes([SYSINFO_REVISION, block]) + value
+
+
+@table.command(NetFn.APP, 0x58, Privilege.ADMINISTRATOR, length=(2, 2 + SYSINFO_BLOCK_LENGTH))
+def set_system_info_parameters(ctx: Context, data: bytes) -> bytes:
+    parameter = data[0]
+    stored = _sysinfo(ctx)
+    if parameter == SYSINFO_SET_IN_PROGRESS:
+        _set_sysinfo_in_progress(stored, data[1:])
+    elif parameter in SYSINFO_STRINGS:
+        block = data[1]
+        if block >= SYSINFO_BLOCKS:
+            raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"set selector {block}")
+        # FreeIPMI sends only the used part of block 0; the rest of a block is NUL padding.
+        stored[f"{parameter}.{block}"] = data[2:].ljust(SYSINFO_BLOCK_LENGTH, b"\x00").hex()
+    else:
+        raise CommandError(CC_PARAMETER_NOT_SUPPORTED, reason=f"parameter {parameter}")
+    ctx.bmc.save()
+    return b""
+
+
+def _set_sysinfo_in_progress(stored: dict[str, str], value: bytes) -> None:
+    if len(value) != 1:
+        raise CommandError(Cc.REQUEST_DATA_LENGTH_INVALID, reason="set in progress is 1 byte")
+    state = value[0] & 0x03
+    if value[0] & 0xFC or state == 3:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"set in progress {value[0]:#x}")
+    if state == 1 and stored.get("0") == "01":
+        raise CommandError(CC_SET_IN_PROGRESS, reason="set in progress already claimed")
+    stored["0"] = f"{state:02x}"

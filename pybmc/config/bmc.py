@@ -1,0 +1,428 @@
+"""TOML configuration -> frozen dataclasses. Every error names the file and the key.
+
+One file describes one BMC. Unknown keys are errors too: a typo must not silently become a default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pybmc.wire.codes import Privilege
+
+PRIVILEGE_NAMES = ("callback", "user", "operator", "administrator")
+DEFAULT_CIPHER_SUITES = (1, 2, 3, 17)
+SUPPORTED_CIPHER_SUITES = (0, 1, 2, 3, 6, 7, 8, 11, 12, 15, 16, 17)
+AUTH_TYPE_NAMES = ("none", "md2", "md5", "password")
+MAX_USERS = 16
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased as one line for the user."""
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    name: str
+    password: str
+    privilege: Privilege
+    user_id: int
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    device_id: int = 0x20
+    device_revision: int = 1
+    firmware_major: int = 1
+    firmware_minor: int = 0  # shown as BCD: 0x00 -> "1.00"
+    manufacturer_id: int = 0xBEEF  # not one of the IDs that switch clients onto OEM paths
+    product_id: int = 0x0001
+    aux_firmware: bytes = b"\x00\x00\x00\x00"
+
+
+@dataclass(frozen=True)
+class LanConfig:
+    ip_address: str
+    ip_source: str = "static"  # static | dhcp
+    netmask: str = "255.255.255.0"
+    gateway: str = "0.0.0.0"
+    gateway_mac: str = "00:00:00:00:00:00"
+    mac: str = ""  # derived from the BMC name when empty
+    vlan: int = 0  # 0 = disabled
+    interface: str = ""  # add/remove the BMC's address on this interface when it moves
+    config_program: str = ""  # ipmi_sim lan_config_program compatibility hook
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    cipher_suites: tuple[int, ...] = DEFAULT_CIPHER_SUITES
+    auth_types: tuple[str, ...] = ("md2", "md5", "password")
+    max_sessions: int = 32
+    session_timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class PowerConfig:
+    backend: str = "simulated"
+    initial_state: str = "off"  # simulated backend, first start only
+    soft_off_delay: float = 2.0
+    cycle_interval: float = 1.0
+    restore_policy: str = "previous"  # always-off | previous | always-on
+    command_on: tuple[str, ...] = ()
+    command_off_wait: float = 5.0
+
+
+@dataclass(frozen=True)
+class QemuConfig:
+    binary: str = "qemu-system-x86_64"
+    args: tuple[str, ...] = ()
+    in_band: bool = True
+    in_band_interface: str = "kcs"  # the guest's system interface: kcs | bt
+
+
+@dataclass(frozen=True)
+class InBandConfig:
+    """Where a VM that pybmc does not launch connects its ipmi-bmc-extern chardev."""
+
+    listen: str = ""  # "tcp:HOST:PORT" or "unix:PATH"; empty = no listener
+
+
+@dataclass(frozen=True)
+class SolConfig:
+    enabled: bool = True
+    serial: str = ""
+    history_size: int = 65536
+
+
+@dataclass(frozen=True)
+class BmcConfig:
+    name: str
+    address: str
+    port: int = 623
+    state_dir: Path = Path(".")
+    guid: uuid.UUID = field(default_factory=uuid.uuid4)
+    users: tuple[UserConfig, ...] = ()
+    identity: IdentityConfig = IdentityConfig()
+    lan: LanConfig | None = None
+    security: SecurityConfig = SecurityConfig()
+    power: PowerConfig = PowerConfig()
+    qemu: QemuConfig = QemuConfig()
+    in_band: InBandConfig = InBandConfig()
+    sol: SolConfig = SolConfig()
+    source: str = "<embedded>"
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def lan_settings(self) -> LanConfig:
+        return self.lan or LanConfig(ip_address=self.address)
+
+
+class _Section:
+    """Reads one TOML table, remembering which keys were used so leftovers are reported."""
+
+    def __init__(self, source: str, name: str, table: Any) -> None:
+        self.source = source
+        self.name = name
+        if not isinstance(table, dict):
+            raise self.error(None, "must be a table")
+        self.table: dict[str, Any] = table
+        self.used: set[str] = set()
+
+    def error(self, key: str | None, message: str) -> ConfigError:
+        where = f"[{self.name}]" + (f" {key}" if key else "")
+        return ConfigError(f"{self.source}: {where}: {message}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None,
+            required: bool = False) -> Any:
+        self.used.add(key)
+        if key not in self.table:
+            if required:
+                raise self.error(key, "is required")
+            return default
+        value = self.table[key]
+        # bool is an int in Python; a number key given `true` is still a mistake.
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self.error(key, f"must be {_kind_name(kind)}, not a boolean")
+        if not isinstance(value, kind):
+            raise self.error(key, f"must be {_kind_name(kind)}, got {value!r}")
+        return value
+
+    def number(self, key: str, default: float, low: float, high: float) -> float:
+        value = self.get(key, (int, float), default)
+        if not low <= value <= high:
+            raise self.error(key, f"must be between {low} and {high}, got {value}")
+        return float(value)
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.get(key, int, default)
+        if not low <= value <= high:
+            raise self.error(key, f"must be between {low} and {high}, got {value}")
+        return int(value)
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.get(key, str, default)
+        if value not in choices:
+            raise self.error(key, f"must be one of {', '.join(choices)}; got {value!r}")
+        return value
+
+    def ipv4(self, key: str, default: str, required: bool = False) -> str:
+        value = self.get(key, str, default, required)
+        try:
+            return str(ipaddress.IPv4Address(value))
+        except ValueError:
+            raise self.error(key, f"is not an IPv4 address: {value!r}") from None
+
+    def mac(self, key: str, default: str) -> str:
+        value = self.get(key, str, default)
+        if value and not _is_mac(value):
+            raise self.error(key, f"is not a MAC address like 52:54:00:12:34:56: {value!r}")
+        return value.lower()
+
+    def finish(self) -> None:
+        extra = sorted(set(self.table) - self.used)
+        if extra:
+            raise self.error(extra[0], "is not a known key")
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if kinds == (int, float):
+        return "a number"
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             list: "a list", dict: "a table"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _is_mac(text: str) -> bool:
+    parts = text.split(":")
+    return len(parts) == 6 and all(
+        len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts
+    )
+
+
+def default_state_dir(name: str) -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
+                                                             "state")
+    return Path(base) / "pybmc" / name
+
+
+def load_config(path: str | Path) -> BmcConfig:
+    """Read one BMC's TOML file."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{source}: cannot read: {err.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{source}: not valid TOML: {err}") from None
+    return parse_config(data, source, base_dir=path.parent)
+
+
+def parse_config(data: dict[str, Any], source: str = "<embedded>",
+                 base_dir: Path | None = None) -> BmcConfig:
+    known = {"bmc", "users", "identity", "lan", "security", "power", "qemu", "sol",
+             "fru", "sensors", "sel", "in_band"}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{source}: [{key}]: is not a known section")
+    if "bmc" not in data:
+        raise ConfigError(f"{source}: [bmc]: is required")
+
+    bmc = _Section(source, "bmc", data["bmc"])
+    name = bmc.get("name", str, required=True)
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise bmc.error("name", f"must be letters, digits, '-', '_' or '.'; got {name!r}")
+    address = bmc.ipv4("address", "", required=True)
+    port = bmc.integer("port", 623, 1, 65535)
+    state_dir_text = bmc.get("state_dir", str, "")
+    if state_dir_text:
+        state_dir = Path(state_dir_text)
+        if not state_dir.is_absolute() and base_dir is not None:
+            state_dir = base_dir / state_dir
+    else:
+        state_dir = default_state_dir(name)
+    guid_text = bmc.get("guid", str, "")
+    try:
+        guid = uuid.UUID(guid_text) if guid_text else uuid.uuid5(uuid.NAMESPACE_DNS,
+                                                                 f"{name}.pybmc")
+    except ValueError:
+        raise bmc.error("guid", f"is not a UUID: {guid_text!r}") from None
+    bmc.finish()
+
+    users = _parse_users(source, data.get("users", []))
+    identity = _parse_identity(source, data.get("identity", {}))
+    lan = _parse_lan(source, data.get("lan"), address)
+    security = _parse_security(source, data.get("security", {}))
+    power = _parse_power(source, data.get("power", {}))
+    qemu = _parse_qemu(source, data.get("qemu", {}))
+    sol = _parse_sol(source, data.get("sol", {}))
+    in_band = _parse_in_band(source, data.get("in_band", {}))
+    return BmcConfig(name=name, address=address, port=port, state_dir=state_dir, guid=guid,
+                     users=users, identity=identity, lan=lan, security=security, power=power,
+                     qemu=qemu, in_band=in_band, sol=sol, source=source, raw=data)
+
+
+def _parse_users(source: str, items: Any) -> tuple[UserConfig, ...]:
+    if not isinstance(items, list):
+        raise ConfigError(f"{source}: [[users]]: must be an array of tables")
+    users: list[UserConfig] = []
+    taken: set[int] = set()
+    next_id = 2  # user 1 is the anonymous (null-name) user, as on real BMCs
+    for index, item in enumerate(items):
+        section = _Section(source, f"users.{index}", item)
+        name = section.get("name", str, required=True)
+        if not 1 <= len(name.encode()) <= 16:
+            raise section.error("name", "must be 1 to 16 bytes")
+        password = section.get("password", str, "")
+        if len(password.encode()) > 20:
+            raise section.error("password", "must be at most 20 bytes")
+        privilege = section.choice("privilege", PRIVILEGE_NAMES, "administrator")
+        enabled = section.get("enabled", bool, True)
+        user_id = section.get("id", int, 0)
+        if user_id == 0:
+            while next_id in taken:
+                next_id += 1
+            user_id = next_id
+        if not 2 <= user_id <= MAX_USERS:
+            raise section.error("id", f"must be between 2 and {MAX_USERS}")
+        if user_id in taken:
+            raise section.error("id", f"user id {user_id} is used twice")
+        if any(u.name == name for u in users):
+            raise section.error("name", f"user {name!r} is defined twice")
+        taken.add(user_id)
+        section.finish()
+        users.append(UserConfig(name, password, Privilege.from_name(privilege), user_id, enabled))
+    return tuple(users)
+
+
+def _parse_identity(source: str, table: Any) -> IdentityConfig:
+    section = _Section(source, "identity", table)
+    firmware = section.get("firmware_version", str, "1.00")
+    try:
+        major_text, minor_text = firmware.split(".")
+        major, minor = int(major_text), int(minor_text)
+        if not (0 <= major <= 127 and 0 <= minor <= 99):
+            raise ValueError
+    except ValueError:
+        raise section.error("firmware_version", f"must look like 1.00; got {firmware!r}") from None
+    identity = IdentityConfig(
+        device_id=section.integer("device_id", 0x20, 0, 255),
+        device_revision=section.integer("device_revision", 1, 0, 15),
+        firmware_major=major,
+        firmware_minor=int(str(minor), 16),
+        manufacturer_id=section.integer("manufacturer_id", 0xBEEF, 0, 0xFFFFF),
+        product_id=section.integer("product_id", 1, 0, 0xFFFF),
+    )
+    section.finish()
+    return identity
+
+
+def _parse_lan(source: str, table: Any, address: str) -> LanConfig | None:
+    if table is None:
+        return None
+    section = _Section(source, "lan", table)
+    lan = LanConfig(
+        ip_address=section.ipv4("ip_address", address),
+        ip_source=section.choice("ip_source", ("static", "dhcp"), "static"),
+        netmask=section.ipv4("netmask", "255.255.255.0"),
+        gateway=section.ipv4("gateway", "0.0.0.0"),
+        gateway_mac=section.mac("gateway_mac", "00:00:00:00:00:00"),
+        mac=section.mac("mac", ""),
+        vlan=section.integer("vlan", 0, 0, 4094),
+        interface=section.get("interface", str, ""),
+        config_program=section.get("config_program", str, ""),
+    )
+    section.finish()
+    return lan
+
+
+def _parse_security(source: str, table: Any) -> SecurityConfig:
+    section = _Section(source, "security", table)
+    suites = section.get("cipher_suites", list, list(DEFAULT_CIPHER_SUITES))
+    for suite in suites:
+        if not isinstance(suite, int) or suite not in SUPPORTED_CIPHER_SUITES:
+            raise section.error("cipher_suites",
+                                f"{suite!r} is not one of {list(SUPPORTED_CIPHER_SUITES)}")
+    auth_types = section.get("auth_types", list, ["md2", "md5", "password"])
+    for name in auth_types:
+        if name not in AUTH_TYPE_NAMES:
+            raise section.error("auth_types", f"{name!r} is not one of {list(AUTH_TYPE_NAMES)}")
+    security = SecurityConfig(
+        cipher_suites=tuple(dict.fromkeys(suites)),
+        auth_types=tuple(dict.fromkeys(auth_types)),
+        max_sessions=section.integer("max_sessions", 32, 1, 63),
+        session_timeout=section.number("session_timeout", 60.0, 1.0, 3600.0),
+    )
+    section.finish()
+    return security
+
+
+def _parse_power(source: str, table: Any) -> PowerConfig:
+    section = _Section(source, "power", table)
+    command = section.get("command_on", (list, str), [])
+    if isinstance(command, str):
+        command = ["/bin/sh", "-c", command]
+    if not all(isinstance(part, str) for part in command):
+        raise section.error("command_on", "must be a list of strings")
+    power = PowerConfig(
+        backend=section.choice("backend", ("simulated", "qemu", "command"), "simulated"),
+        initial_state=section.choice("initial_state", ("off", "on"), "off"),
+        soft_off_delay=section.number("soft_off_delay", 2.0, 0.0, 600.0),
+        cycle_interval=section.number("cycle_interval", 1.0, 0.0, 60.0),
+        restore_policy=section.choice("restore_policy", ("always-off", "previous", "always-on"),
+                                      "previous"),
+        command_on=tuple(command),
+        command_off_wait=section.number("command_off_wait", 5.0, 0.0, 600.0),
+    )
+    if power.backend == "command" and not power.command_on:
+        raise section.error("command_on", "is required with backend = \"command\"")
+    section.finish()
+    return power
+
+
+def _parse_qemu(source: str, table: Any) -> QemuConfig:
+    section = _Section(source, "qemu", table)
+    args = section.get("args", list, [])
+    if not all(isinstance(a, str) for a in args):
+        raise section.error("args", "must be a list of strings")
+    qemu = QemuConfig(
+        binary=section.get("binary", str, "qemu-system-x86_64"),
+        args=tuple(args),
+        in_band=section.get("in_band", bool, True),
+        in_band_interface=section.choice("in_band_interface", ("kcs", "bt"), "kcs"),
+    )
+    section.finish()
+    return qemu
+
+
+def _parse_sol(source: str, table: Any) -> SolConfig:
+    section = _Section(source, "sol", table)
+    sol = SolConfig(
+        enabled=section.get("enabled", bool, True),
+        serial=section.get("serial", str, ""),
+        history_size=section.integer("history_size", 65536, 0, 16 * 1024 * 1024),
+    )
+    section.finish()
+    return sol
+
+
+def _parse_in_band(source: str, table: Any) -> InBandConfig:
+    section = _Section(source, "in_band", table)
+    listen = section.get("listen", str, "")
+    kind, _, rest = listen.partition(":")
+    host, _, port = rest.rpartition(":")
+    valid = (not listen or (kind == "unix" and rest)
+             or (kind == "tcp" and host and port.isdigit() and 0 < int(port) < 65536))
+    if not valid:
+        raise section.error("listen", f"must be tcp:HOST:PORT or unix:PATH; got {listen!r}")
+    section.finish()
+    return InBandConfig(listen=listen)

@@ -1,0 +1,1 @@
+"""Edge layer: asyncio sockets, the in-band listener, consoles, power backends, processes."""

@@ -1,0 +1,363 @@
+"""The in-band listener: accepts QEMU's `ipmi-bmc-extern` connection and serves the guest.
+
+The wire protocol is `pybmc.protocol.inband.VmConnection`; this module is the asyncio edge that
+listens on a unix socket (or TCP host:port), runs each request through `bmc.execute_in_band` and
+keeps the guest's ATN line and interrupt enable in step with the BMC's system interface state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import stat
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pybmc.commands.system_interface import (
+    ENABLE_RECEIVE_INTERRUPT,
+    SystemInterface,
+    system_interface_of,
+)
+from pybmc.commands.watchdog import Watchdog, host_reset, watchdog_of
+from pybmc.protocol.inband import (
+    PROTOCOL_VERSION,
+    CapabilitiesReceived,
+    FrameDropped,
+    GuestReset,
+    OtherControl,
+    VersionReceived,
+    VmCapability,
+    VmCommand,
+    VmConnection,
+    VmEvent,
+    VmRequest,
+)
+from pybmc.wire.codes import Cc
+
+if TYPE_CHECKING:
+    from pybmc.core.bmc import Bmc
+
+log = logging.getLogger("pybmc.inband")
+
+class _Link(asyncio.Protocol):
+    """One accepted connection from QEMU; hands everything to its InBandServer."""
+
+    def __init__(self, server: InBandServer) -> None:
+        self.server = server
+        self.protocol = VmConnection()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        self.server._link_up(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.server._data_from(self, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server._link_down(self, exc)
+
+    def flush(self) -> None:
+        writes = self.protocol.writes_to_send()
+        if self.transport is None or self.transport.is_closing():
+            return
+        for chunk in writes:
+            self.transport.write(chunk)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+
+ResetListener = Callable[[], None]
+
+
+class InBandServer:
+    """Accepts QEMU's ipmi-bmc-extern chardev and serves the guest's system interface.
+
+    `InBandServer(bmc, "/run/pybmc/cn1/ipmi.sock")` listens on a unix socket;
+    `InBandServer(bmc, host="127.0.0.1", port=9002)` on TCP. One VM link at a time: a new
+    connection replaces the old one (QEMU reconnecting after a hiccup).
+    """
+
+    def __init__(self, bmc: Bmc, path: str | os.PathLike[str] | None = None, *,
+                 host: str | None = None, port: int | None = None) -> None:
+        if (path is None) == (port is None):
+            raise ValueError("give either a unix socket path or a TCP port")
+        self.bmc = bmc
+        self.path = Path(path) if path is not None else None
+        self.host = host or "127.0.0.1"
+        self.port = port
+        self._server: asyncio.AbstractServer | None = None
+        self._link: _Link | None = None
+        self._connected = asyncio.Event()
+        self._reset_listeners: list[ResetListener] = []
+        self._irq_enabled_sent: bool | None = None
+        self._attention_pending = False
+        self._watchdog_timer: asyncio.TimerHandle | None = None
+        self.sysif: SystemInterface = system_interface_of(bmc)
+        self.watchdog: Watchdog = watchdog_of(bmc)
+
+    # --------------------------------------------------------------- public API
+    @property
+    def address(self) -> str:
+        return str(self.path) if self.path is not None else f"{self.host}:{self.port}"
+
+    @property
+    def connected(self) -> bool:
+        return self._link is not None
+
+    @property
+    def capabilities(self) -> VmCapability:
+        """What the connected VM announced (NONE while no VM is connected)."""
+        return self._link.protocol.capabilities if self._link is not None else VmCapability.NONE
+
+    def qemu_args(self, reconnect: str = "reconnect=1", chardev_id: str = "ipmi0",
+                  bmc_id: str = "bmc0") -> list[str]:
+        """QEMU options that connect an ipmi-bmc-extern + isa-ipmi-kcs to this server.
+
+        `reconnect` is "reconnect=N" (QEMU < 9.2, seconds) or "reconnect-ms=N" (9.2 and later).
+        """
+        where = (f"path={self.path}" if self.path is not None
+                 else f"host={self.host},port={self.port}")
+        return ["-chardev", f"socket,id={chardev_id},{where},{reconnect}",
+                "-device", f"ipmi-bmc-extern,chardev={chardev_id},id={bmc_id}",
+                "-device", f"isa-ipmi-kcs,bmc={bmc_id}"]
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.path is not None:
+            self._remove_stale_socket()
+            self._server = await loop.create_unix_server(lambda: _Link(self), str(self.path))
+        else:
+            self._server = await loop.create_server(lambda: _Link(self), self.host, self.port)
+            if not self.port:
+                self.port = self._server.sockets[0].getsockname()[1]
+        self.sysif.add_listener(self._on_sysif_change)
+        self.watchdog.add_listener(self._arm_watchdog)
+        self._arm_watchdog()
+        log.info("%s: in-band IPMI (ipmi-bmc-extern) listening on %s", self.bmc.name,
+                 self.address)
+
+    async def stop(self) -> None:
+        self.sysif.remove_listener(self._on_sysif_change)
+        self.watchdog.remove_listener(self._arm_watchdog)
+        if self._watchdog_timer is not None:
+            self._watchdog_timer.cancel()
+            self._watchdog_timer = None
+        if self._server is not None:
+            self._server.close()
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+            self._connected.clear()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+            self._server = None
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+    async def wait_connected(self, timeout: float | None = None) -> bool:
+        """Wait until QEMU has connected and announced its capabilities."""
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def add_reset_listener(self, listener: ResetListener) -> None:
+        """`listener()` runs when QEMU reports that the guest was reset."""
+        self._reset_listeners.append(listener)
+
+    def send_control(self, command: VmCommand) -> bool:
+        """Send one control command as its own write; False if not connected or not capable."""
+        link = self._link
+        if link is None:
+            log.info("%s: in-band %s not sent: no VM connected", self.bmc.name, command.name)
+            return False
+        if not link.protocol.send_control(command):
+            log.info("%s: in-band %s not sent: the VM lacks the capability (%s)",
+                     self.bmc.name, command.name, link.protocol.capabilities)
+            return False
+        link.flush()
+        log.info("%s: to VM: %s", self.bmc.name, command.name)
+        return True
+
+    def send_power_off(self) -> bool:
+        """Immediate power off (QEMU shutdown request; the QEMU process exits)."""
+        return self.send_control(VmCommand.POWEROFF)
+
+    def send_reset(self) -> bool:
+        return self.send_control(VmCommand.RESET)
+
+    def send_graceful_shutdown(self) -> bool:
+        """The ACPI power button; the guest OS decides."""
+        return self.send_control(VmCommand.GRACEFUL_SHUTDOWN)
+
+    def send_nmi(self) -> bool:
+        return self.send_control(VmCommand.SEND_NMI)
+
+    # --------------------------------------------------------------- link events
+    def _remove_stale_socket(self) -> None:
+        assert self.path is not None
+        try:
+            mode = self.path.stat().st_mode
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(mode):
+            raise FileExistsError(f"{self.path} exists and is not a socket")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            if probe.connect_ex(str(self.path)) == 0:
+                raise OSError(f"{self.path} is in use by another listener")
+        self.path.unlink()  # left behind by a process that is gone
+
+    def _link_up(self, link: _Link) -> None:
+        if self._link is not None:
+            log.warning("%s: a new VM connection replaces the current one", self.bmc.name)
+            old, self._link = self._link, None
+            old.close()
+        self._link = link
+        self._irq_enabled_sent = None
+        link.protocol.connection_made()
+        link.flush()
+        log.info("%s: VM connected on %s", self.bmc.name, self.address)
+
+    def _link_down(self, link: _Link, exc: Exception | None) -> None:
+        if link is not self._link:
+            return
+        self._link = None
+        self._connected.clear()
+        log.info("%s: VM disconnected%s", self.bmc.name, f" ({exc})" if exc else "")
+
+    def _data_from(self, link: _Link, data: bytes) -> None:
+        if link is not self._link:
+            return
+        for event in link.protocol.receive_data(data):
+            try:
+                self._handle(link, event)
+            except Exception:  # one bad event must not cost the guest its BMC link
+                log.exception("%s: in-band event %r failed", self.bmc.name, event)
+        self._sync_irq_enable(link)
+        link.flush()
+
+    def _handle(self, link: _Link, event: VmEvent) -> None:
+        if isinstance(event, VmRequest):
+            link.protocol.send_response(event, self._execute(event))
+        elif isinstance(event, CapabilitiesReceived):
+            log.info("%s: VM capabilities %#04x (%s)", self.bmc.name, int(event.capabilities),
+                     event.capabilities)
+            self._irq_enabled_sent = None
+            self._schedule_attention()
+            self._connected.set()
+        elif isinstance(event, VersionReceived):
+            if event.version != PROTOCOL_VERSION:
+                log.warning("%s: VM protocol version %s (expected %d)", self.bmc.name,
+                            event.version, PROTOCOL_VERSION)
+        elif isinstance(event, GuestReset):
+            self._guest_reset()
+        elif isinstance(event, OtherControl):
+            log.info("%s: ignoring VM control command %#04x %s", self.bmc.name, event.command,
+                     event.data.hex())
+        elif isinstance(event, FrameDropped):
+            log.warning("%s: in-band frame dropped: %s (%s)", self.bmc.name, event.reason,
+                        event.frame.hex())
+
+    def _execute(self, request: VmRequest) -> bytes:
+        try:
+            result = self.bmc.execute_in_band(request.netfn, request.cmd, request.data)
+        except Exception:  # the dispatcher promises not to raise; this is the last guard
+            log.exception("%s: in-band request %#04x/%#04x failed", self.bmc.name,
+                          request.netfn, request.cmd)
+            result = bytes([Cc.UNSPECIFIED])
+        log.debug("%s: in-band %02x/%02x %s -> %s", self.bmc.name, request.netfn, request.cmd,
+                  request.data.hex(), result.hex())
+        return result or bytes([Cc.UNSPECIFIED])
+
+    def _guest_reset(self) -> None:
+        log.info("%s: the guest was reset", self.bmc.name)
+        host_reset(self.bmc)
+        for listener in list(self._reset_listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("%s: reset listener failed", self.bmc.name)
+
+    # --------------------------------------------------------------- ATN and IRQ enable
+    def _sync_irq_enable(self, link: _Link) -> None:
+        """Mirror the Global Enables receive-interrupt bit into the VM's interface."""
+        wanted = bool(self.bmc.state.global_enables & ENABLE_RECEIVE_INTERRUPT)
+        if wanted == self._irq_enabled_sent or not link.protocol.capabilities:
+            return
+        command = VmCommand.ENABLE_IRQ if wanted else VmCommand.DISABLE_IRQ
+        if link.protocol.send_control(command):
+            log.debug("%s: to VM: %s", self.bmc.name, command.name)
+            self._irq_enabled_sent = wanted
+
+    def _on_sysif_change(self) -> None:
+        self._schedule_attention()
+
+    def _schedule_attention(self) -> None:
+        # Deferred so that the response to the request that changed the flags goes first.
+        if self._attention_pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # changed outside the event loop (a test); the next change tells
+            return
+        self._attention_pending = True
+        loop.call_soon(self._send_attention)
+
+    def _send_attention(self) -> None:
+        self._attention_pending = False
+        link = self._link
+        if link is None or not link.protocol.capabilities:
+            return
+        self._sync_irq_enable(link)
+        attention, irq = self.sysif.attention()
+        if not attention:
+            command = VmCommand.NOATTN
+        elif irq and link.protocol.can(VmCommand.ATTN_IRQ):
+            command = VmCommand.ATTN_IRQ
+        else:
+            command = VmCommand.ATTN
+        if link.protocol.send_control(command):
+            log.debug("%s: to VM: %s (flags %#04x)", self.bmc.name, command.name,
+                      self.sysif.flags)
+        link.flush()
+
+    # --------------------------------------------------------------- watchdog timing
+    def _arm_watchdog(self) -> None:
+        """Run the watchdog exactly when it is due (the NMI self-test allows only ~1 s)."""
+        if self._watchdog_timer is not None:
+            self._watchdog_timer.cancel()
+            self._watchdog_timer = None
+        deadline = self.watchdog.get_timer()
+        if deadline is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # changed outside the event loop; Bmc.tick still runs it
+            return
+        # loop.time() is time.monotonic(), the clock the watchdog is given.
+        self._watchdog_timer = loop.call_at(deadline, self._watchdog_due)
+
+    def _watchdog_due(self) -> None:
+        self._watchdog_timer = None
+        try:
+            self.watchdog.tick(time.monotonic())
+        except Exception:
+            log.exception("%s: watchdog tick failed", self.bmc.name)
+        self._arm_watchdog()

@@ -1,0 +1,96 @@
+"""What happens outside pybmc when a client moves the BMC to a new IP address.
+
+- `[lan] interface = "br0"`: pybmc adds the new address to that interface before it binds
+  there, and removes the address it added before once nothing uses it any more.
+- `[lan] config_program = "prog args"`: the compatibility hook of ipmi_sim's
+  `lan_config_program`, called the same way: `prog args set ip_addr "A" subnet_mask "M"
+  default_gw_ip_addr "G" ip_addr_src "static"` (see docs/migrating-from-ipmi_sim.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import shlex
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pybmc.core.bmc import Bmc
+    from pybmc.model.lan import LanAddress
+
+log = logging.getLogger("pybmc.lan")
+
+COMMAND_TIMEOUT = 10.0
+ADDED_KEY = "interface_addresses"  # state.extra: addresses pybmc added to the interface
+
+
+class LanHooks:
+    def __init__(self, bmc: Bmc) -> None:
+        self.bmc = bmc
+        settings = bmc.config.lan_settings
+        self.interface = settings.interface
+        self.program = settings.config_program
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, coroutine: Coroutine[None, None, object]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def address_changed(self, address: LanAddress) -> None:
+        if not self.program:
+            return
+        args = [*shlex.split(self.program), "set", "ip_addr", address.ip, "subnet_mask",
+                address.netmask, "default_gw_ip_addr", address.gateway, "ip_addr_src",
+                address.source]
+        self._spawn(self._run(args, "lan config program"))
+
+    async def before_bind(self, address: str) -> None:
+        if not self.interface:
+            return
+        netmask = _netmask(self.bmc)
+        prefix = ipaddress.IPv4Network(f"0.0.0.0/{netmask}").prefixlen
+        ok = await self._run(["ip", "addr", "add", f"{address}/{prefix}", "dev", self.interface],
+                             "add address", tolerate="File exists")
+        if ok:
+            added = self.bmc.state.extra.setdefault(ADDED_KEY, {})
+            added[address] = prefix
+            self.bmc.save()
+
+    def retired(self, address: str) -> None:
+        added = self.bmc.state.extra.get(ADDED_KEY, {})
+        if not self.interface or address not in added:
+            return
+        prefix = added.pop(address)
+        self.bmc.save()
+        self._spawn(self._run(["ip", "addr", "del", f"{address}/{prefix}", "dev",
+                               self.interface], "remove address"))
+
+    async def _run(self, args: list[str], what: str, tolerate: str = "") -> bool:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(proc.communicate(), COMMAND_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            log.error("%s: %s failed: %s: %s", self.bmc.name, what, shlex.join(args), exc)
+            return False
+        text = (out + err).decode(errors="replace").strip()
+        if proc.returncode == 0 or (tolerate and tolerate in text):
+            log.info("%s: %s: %s", self.bmc.name, what, shlex.join(args))
+            return True
+        log.error("%s: %s failed (exit %s): %s: %s", self.bmc.name, what, proc.returncode,
+                  shlex.join(args), text)
+        return False
+
+
+def _netmask(bmc: Bmc) -> str:
+    from pybmc.model.lan import lan_address
+
+    netmask = lan_address(bmc).netmask
+    try:
+        ipaddress.IPv4Network(f"0.0.0.0/{netmask}")
+    except ValueError:
+        return "255.255.255.255"
+    return netmask

@@ -1,0 +1,103 @@
+"""What the process-driving backends (qemu, command) share: power actions run as tasks one at
+a time in the order they were asked for, and PowerEvents reported to the BMC's listener."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pybmc.model.power import BootChoice, PowerEvent, PowerListener
+
+log = logging.getLogger("pybmc.power")
+
+Operation = Callable[[], Awaitable[None]]
+
+
+def event_cause(requester: str | None, what: str) -> str:
+    """The PowerEvent cause: what happened, and who asked when it was not Chassis Control
+    (pybmc.model.boot reads "watchdog (hard reset)" as a watchdog restart)."""
+    return what if requester is None else f"{requester} ({what})"
+
+
+class QueuedActions:
+    """Serialised power actions and the events they report, for a backend named `name`.
+
+    `_pending` counts actions asked for and not finished (a reset asked for right after a
+    power-on is accepted while the machine is still off); subclasses read `_on` and `_pending`.
+    """
+
+    name: str
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._listener: PowerListener | None = None
+        self._on: bool | None = None  # None until first observed
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pending = 0
+
+    def is_on(self) -> bool:
+        return bool(self._on)
+
+    def set_listener(self, listener: PowerListener) -> None:
+        self._listener = listener
+
+    # ---------------------------------------------------------------- actions
+    def _submit(self, operation: Operation, what: str) -> None:
+        """Run operations one at a time, in the order they were asked for."""
+        self._pending += 1
+
+        async def run() -> None:
+            try:
+                async with self._lock:
+                    await operation()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # one failed action must not kill the BMC
+                log.error("%s: %s failed: %s", self.name, what, self._explain(err))
+            finally:
+                self._pending -= 1
+
+        self._track(asyncio.get_running_loop().create_task(run(), name=f"{self.name}: {what}"))
+
+    def _explain(self, err: BaseException) -> str:
+        """How a failed action's error reads in the log."""
+        return str(err)
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _cancel_tasks(self) -> None:
+        """Cancel every task still running (the BMC is stopping) and wait for them to end."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # ---------------------------------------------------------------- events out
+    def _set_on(self, on: bool, cause: str) -> None:
+        if self._on == on:
+            return
+        self._on = on
+        if self._listener is not None:
+            try:
+                self._listener(PowerEvent("on" if on else "off", cause))
+            except Exception:  # the BMC's bookkeeping must not undo a power change
+                log.exception("%s: power listener failed", self.name)
+        else:
+            log.info("%s: power %s (%s)", self.name, "on" if on else "off", cause)
+
+    def _take_boot_choice(self, cause: str) -> BootChoice:
+        if self._listener is None:
+            return BootChoice()
+        try:
+            choice = self._listener(PowerEvent("boot", cause))
+        except Exception:
+            log.exception("%s: boot listener failed; booting the default order", self.name)
+            return BootChoice()
+        return choice if isinstance(choice, BootChoice) else BootChoice()

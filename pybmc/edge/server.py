@@ -1,0 +1,247 @@
+"""The asyncio edge: UDP endpoints per BMC address, timers, startup and shutdown.
+
+Everything protocol-shaped lives in the sans-IO session layer; this module only moves bytes
+between sockets and `SessionManager`s and calls their timers. Each BMC's socket is bound to
+its own address, so replies leave from the address the request was sent to. When a client
+gives the BMC a new IP address (LAN parameter 3), the BMC answers there at once and keeps its
+old socket only while a session that came in on it still lives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Iterable
+
+from pybmc.core.bmc import Bmc
+from pybmc.edge.lanhooks import LanHooks
+from pybmc.model import lan
+
+log = logging.getLogger("pybmc.server")
+
+# Platform and watchdog state advance on a slow tick; session timers are scheduled exactly.
+TICK_INTERVAL = 1.0
+
+Address = tuple[str, int]
+
+
+class BmcEndpoint(asyncio.DatagramProtocol):
+    """One UDP socket of one BMC; hands datagrams to the BMC's service."""
+
+    def __init__(self, service: BmcService, address: str) -> None:
+        self.service = service
+        self.address = address
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Python 3.11's selector datagram transport does not subclass DatagramTransport.
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        self.service.receive(self, data, addr[:2])
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("%s: socket error on %s: %s", self.service.bmc.name, self.address, exc)
+
+    def send(self, payload: bytes, dest: Address) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(payload, dest)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class BmcService:
+    """One BMC's sockets, routing of replies and timers."""
+
+    def __init__(self, bmc: Bmc) -> None:
+        self.bmc = bmc
+        self.endpoints: dict[str, BmcEndpoint] = {}
+        self.primary: str = ""
+        self._routes: dict[Address, BmcEndpoint] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._moving: asyncio.Task[None] | None = None
+        self.hooks = LanHooks(bmc)
+        bmc.wake = self.flush
+
+    @property
+    def address(self) -> str:
+        return self.primary
+
+    async def bind(self, address: str) -> None:
+        loop = asyncio.get_running_loop()
+        _, endpoint = await loop.create_datagram_endpoint(
+            lambda: BmcEndpoint(self, address), local_addr=(address, self.bmc.config.port))
+        self.endpoints[address] = endpoint
+        self.primary = address
+        log.info("%s: serving IPMI on %s:%d (power: %s)", self.bmc.name, address,
+                 self.bmc.config.port, self.bmc.config.power.backend)
+
+    async def start(self) -> None:
+        wanted = serving_address(self.bmc)
+        try:
+            await self.bind(wanted)
+        except OSError as err:
+            if wanted == self.bmc.config.address:
+                raise
+            log.error("%s: cannot serve on the LAN address %s (%s); using %s from the config",
+                      self.bmc.name, wanted, err, self.bmc.config.address)
+            await self.bind(self.bmc.config.address)
+        lan.on_address_change(self.bmc, self._address_changed)
+
+    # ------------------------------------------------------------------ datagrams
+    def receive(self, endpoint: BmcEndpoint, data: bytes, addr: Address) -> None:
+        self._routes[addr] = endpoint
+        try:
+            self.bmc.sessions.receive_datagram(data, addr, time.monotonic())
+        except Exception:  # the session layer promises not to raise; this is the last guard
+            log.exception("%s: datagram from %s:%s dropped", self.bmc.name, *addr)
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what the session layer queued, each from the address its peer talks to."""
+        primary = self.endpoints.get(self.primary)
+        for payload, dest in self.bmc.sessions.datagrams_to_send():
+            endpoint = self._routes.get(dest) or primary
+            if endpoint is not None:
+                endpoint.send(payload, dest)
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        deadline = self.bmc.get_timer()
+        if self._timer is not None:
+            # Every request moves its session's deadline later; a timer that is already set
+            # earlier stays (it finds nothing due, then arms the real deadline) instead of
+            # being cancelled and made again for each datagram.
+            if deadline is not None and self._timer.when() <= deadline + 1e-3:
+                return
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(max(deadline, loop.time()), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        try:
+            self.bmc.handle_timer(time.monotonic())
+        except Exception:
+            log.exception("%s: timer failed", self.bmc.name)
+        self.flush()
+
+    def tick(self, now: float) -> None:
+        try:
+            self.bmc.tick(now)
+        except Exception:
+            log.exception("%s: periodic tick failed", self.bmc.name)
+        self._retire_old_endpoints()
+        self.flush()
+
+    # ------------------------------------------------------------------ moving address
+    def _address_changed(self, bmc: Bmc, address: lan.LanAddress) -> None:
+        self.hooks.address_changed(address)
+        wanted = serving_address(bmc)
+        if wanted == self.primary or (self._moving is not None and not self._moving.done()):
+            return
+        self._moving = asyncio.get_running_loop().create_task(self._move_to(wanted))
+
+    async def _move_to(self, address: str) -> None:
+        await self.hooks.before_bind(address)
+        if address in self.endpoints:
+            self.primary = address
+        else:
+            try:
+                await self.bind(address)
+            except OSError as err:
+                log.error("%s: cannot serve on the new address %s: %s; still on %s",
+                          self.bmc.name, address, err, self.primary)
+                return
+        log.info("%s: moved to %s; older addresses close when their sessions end",
+                 self.bmc.name, address)
+        self._retire_old_endpoints()
+
+    def _retire_old_endpoints(self) -> None:
+        if len(self.endpoints) == 1:
+            return
+        in_use = {id(self._routes.get(s.remote)) for s in self.bmc.sessions.sessions}
+        for address, endpoint in list(self.endpoints.items()):
+            if address != self.primary and id(endpoint) not in in_use:
+                endpoint.close()
+                del self.endpoints[address]
+                self._routes = {k: v for k, v in self._routes.items() if v is not endpoint}
+                log.info("%s: no longer answering on %s", self.bmc.name, address)
+                self.hooks.retired(address)
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for endpoint in self.endpoints.values():
+            endpoint.close()
+        self.endpoints.clear()
+
+
+def serving_address(bmc: Bmc) -> str:
+    """Where the BMC should answer: its LAN IP address once a client set a usable one."""
+    address = lan.lan_address(bmc).ip
+    if address in ("0.0.0.0", "255.255.255.255"):
+        return bmc.config.address
+    return address
+
+
+class Server:
+    """Serves many BMCs from one process."""
+
+    def __init__(self, bmcs: Iterable[Bmc], stop_vms_on_exit: bool = False) -> None:
+        self.bmcs = list(bmcs)
+        self.stop_vms_on_exit = stop_vms_on_exit
+        self.services: dict[str, BmcService] = {}
+        self._stopping = asyncio.Event()
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        for bmc in self.bmcs:
+            service = BmcService(bmc)
+            await service.start()
+            self.services[bmc.name] = service
+        for bmc in self.bmcs:
+            await bmc.start()
+        self._ticker = asyncio.create_task(self._tick_forever())
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_INTERVAL)
+            now = time.monotonic()
+            for service in self.services.values():
+                service.tick(now)
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for bmc in self.bmcs:
+            try:
+                await bmc.stop(leave_vm_running=not self.stop_vms_on_exit)
+            except Exception:
+                log.exception("%s: error while stopping", bmc.name)
+        for service in self.services.values():
+            await service.close()
+        log.info("stopped")
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def run_until_stopped(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+        try:
+            await self.start()
+            await self._stopping.wait()
+        finally:
+            await self.stop()

@@ -1,1 +1,0 @@
-"""IPMI message layer: codes, the message codec, the dispatcher and the command handlers."""

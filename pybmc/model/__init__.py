@@ -1,0 +1,1 @@
+"""Model layer: what a BMC is (users, LAN, boot flags, platform data, watchdog, power types)."""

@@ -1,0 +1,277 @@
+"""Platform data a real BMC describes its server with: sensors, SDR repository, SEL, FRU.
+
+`Platform(bmc)` is built once per BMC (as `bmc.platform`). It hears every PowerEvent through
+`on_power_event`, logs what happens in the SEL (power on/off/cycle/reset/soft-off, BMC start,
+SEL clear, threshold crossings, watchdog expiry via `add_event`), and computes sensor readings
+from time. The server's timer may call `tick(now)` every few seconds so threshold crossings are
+logged even when no client reads the sensors.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pybmc.config.platform import PlatformConfig, parse_platform_config
+from pybmc.model.platform.fru import PSU_FRU, FruStore
+from pybmc.model.platform.pef import PefConfig
+from pybmc.model.platform.sdr import SdrRepository, fru_locator_record, mc_locator_record
+from pybmc.model.platform.sel import BMC_GENERATOR, INITIATE_ERASE, Sel, system_event_record
+from pybmc.model.platform.sensors import Reading, Sensor, SensorEvent, bitmask
+from pybmc.model.power import PowerEvent
+from pybmc.model.state import fingerprint
+from pybmc.wire.codes import Cc
+from pybmc.wire.errors import CommandError
+from pybmc.wire.platform_codes import Entity
+
+if TYPE_CHECKING:
+    from pybmc.core.bmc import Bmc
+
+log = logging.getLogger("pybmc.platform")
+
+SYSTEM_EVENT_LOGGING = 0x08  # BMC Global Enables bit 3
+# Get Device ID "additional device support", repeated in the MC locator record: chassis,
+# IPMB event generator and receiver, FRU, SEL, SDR repository, sensor device.
+MC_CAPABILITIES = 0xBF
+MC_NAME = "BMC"
+SDR_STAMP_EPOCH = 1704067200  # 2024-01-01 00:00 UTC
+SDR_STAMP_SPAN = 1 << 24  # about 194 days
+
+# Sensor-specific offsets (table 42-3) of the events pybmc writes.
+POWER_UNIT_OFF = 0x00  # Power Unit: power off / power down
+POWER_UNIT_CYCLE = 0x01  # Power Unit: power cycle
+ACPI_WORKING = 0x00  # ACPI Power State: S0/G0 working
+ACPI_SOFT_OFF = 0x05  # ACPI Power State: S5/G2 soft-off
+BOOT_POWER_UP = 0x00  # System Boot Initiated: by power up
+BOOT_HARD_RESET = 0x01  # System Boot Initiated: by hard reset
+BOOT_RESTART = 0x07  # System Boot Initiated: system restart
+LOG_CLEARED = 0x02  # Event Logging Disabled: log area reset/cleared
+LOG_FULL = 0x04
+LOG_ALMOST_FULL = 0x05
+MC_OFFLINE = 0x02  # Management Subsystem Health: controller off-line (deasserted: back)
+
+
+class Platform:
+    def __init__(self, bmc: Bmc, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.bmc = bmc
+        self.clock = clock  # power events bring no `now`; readings use the caller's `now`
+        self.config: PlatformConfig = parse_platform_config(bmc.config)
+        self.sensors = [Sensor(spec) for spec in self.config.sensors]
+        self.by_number = {sensor.number: sensor for sensor in self.sensors}
+        self.by_behaviour = {sensor.spec.behaviour: sensor for sensor in self.sensors}
+        self.sel = Sel(bmc.config.state_dir, self.config.sel.capacity, wall_clock)
+        self.fru = FruStore(bmc.config.state_dir, self.config.fru, bmc.name)
+        self._apply_sensor_settings()
+        records = self._sdr_records()
+        stamp = self._sdr_timestamp(records)
+        self.sdr = SdrRepository(records, stamp)
+        self.device_sdr = SdrRepository(records, stamp)  # Get Device SDR: same records
+        self.pef = PefConfig(bmc.state)
+        self._started = False
+        self._last_power_kind = ""
+        self.log_event_for("bmc-health", MC_OFFLINE, assertion=False)
+
+    # ------------------------------------------------------------------ SDR repository
+    def _sdr_records(self) -> list[bytes]:
+        records = [sensor.record(0) for sensor in self.sensors]
+        records.append(fru_locator_record(0, PSU_FRU, self.fru.device(PSU_FRU).name,
+                                          Entity.POWER_SUPPLY, 1))
+        records.append(mc_locator_record(0, MC_NAME, MC_CAPABILITIES,
+                                         Entity.SYSTEM_MANAGEMENT_MODULE, 1))
+        return records
+
+    @staticmethod
+    def _sdr_timestamp(records: list[bytes]) -> int:
+        """The "most recent addition" time: a function of the records alone.
+
+        Clients cache SDRs keyed on it (pyghmi per process, FreeIPMI on disk), so equal
+        repositories must have equal stamps and different ones (almost surely) different
+        stamps, across BMCs and restarts alike; a date within 2024 is as good as any.
+        """
+        digest = fingerprint([record.hex() for record in records])
+        return SDR_STAMP_EPOCH + int(digest, 16) % SDR_STAMP_SPAN
+
+    # ------------------------------------------------------------------ sensors
+    def sensor(self, number: int) -> Sensor:
+        sensor = self.by_number.get(number)
+        if sensor is None:
+            raise CommandError(Cc.NOT_PRESENT, reason=f"no sensor {number:#04x}")
+        return sensor
+
+    def find_sensor(self, name: str) -> Sensor | None:
+        return next((sensor for sensor in self.sensors if sensor.name == name), None)
+
+    def _start(self, now: float, powered: bool) -> None:
+        if not self._started:
+            for sensor in self.sensors:
+                sensor.load.start(powered, now)
+            self._started = True
+
+    def read(self, sensor: Sensor, now: float) -> Reading:
+        """The sensor's reading now; threshold crossings since the last one are logged."""
+        powered = self.bmc.power.is_on()
+        self._start(now, powered)
+        if not sensor.analog:
+            return Reading(states=self._discrete_states(sensor, powered))
+        reading = sensor.analog_reading(now, powered)
+        if reading.available:
+            for event in sensor.threshold_events(reading.raw):
+                self._log(event)
+        return reading
+
+    def _discrete_states(self, sensor: Sensor, powered: bool) -> int:
+        behaviour = sensor.spec.behaviour
+        if behaviour == "power-unit":
+            return 0 if powered else bitmask([POWER_UNIT_OFF])
+        if behaviour == "acpi":
+            return bitmask([ACPI_WORKING if powered else ACPI_SOFT_OFF])
+        if behaviour == "event-log":
+            if self.sel.full:
+                return bitmask([LOG_FULL])
+            return bitmask([LOG_ALMOST_FULL]) if self.sel.almost_full else 0
+        return sensor.states  # static, watchdog (latched), system boot, BMC health
+
+    def tick(self, now: float) -> None:
+        """Take every analog reading, so crossings are logged without a client asking."""
+        for sensor in self.sensors:
+            if sensor.analog:
+                self.read(sensor, now)
+
+    def set_value(self, name: str, value: float | None) -> None:
+        """Pin an analog sensor to a value (None: back to the model); for .emu and tests."""
+        sensor = self.find_sensor(name)
+        if sensor is None or not sensor.analog:
+            raise KeyError(f"no analog sensor {name!r}")
+        sensor.override = value
+
+    def set_states(self, name: str, offsets: list[int], now: float | None = None) -> None:
+        """Set a discrete sensor's asserted offsets, logging each change as an event."""
+        sensor = self.find_sensor(name)
+        if sensor is None or sensor.analog:
+            raise KeyError(f"no discrete sensor {name!r}")
+        new = bitmask(offsets)
+        changed = new ^ sensor.states
+        sensor.states = new
+        for offset in range(15):
+            if changed & (1 << offset):
+                self._log(SensorEvent(sensor.spec.sensor_type, sensor.number,
+                                      sensor.spec.reading_type, bytes([offset, 0xFF, 0xFF]),
+                                      assertion=bool(new & (1 << offset))))
+
+    # ------------------------------------------------------------------ persisted settings
+    def _settings(self) -> dict[str, dict[str, object]]:
+        return self.bmc.state.extra.setdefault("sensors", {})
+
+    def _apply_sensor_settings(self) -> None:
+        """Thresholds and hysteresis set over IPMI, while the sensor's config is unchanged."""
+        settings = self._settings()
+        for sensor in self.sensors:
+            saved = settings.get(sensor.name)
+            if not isinstance(saved, dict) or saved.get("spec") != fingerprint(repr(sensor.spec)):
+                continue
+            try:
+                thresholds = saved.get("thresholds", {})
+                for key, raw in dict(thresholds).items():  # type: ignore[call-overload]
+                    if key in sensor.thresholds:
+                        sensor.thresholds[key] = int(raw) & 0xFF
+                hysteresis = saved.get("hysteresis")
+                if isinstance(hysteresis, list) and len(hysteresis) == 2:
+                    sensor.hysteresis = (int(hysteresis[0]) & 0xFF, int(hysteresis[1]) & 0xFF)
+            except (TypeError, ValueError):
+                log.warning("%s: saved settings of sensor %s are unreadable; ignored",
+                            self.bmc.name, sensor.name)
+
+    def save_sensor_settings(self, sensor: Sensor) -> None:
+        """After Set Sensor Thresholds/Hysteresis: persist, and show them in the SDR too."""
+        self._settings()[sensor.name] = {
+            "spec": fingerprint(repr(sensor.spec)),
+            "thresholds": dict(sensor.thresholds),
+            "hysteresis": list(sensor.hysteresis),
+        }
+        self.bmc.save()
+        records = self._sdr_records()
+        stamp = self._sdr_timestamp(records)
+        self.sdr.replace(records, stamp)
+        self.device_sdr.replace(records, stamp)
+
+    # ------------------------------------------------------------------ events
+    def logging_enabled(self) -> bool:
+        return bool(self.bmc.state.global_enables & SYSTEM_EVENT_LOGGING)
+
+    def _log(self, event: SensorEvent, generator: int = BMC_GENERATOR) -> int | None:
+        if not self.logging_enabled():
+            return None
+        record = system_event_record(generator, event.sensor_type, event.sensor_number,
+                                     event.reading_type, event.event_data, event.assertion)
+        record_id = self.sel.add(record)
+        if record_id is not None:
+            log.info("%s: SEL %04x: sensor %s type %#04x data %s%s", self.bmc.name, record_id,
+                     event.sensor_number, event.sensor_type, event.event_data.hex(),
+                     "" if event.assertion else " (deasserted)")
+        return record_id
+
+    def log_event_for(self, behaviour: str, offset: int, assertion: bool = True,
+                      data2: int = 0xFF, data3: int = 0xFF) -> int | None:
+        """Log a sensor-specific event against the system sensor with this behaviour."""
+        sensor = self.by_behaviour.get(behaviour)
+        if sensor is None:
+            return None
+        data1 = offset if data2 == 0xFF else 0xC0 | offset  # C0h: byte 2 is an extension code
+        return self._log(SensorEvent(sensor.spec.sensor_type, sensor.number,
+                                     sensor.spec.reading_type, bytes([data1, data2, data3]),
+                                     assertion))
+
+    def add_event(self, sensor_type: int, reading_type: int, event_data: bytes,
+                  assertion: bool = True, sensor_number: int | None = None) -> int | None:
+        """An event from elsewhere in the BMC (the watchdog); the sensor is found by type."""
+        if sensor_number is None:
+            sensor = next((s for s in self.sensors if s.spec.sensor_type == sensor_type), None)
+            sensor_number = sensor.number if sensor is not None else 0xFF
+        sensor = self.by_number.get(sensor_number)
+        if sensor is not None and sensor.spec.behaviour == "watchdog" and event_data:
+            sensor.states = bitmask([event_data[0] & 0x0F])  # the last expiry action
+        return self._log(SensorEvent(sensor_type, sensor_number, reading_type,
+                                     (event_data + b"\xff\xff\xff")[:3], assertion))
+
+    def platform_event(self, generator: int, payload: bytes) -> int | None:
+        """Platform Event Message: EvMRev, sensor type, number, dir|type, data 1-3."""
+        event = SensorEvent(payload[1], payload[2], payload[3] & 0x7F, payload[4:7],
+                            assertion=not payload[3] & 0x80)
+        return self._log(event, generator)
+
+    def on_power_event(self, event: PowerEvent) -> None:
+        now = self.clock()
+        self._start(now, powered=event.kind != "on")  # the state just before this event
+        previous, self._last_power_kind = self._last_power_kind, event.kind
+        if event.kind == "on":
+            for sensor in self.sensors:
+                sensor.load.head_for(1.0, now)
+            self.log_event_for("acpi", ACPI_WORKING)
+        elif event.kind == "off":
+            for sensor in self.sensors:
+                sensor.load.head_for(0.0, now)
+            self._log_power_off(event.cause)
+        elif event.kind == "boot" and previous != "on":
+            # A boot right after power-on is the power-on itself; others are resets.
+            offset = BOOT_HARD_RESET if "reset" in event.cause else BOOT_RESTART
+            self.log_event_for("system-boot", offset)
+
+    def _log_power_off(self, cause: str) -> None:
+        if "soft" in cause:
+            self.log_event_for("acpi", ACPI_SOFT_OFF)
+        elif "cycle" in cause:
+            self.log_event_for("power-unit", POWER_UNIT_CYCLE)
+        else:
+            self.log_event_for("power-unit", POWER_UNIT_OFF)
+
+    def clear_sel(self, reservation_id: int, signature: bytes, action: int) -> int:
+        """Clear SEL; a real erase is itself logged, as BMCs do."""
+        erasing = action == INITIATE_ERASE
+        progress = self.sel.clear(reservation_id, signature, action)
+        if erasing:
+            self.log_event_for("event-log", LOG_CLEARED)
+        return progress
+

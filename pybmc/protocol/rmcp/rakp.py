@@ -1,0 +1,244 @@
+"""RMCP+ login: Open Session, then the RAKP 1/2 and RAKP 3/4 exchanges (a strict state machine).
+
+Open Session creates a half-open session with the chosen cipher suite; RAKP 1 names the user and
+gets RAKP 2 (the BMC's HMAC); RAKP 3 proves the password and gets RAKP 4, which activates the
+session with keys derived from the exchange.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from pybmc.protocol.rmcp import crypto
+from pybmc.protocol.rmcp.crypto import CipherSuite, RakpExchange
+from pybmc.protocol.rmcp.packet import PacketError, RmcpPlusPacket, build_rmcpplus
+from pybmc.protocol.rmcp.sequence import le32, u32
+from pybmc.protocol.rmcp.session_record import MAX_USER_NAME, Address, Session, SessionState
+from pybmc.wire.codes import LAN_CHANNEL, AuthType, PayloadType, Privilege, RmcpStatus
+
+if TYPE_CHECKING:
+    from pybmc.protocol.rmcp.session import SessionManager
+
+log = logging.getLogger("pybmc.session")
+
+RAKP_ERROR_REPLY_LEN = 8  # tag, status, 2 reserved, console session ID
+RAKP1_FIXED_LEN = 28
+OPEN_REQUEST_LEN = 32
+
+# When an Open Session request leaves an algorithm to the BMC, the strongest enabled suite wins.
+SUITE_PREFERENCE = (17, 3, 16, 8, 12, 2, 7, 11, 15, 1, 6, 0)
+
+
+def _setup_reply(manager: SessionManager, payload_type: int, payload: bytes,
+                 addr: Address) -> bytes:
+    datagram = build_rmcpplus(payload_type, 0, 0, payload)
+    manager._queue(datagram, addr)
+    return datagram
+
+
+# ----------------------------------------------------------------- Open Session
+def open_session(manager: SessionManager, packet: RmcpPlusPacket, addr: Address,
+                 now: float) -> None:
+    data = packet.payload
+    if not data:
+        raise PacketError("empty Open Session request")
+    tag = data[0]
+    console_sid = u32(data[4:8]) if len(data) >= 8 else 0
+
+    def refuse(status: RmcpStatus, why: str) -> None:
+        manager._refused(addr, f"Open Session: {why} (status {status:#04x})")
+        _setup_reply(manager, PayloadType.OPEN_SESSION_RESPONSE,
+                     bytes([tag, status, 0, 0]) + le32(console_sid), addr)
+
+    if packet.session_id != 0:
+        return refuse(RmcpStatus.INVALID_SESSION_ID, "non-zero session ID in the header")
+    if len(data) < OPEN_REQUEST_LEN:
+        return refuse(RmcpStatus.ILLEGAL_PARAMETER, f"request is {len(data)} bytes")
+    requested = data[1] & 0x0F
+    if requested > Privilege.OEM:
+        return refuse(RmcpStatus.ILLEGAL_PARAMETER, f"privilege {requested}")
+    if console_sid == 0:
+        return refuse(RmcpStatus.INVALID_SESSION_ID, "remote console session ID 0")
+    choice = _choose_suite(manager, data)
+    if isinstance(choice, RmcpStatus):
+        return refuse(choice, "no enabled cipher suite matches the proposal "
+                      f"{data[12] & 0x3F}/{data[20] & 0x3F}/{data[28] & 0x3F}")
+    limit = min(manager.bmc.channel_privilege_limit(LAN_CHANNEL),
+                manager.bmc.cipher_suite_max_privilege(choice.suite_id))
+    if limit == Privilege.NONE:
+        return refuse(RmcpStatus.NO_CIPHER_SUITE_MATCH, f"{choice} is disabled")
+    if manager._active_count() >= int(manager._security.max_sessions):
+        return refuse(RmcpStatus.INSUFFICIENT_RESOURCES, "session table full")
+    manager._make_room_for_half_open()
+    session = Session(manager, manager._new_session_id(), addr, AuthType.RMCPPLUS, now)
+    session.console_sid = console_sid
+    session.suite = choice
+    # "Highest" (0) is answered with what the channel and suite allow; xCAT needs >= 4.
+    session.open_privilege = limit if requested == 0 else min(Privilege(requested), limit)
+    manager._sessions[session.session_id] = session
+    response = (bytes([tag, RmcpStatus.NO_ERRORS, session.open_privilege, 0])
+                + le32(console_sid) + le32(session.session_id)
+                + _algorithm_record(0, choice.auth.number)
+                + _algorithm_record(1, choice.integrity.number)
+                + _algorithm_record(2, choice.confidentiality.number))
+    _setup_reply(manager, PayloadType.OPEN_SESSION_RESPONSE, response, addr)
+    return None
+
+
+def _choose_suite(manager: SessionManager, data: bytes) -> CipherSuite | RmcpStatus:
+    """Match the proposal (length-0 records are wildcards) against the enabled suites."""
+    proposal: list[int | None] = []
+    for index, offset in enumerate((8, 16, 24)):
+        record = data[offset:offset + 8]
+        if record[0] != index:
+            return RmcpStatus.ILLEGAL_PARAMETER
+        if record[3] == 0:
+            proposal.append(None)
+        elif record[3] == 8:
+            proposal.append(record[4] & 0x3F)
+        else:
+            return RmcpStatus.ILLEGAL_PARAMETER
+    enabled_ids = set(manager.bmc.cipher_suites())
+    enabled = [crypto.CIPHER_SUITES[i] for i in SUITE_PREFERENCE if i in enabled_ids]
+    unknown = (RmcpStatus.INVALID_AUTHENTICATION_ALGORITHM,
+               RmcpStatus.INVALID_INTEGRITY_ALGORITHM,
+               RmcpStatus.INVALID_CONFIDENTIALITY_ALGORITHM)
+    for position, wanted in enumerate(proposal):
+        if wanted is not None and all(s.algorithms[position] != wanted for s in enabled):
+            return unknown[position]
+    for suite in enabled:
+        if all(w is None or w == a for w, a in zip(proposal, suite.algorithms, strict=True)):
+            return suite
+    return RmcpStatus.NO_CIPHER_SUITE_MATCH
+
+
+# ----------------------------------------------------------------- RAKP 1 -> 2
+def rakp1(manager: SessionManager, packet: RmcpPlusPacket, addr: Address, now: float) -> None:
+    data = packet.payload
+    if len(data) < 8:
+        raise PacketError(f"RAKP 1 too short ({len(data)} bytes)")
+    tag = data[0]
+    session = manager._sessions.get(u32(data[4:8]))
+    if session is None or not session.is_rmcpplus:
+        _rakp_error(manager, PayloadType.RAKP2, tag, RmcpStatus.INVALID_SESSION_ID, 0, addr)
+        return
+    if session.state is SessionState.RAKP2_SENT and data == session.last_rakp1:
+        manager._queue(session.rakp2_reply, addr)  # a retransmitted RAKP 1: same answer
+        return
+    if session.state is not SessionState.OPENED:
+        log.debug("%s: RAKP 1 out of order for session %#010x (%s)", manager._name,
+                  session.session_id, session.state.value)
+        _rakp_error(manager, PayloadType.RAKP2, tag, RmcpStatus.INVALID_SESSION_ID,
+                    session.console_sid, addr)
+        return
+    status, why = _rakp1_checks(manager, session, data)
+    if status is not RmcpStatus.NO_ERRORS:
+        manager._refused(addr, f"RAKP 1: {why} (status {status:#04x})")
+        _rakp_error(manager, PayloadType.RAKP2, tag, status, session.console_sid, addr)
+        manager._discard(session)
+        return
+    assert session.exchange is not None
+    reply = (bytes([tag, RmcpStatus.NO_ERRORS, 0, 0]) + le32(session.console_sid)
+             + session.exchange.bmc_random + session.exchange.guid
+             + session.exchange.rakp2_authcode(session.kuid))
+    session.state = SessionState.RAKP2_SENT
+    session.last_rakp1 = data
+    session.rakp2_reply = _setup_reply(manager, PayloadType.RAKP2, reply, addr)
+    session.touch(now, addr)
+
+
+def _rakp1_checks(manager: SessionManager, session: Session, data: bytes) -> tuple[RmcpStatus, str]:
+    """Validate RAKP 1, look the user up and fill in the exchange; (status, why)."""
+    if len(data) < RAKP1_FIXED_LEN:
+        return RmcpStatus.ILLEGAL_PARAMETER, f"message is {len(data)} bytes"
+    role, name_length = data[24], data[27]
+    if name_length > MAX_USER_NAME or len(data) < RAKP1_FIXED_LEN + name_length:
+        return RmcpStatus.INVALID_NAME_LENGTH, f"user name length {name_length}"
+    name = data[RAKP1_FIXED_LEN:RAKP1_FIXED_LEN + name_length]
+    shown = name.decode(errors="replace")
+    requested = role & 0x0F
+    if not Privilege.CALLBACK <= requested <= Privilege.OEM:
+        return RmcpStatus.INVALID_ROLE, f"role byte {role:#04x}"
+    user = manager.bmc.find_user(name)  # name-only and name+role lookups both go by name
+    if user is None:
+        return RmcpStatus.UNAUTHORIZED_NAME, f"unknown user {shown!r}"
+    user_limit = manager.bmc.user_privilege_limit(user)
+    if user_limit == Privilege.NONE:
+        return RmcpStatus.UNAUTHORIZED_NAME, f"user {shown!r} has no LAN access"
+    assert session.suite is not None
+    limit = min(Privilege(requested), user_limit,
+                manager.bmc.cipher_suite_max_privilege(session.suite.suite_id))
+    if limit == Privilege.NONE:
+        return RmcpStatus.INVALID_ROLE, f"no privilege left for {shown!r}"
+    session.user_id, session.user_name = user.user_id, bytes(name)
+    session.max_privilege = limit
+    session.kuid = crypto.user_key(user.password)
+    session.exchange = RakpExchange(
+        auth=session.suite.auth, console_sid=session.console_sid,
+        bmc_sid=session.session_id, console_random=bytes(data[8:24]),
+        bmc_random=os.urandom(16), guid=bytes(manager.bmc.guid), role=role,
+        user_name=bytes(name))
+    return RmcpStatus.NO_ERRORS, ""
+
+
+# ----------------------------------------------------------------- RAKP 3 -> 4
+def rakp3(manager: SessionManager, packet: RmcpPlusPacket, addr: Address, now: float) -> None:
+    data = packet.payload
+    if len(data) < 8:
+        raise PacketError(f"RAKP 3 too short ({len(data)} bytes)")
+    tag, status = data[0], data[1]
+    session = manager._sessions.get(u32(data[4:8]))
+    if session is None or not session.is_rmcpplus:
+        _rakp_error(manager, PayloadType.RAKP4, tag, RmcpStatus.INVALID_SESSION_ID, 0, addr)
+        return
+    if session.active and data == session.last_rakp3:
+        manager._queue(session.rakp4_reply, addr)  # a retransmitted RAKP 3: same answer
+        return
+    if session.state is not SessionState.RAKP2_SENT:
+        log.debug("%s: RAKP 3 out of order for session %#010x (%s)", manager._name,
+                  session.session_id, session.state.value)
+        _rakp_error(manager, PayloadType.RAKP4, tag, RmcpStatus.INVALID_SESSION_ID,
+                    session.console_sid, addr)
+        return
+    exchange = session.exchange
+    assert exchange is not None and session.suite is not None
+    user = session.user_name.decode(errors="replace")
+    if status != RmcpStatus.NO_ERRORS:
+        manager._refused(addr, f"console ended the login of {user!r} with status {status:#04x}")
+        manager._discard(session)
+        return
+    if not hmac.compare_digest(bytes(data[8:]), exchange.rakp3_authcode(session.kuid)):
+        manager._refused(addr, f"bad password for user {user!r} (RAKP 3 mismatch)")
+        _rakp_error(manager, PayloadType.RAKP4, tag, RmcpStatus.INVALID_INTEGRITY_CHECK_VALUE,
+                    session.console_sid, addr)
+        manager._discard(session)
+        return
+    if manager._active_count() >= int(manager._security.max_sessions):
+        manager._refused(addr, "session table full")
+        _rakp_error(manager, PayloadType.RAKP4, tag, RmcpStatus.INSUFFICIENT_RESOURCES,
+                    session.console_sid, addr)
+        manager._discard(session)
+        return
+    sik = exchange.session_integrity_key(session.kuid)
+    session.keys = crypto.derive_keys(session.suite.auth, sik, session.kuid)
+    reply = (bytes([tag, RmcpStatus.NO_ERRORS, 0, 0]) + le32(session.console_sid)
+             + exchange.rakp4_icv(sik))
+    session.privilege = session.max_privilege  # RMCP+ starts at the negotiated role
+    session.last_rakp3 = data
+    session.rakp4_reply = _setup_reply(manager, PayloadType.RAKP4, reply, addr)
+    session.touch(now, addr)
+    manager._activate(session, now)
+    manager._opened(session)
+
+
+def _rakp_error(manager: SessionManager, payload_type: int, tag: int, status: RmcpStatus,
+                console_sid: int, addr: Address) -> None:
+    _setup_reply(manager, payload_type, bytes([tag, status, 0, 0]) + le32(console_sid), addr)
+
+
+def _algorithm_record(kind: int, number: int) -> bytes:
+    """One Open Session algorithm payload: type, 2 reserved, length 8, algorithm, 3 reserved."""
+    return bytes([kind, 0, 0, 8, number, 0, 0, 0])

@@ -1,0 +1,159 @@
+"""What the BMC knows about one session or pending IPMI 1.5 login; no protocol logic here."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from pybmc.protocol.rmcp.crypto import CipherSuite, RakpExchange, SessionKeys
+from pybmc.protocol.rmcp.sequence import (
+    V15_SEQ_WINDOW,
+    V20_SEQ_WINDOW,
+    SequenceWindow,
+    next_sequence,
+)
+from pybmc.wire.codes import LAN_CHANNEL, AuthType, Privilege
+from pybmc.wire.message import Request
+
+if TYPE_CHECKING:
+    from pybmc.protocol.rmcp.session import SessionManager
+
+Address = tuple[str, int]
+
+RETRANSMIT_WINDOW = 5.0  # a repeated request within this gets the cached reply
+MAX_USER_NAME = 16
+
+
+class SessionState(Enum):
+    OPENED = "opened"  # RMCP+ Open Session answered, waiting for RAKP 1
+    RAKP2_SENT = "rakp2-sent"  # waiting for RAKP 3
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class Challenge:
+    """An IPMI 1.5 Get Session Challenge answer, waiting for its Activate Session."""
+
+    def __init__(self, temp_sid: int, challenge: bytes, user_id: int, user_name: bytes,
+                 auth_type: int, remote: Address, now: float) -> None:
+        self.temp_sid = temp_sid
+        self.challenge = challenge
+        self.user_id = user_id
+        self.user_name = user_name
+        self.auth_type = auth_type
+        self.remote = remote
+        self.created = now
+        # Once answered, a retransmitted identical Activate Session gets the same reply.
+        self.answered: tuple[tuple[int, bytes, bytes], bytes] | None = None
+
+
+class Session:
+    """One session (half-open or active) as the BMC sees it; a dispatch.SessionView."""
+
+    def __init__(self, manager: SessionManager, session_id: int, remote: Address,
+                 auth_type: int, now: float) -> None:
+        self._manager = manager
+        self.session_id = session_id
+        self.handle = 0
+        self.user_id = 0
+        self.user_name = b""
+        self.privilege = Privilege.NONE
+        self.max_privilege = Privilege.NONE
+        self.channel = LAN_CHANNEL
+        self.remote = remote
+        self.auth_type = auth_type
+        self.state = SessionState.OPENED
+        self.created = now
+        self.last_activity = now
+        # IPMI 1.5
+        self.password = b""
+        self.inbound = SequenceWindow(V15_SEQ_WINDOW, 1)
+        self.outbound_sequence = 1
+        # RMCP+
+        self.console_sid = 0
+        self.suite: CipherSuite | None = None
+        self.open_privilege = Privilege.NONE
+        self.kuid = b""
+        self.exchange: RakpExchange | None = None
+        self.keys: SessionKeys | None = None
+        self.authenticated_window = SequenceWindow(V20_SEQ_WINDOW, 1)
+        self.unauthenticated_window = SequenceWindow(V20_SEQ_WINDOW, 1)
+        self.authenticated_out = 1
+        self.unauthenticated_out = 1
+        self.last_rakp1 = b""
+        self.rakp2_reply = b""
+        self.last_rakp3 = b""
+        self.rakp4_reply = b""
+        # Retransmit cache: the previous request and the reply message it got.
+        self._last_request: tuple[int, int, int, int, int, bytes] | None = None
+        self._last_reply = b""
+        self._last_request_at = 0.0
+
+    # ----------------------------------------------------------------- SessionView
+    def set_privilege(self, privilege: Privilege) -> None:
+        self.privilege = Privilege(privilege)
+
+    def close(self) -> None:
+        self._manager.close_session(self, "close session")
+
+    # ----------------------------------------------------------------- helpers
+    @property
+    def is_rmcpplus(self) -> bool:
+        return self.auth_type == AuthType.RMCPPLUS
+
+    @property
+    def active(self) -> bool:
+        return self.state is SessionState.ACTIVE
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether this session's payloads are encrypted (its suite has confidentiality)."""
+        return self.suite is not None and self.suite.confidentiality.number != 0
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether this session's packets carry an integrity AuthCode."""
+        return self.suite is not None and self.suite.integrity.number != 0
+
+    def describe(self) -> str:
+        if self.is_rmcpplus and self.suite is not None:
+            return f"RMCP+ {self.suite}"
+        return f"IPMI 1.5 auth {AuthType(self.auth_type).name}"
+
+    def touch(self, now: float, remote: Address) -> None:
+        self.last_activity = now
+        self.remote = remote
+
+    def next_v15_sequence(self) -> int:
+        sequence = self.outbound_sequence
+        self.outbound_sequence = next_sequence(sequence)
+        return sequence
+
+    def next_rmcpplus_sequence(self, authenticated: bool) -> int:
+        if authenticated:
+            sequence = self.authenticated_out
+            self.authenticated_out = next_sequence(sequence)
+        else:
+            sequence = self.unauthenticated_out
+            self.unauthenticated_out = next_sequence(sequence)
+        return sequence
+
+    @staticmethod
+    def _request_key(req: Request) -> tuple[int, int, int, int, int, bytes]:
+        return (req.rq_seq, req.netfn, req.cmd, req.rq_addr, req.rq_lun, req.data)
+
+    def cached_reply(self, req: Request, now: float) -> bytes | None:
+        """The reply to an identical previous request (a client retransmit), if recent."""
+        if (self._last_request == self._request_key(req)
+                and now - self._last_request_at <= RETRANSMIT_WINDOW):
+            return self._last_reply
+        return None
+
+    def remember(self, req: Request, reply: bytes, now: float) -> None:
+        self._last_request = self._request_key(req)
+        self._last_reply = reply
+        self._last_request_at = now
+
+    def __repr__(self) -> str:
+        return (f"<Session {self.session_id:#010x} {self.state.value} "
+                f"user={self.user_name!r} priv={self.privilege.name}>")

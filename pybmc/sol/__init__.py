@@ -1,1 +1,0 @@
-"""Serial over LAN: the SOL packet protocol (payload.py) and the guest console bridge."""
