@@ -234,10 +234,13 @@ def boot() -> list[Scenario]:
         S("boot/param-0-set-in-progress", _boot_param(0), lock=lock),
         S("boot/param-4-info-ack", _boot_param(4), lock=lock),
         S("boot/pyghmi-network", Pyghmi("bootdev", ("network",)), lock=lock),
-        S("boot/freeipmi-boot-flags", fi("ipmi-chassis", "--set-boot-flags",
-                                         "--boot-device=PXE"),
+        # Set with ipmi-config: `ipmi-chassis --set-boot-flags` of FreeIPMI 1.6.10 rejects its own
+        # defaults ("invalid parameters") before sending anything, against any BMC.
+        S("boot/freeipmi-boot-flags",
+          fi("ipmi-config", "--category=chassis", "--commit",
+             "-e", "Chassis_Boot_Flags:Boot_Device=PXE"),
           fi("ipmi-chassis", "--get-boot-flags"), lock=lock,
-          normalise=keep_lines(r"Boot Device|Boot Flags|BIOS boot type")),
+          normalise=keep_lines(r"(?i)boot device|boot flags|BIOS boot type")),
     ]
 
 
