@@ -45,12 +45,14 @@ fi
 
 # ---------------------------------------------------------------- packages
 # `apt-get download` needs the package lists; refresh them once if they are empty.
+# Its progress lines ("Get:1 ...") go to stderr: callers capture this function's caller's
+# stdout as the path of the downloaded .deb.
 apt_download() {
-    (cd "$CACHE/debs" && apt-get download -q "$1" 2>/dev/null) && return 0
+    (cd "$CACHE/debs" && apt-get download -q "$1" 2>/dev/null) >&2 && return 0
     if [ "$(id -u)" = 0 ]; then
         log "apt-get download $1 failed; running apt-get update once"
         apt-get update -qq >&2 || true
-        (cd "$CACHE/debs" && apt-get download -q "$1" 2>/dev/null) && return 0
+        (cd "$CACHE/debs" && apt-get download -q "$1" 2>/dev/null) >&2 && return 0
     fi
     die "cannot download $1 (run apt-get update, or set PYBMC_GUEST_KERNEL_DEB)"
 }
