@@ -132,11 +132,11 @@ def serve(
 
 
 async def _serve(configs: list[BmcConfig], reset_state: bool, stop_vms_on_exit: bool) -> None:
-    from pybmc.core.bmc import Bmc
+    from pybmc.edge.assembly import BmcRuntime
     from pybmc.edge.server import Server
 
-    bmcs = [Bmc(config, reset_state=reset_state) for config in configs]
-    server = Server(bmcs, stop_vms_on_exit=stop_vms_on_exit)
+    runtimes = [BmcRuntime(config, reset_state=reset_state) for config in configs]
+    server = Server(runtimes, stop_vms_on_exit=stop_vms_on_exit)
     # What exists now (modules, configs, BMCs) lives as long as the process: keep the cycle
     # collector from walking it again in every full collection, each a pause of ~10 ms.
     gc.freeze()

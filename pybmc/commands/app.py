@@ -40,7 +40,7 @@ CC_SET_IN_PROGRESS = 0x81  # Set System Info Parameters: "set in progress" alrea
 # ------------------------------------------------------------------------------ device
 @table.command(NetFn.APP, 0x01, Privilege.USER, length=0)
 def get_device_id(ctx: Context, data: bytes) -> bytes:
-    identity = ctx.bmc.config.identity
+    identity = ctx.config.identity
     return bytes([
         identity.device_id,
         identity.device_revision & 0x0F,  # bit 7 clear: no device SDRs, the BMC has a repository
@@ -57,21 +57,21 @@ def get_device_id(ctx: Context, data: bytes) -> bytes:
 def cold_reset(ctx: Context, data: bytes) -> bytes:
     """A BMC reboot: volatile settings come back from their non-volatile copies. The host's
     power is not the BMC's to touch here."""
-    state = ctx.bmc.state
+    state = ctx.state
     for channel in (LAN_CHANNEL,):
         stored = state.channel(channel, volatile=False)
         active = state.channel(channel, volatile=True)
         for field in dataclasses.fields(stored):
             setattr(active, field.name, getattr(stored, field.name))
     _sysinfo(ctx)["0"] = "00"
-    ctx.bmc.save()
-    log.info("%s: cold reset: volatile channel access reloaded from non-volatile", ctx.bmc.name)
+    ctx.changes.mark()
+    log.info("%s: cold reset: volatile channel access reloaded from non-volatile", ctx.name)
     return b""
 
 
 @table.command(NetFn.APP, 0x03, Privilege.ADMINISTRATOR, length=0)
 def warm_reset(ctx: Context, data: bytes) -> bytes:
-    log.info("%s: warm reset requested; nothing to reinitialise", ctx.bmc.name)
+    log.info("%s: warm reset requested; nothing to reinitialise", ctx.name)
     return b""
 
 
@@ -82,13 +82,13 @@ def get_self_test_results(ctx: Context, data: bytes) -> bytes:
 
 @table.command(NetFn.APP, 0x08, Privilege.USER, length=0)
 def get_device_guid(ctx: Context, data: bytes) -> bytes:
-    return ctx.bmc.guid
+    return ctx.guid
 
 
 @table.command(NetFn.APP, 0x37, Privilege.NONE, length=0)
 def get_system_guid(ctx: Context, data: bytes) -> bytes:
     """The same GUID RAKP uses; clients ask for it before a session exists."""
-    return ctx.bmc.guid
+    return ctx.guid
 
 
 # ------------------------------------------------------------------------------ global enables
@@ -99,14 +99,14 @@ GLOBAL_ENABLES_RESERVED = 0x10
 def set_bmc_global_enables(ctx: Context, data: bytes) -> bytes:
     if data[0] & GLOBAL_ENABLES_RESERVED:
         raise CommandError(Cc.INVALID_DATA_FIELD, reason="reserved global enables bit set")
-    ctx.bmc.state.global_enables = data[0]
-    ctx.bmc.save()
+    ctx.state.global_enables = data[0]
+    ctx.changes.mark()
     return b""
 
 
 @table.command(NetFn.APP, 0x2F, Privilege.USER, length=0)
 def get_bmc_global_enables(ctx: Context, data: bytes) -> bytes:
-    return bytes([ctx.bmc.state.global_enables])
+    return bytes([ctx.state.global_enables])
 
 
 # ------------------------------------------------------------------------------ channels
@@ -143,12 +143,8 @@ def _known_channel(ctx: Context, raw: int) -> int:
 
 
 def _active_sessions(ctx: Context, channel: int) -> int:
-    """Sessions open on the channel, read defensively from whatever the session layer keeps."""
-    known = getattr(getattr(ctx.bmc, "sessions", None), "sessions", None)
-    if not known:
-        return 0
-    sessions = known.values() if isinstance(known, dict) else known
-    count = sum(1 for s in sessions if getattr(s, "channel", channel) == channel)
+    """Sessions open on the channel."""
+    count = sum(1 for s in ctx.sessions.sessions if s.channel == channel)
     return min(count, 0x3F)
 
 
@@ -162,7 +158,7 @@ def get_channel_info(ctx: Context, data: bytes) -> bytes:
 
 
 def _encode_channel_access(ctx: Context, channel: int, volatile: bool) -> bytes:
-    access = ctx.bmc.state.channel(channel, volatile)
+    access = ctx.state.channel(channel, volatile)
     flags = (
         (0x20 if access.alerting_disabled else 0)
         | (0x10 if access.per_message_auth_disabled else 0)
@@ -207,7 +203,7 @@ def set_channel_access(ctx: Context, data: bytes) -> bytes:
         raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"access mode {access_mode}")
     if privilege_which != KEEP and not _valid_privilege_limit(privilege):
         raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"privilege limit {privilege}")
-    state = ctx.bmc.state
+    state = ctx.state
     if access_which != KEEP:
         access = state.channel(channel, volatile=access_which == VOLATILE)
         access.access_mode = access_mode
@@ -216,8 +212,8 @@ def set_channel_access(ctx: Context, data: bytes) -> bytes:
         access.user_level_auth_disabled = bool(data[1] & 0x08)
     if privilege_which != KEEP:
         state.channel(channel, volatile=privilege_which == VOLATILE).privilege_limit = privilege
-    ctx.bmc.save()
-    log.info("%s: channel %d access set: %s", ctx.bmc.name, channel, data.hex())
+    ctx.changes.mark()
+    log.info("%s: channel %d access set: %s", ctx.name, channel, data.hex())
     return b""
 
 
@@ -230,7 +226,7 @@ def _user_id(raw: int) -> int:
 
 
 def _user(ctx: Context, uid: int) -> UserRecord:
-    return ctx.bmc.state.users.setdefault(uid, UserRecord(user_id=uid))
+    return ctx.users.records.setdefault(uid, UserRecord(user_id=uid))
 
 
 def _user_channel(ctx: Context, raw: int) -> int:
@@ -242,7 +238,7 @@ def _user_channel(ctx: Context, raw: int) -> int:
 
 
 def _enabled_users(ctx: Context) -> int:
-    return sum(1 for user in ctx.bmc.state.users.values()
+    return sum(1 for user in ctx.users.records.values()
                if user.enabled and 1 <= user.user_id <= MAX_USERS)
 
 
@@ -278,8 +274,8 @@ def set_user_access(ctx: Context, data: bytes) -> bytes:
         access.ipmi_messaging = bool(data[0] & 0x10)
     access.privilege = privilege
     # Byte 4, the per-user session limit, is accepted; sessions are limited per BMC instead.
-    ctx.bmc.save()
-    log.info("%s: user %d access on channel %d: %s", ctx.bmc.name, uid, channel, data.hex())
+    ctx.changes.mark()
+    log.info("%s: user %d access on channel %d: %s", ctx.name, uid, channel, data.hex())
     return b""
 
 
@@ -299,12 +295,12 @@ def set_user_name(ctx: Context, data: bytes) -> bytes:
     if uid == 1 and name:
         raise CommandError(Cc.INVALID_DATA_FIELD, reason="user 1 has a fixed (empty) name")
     # RAKP and Activate Session find users by name, so two users may not share one.
-    if name and any(other.name == name for other_uid, other in ctx.bmc.state.users.items()
+    if name and any(other.name == name for other_uid, other in ctx.users.records.items()
                     if other_uid != uid):
         raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"user name {name!r} is taken")
     _user(ctx, uid).name = name
-    ctx.bmc.save()
-    log.info("%s: user %d name set to %r", ctx.bmc.name, uid, name.decode(errors="replace"))
+    ctx.changes.mark()
+    log.info("%s: user %d name set to %r", ctx.name, uid, name.decode(errors="replace"))
     return b""
 
 
@@ -335,8 +331,8 @@ def set_user_password(ctx: Context, data: bytes) -> bytes:
     else:
         user.enabled = operation == ENABLE_USER
         what = "enabled" if user.enabled else "disabled"
-    ctx.bmc.save()
-    log.info("%s: user %d %s", ctx.bmc.name, uid, what)
+    ctx.changes.mark()
+    log.info("%s: user %d %s", ctx.name, uid, what)
     return b""
 
 
@@ -357,7 +353,7 @@ SYSINFO_BLOCK_LENGTH = 16
 
 def _sysinfo(ctx: Context) -> dict[str, str]:
     """Stored in state.extra as hex: "0" -> set in progress, "<param>.<block>" -> 16 bytes."""
-    return ctx.bmc.state.extra.setdefault("sysinfo", {})
+    return ctx.state.extra.setdefault("sysinfo", {})
 
 
 @table.command(NetFn.APP, 0x59, Privilege.USER, length=4)
@@ -391,7 +387,7 @@ def set_system_info_parameters(ctx: Context, data: bytes) -> bytes:
         stored[f"{parameter}.{block}"] = data[2:].ljust(SYSINFO_BLOCK_LENGTH, b"\x00").hex()
     else:
         raise CommandError(CC_PARAMETER_NOT_SUPPORTED, reason=f"parameter {parameter}")
-    ctx.bmc.save()
+    ctx.changes.mark()
     return b""
 
 

@@ -22,18 +22,15 @@ them live in pybmc.model.boot; this module parses requests and builds responses.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-from weakref import WeakKeyDictionary
+import time
 
 from pybmc.commands.dispatch import CommandTable, Context
 from pybmc.model import boot
+from pybmc.model.chassis import ChassisRuntime
 from pybmc.model.power import PowerAction, PowerError
+from pybmc.model.state import State
 from pybmc.wire.codes import BMC_SLAVE_ADDRESS, Cc, NetFn, Privilege
 from pybmc.wire.errors import CommandError
-
-if TYPE_CHECKING:
-    from pybmc.core.bmc import Bmc
 
 log = logging.getLogger("pybmc.chassis")
 
@@ -67,45 +64,27 @@ _IDENTIFY_TIMED_ON = 0x10
 _IDENTIFY_INDEFINITE_ON = 0x20
 
 
-@dataclass
-class _Volatile:
-    """What a real BMC forgets when it restarts: the identify LED and the Set In Progress claim."""
-
-    identify_until: float = 0.0  # monotonic time a timed identify ends
-    identify_forever: bool = False
-    set_in_progress: int = 0  # 0 set complete, 1 set in progress, 2 commit write
-    set_in_progress_at: float = 0.0
-
-
-_VOLATILE: WeakKeyDictionary[Bmc, _Volatile] = WeakKeyDictionary()
-
-
-def _volatile(bmc: Bmc) -> _Volatile:
-    found = _VOLATILE.get(bmc)
-    if found is None:
-        found = _VOLATILE[bmc] = _Volatile()
-    return found
 
 
 # ----------------------------------------------------------------- capabilities and status
 @table.command(NetFn.CHASSIS, 0x00, Privilege.USER, length=0)
 def get_chassis_capabilities(ctx: Context, data: bytes) -> bytes:
-    return _capabilities(ctx.bmc)
+    return _capabilities(ctx.state)
 
 
 @table.command(NetFn.CHASSIS, 0x05, Privilege.ADMINISTRATOR, length=(5, 6))
 def set_chassis_capabilities(ctx: Context, data: bytes) -> bytes:
     # Only bits 1:0 of the flags (intrusion sensor, front panel lockout) are settable; a
     # request without the optional bridge address keeps the one set before.
-    current = _capabilities(ctx.bmc)
+    current = _capabilities(ctx.state)
     updated = bytes([data[0] & 0x03]) + data[1:5] + (data[5:6] or current[5:6])
-    ctx.bmc.state.extra[CAPABILITIES_KEY] = updated.hex()
-    ctx.bmc.save()
+    ctx.state.extra[CAPABILITIES_KEY] = updated.hex()
+    ctx.changes.mark()
     return b""
 
 
-def _capabilities(bmc: Bmc) -> bytes:
-    stored = bmc.state.extra.get(CAPABILITIES_KEY)
+def _capabilities(state: State) -> bytes:
+    stored = state.extra.get(CAPABILITIES_KEY)
     if isinstance(stored, str):
         try:
             value = bytes.fromhex(stored)
@@ -118,25 +97,24 @@ def _capabilities(bmc: Bmc) -> bytes:
 
 @table.command(NetFn.CHASSIS, 0x01, Privilege.USER, length=0)
 def get_chassis_status(ctx: Context, data: bytes) -> bytes:
-    bmc = ctx.bmc
-    power = 0x01 if bmc.power.is_on() else 0x00
-    power |= (bmc.state.restore_policy & 0x03) << 5
-    last_event = int(bmc.state.extra.get(boot.LAST_POWER_EVENT_KEY, 0)) & 0x1F
-    misc = _CHASSIS_STATUS_IDENTIFY_SUPPORTED | _identify_state(bmc, ctx.now)
-    front_panel = FRONT_PANEL_DISABLE_ALLOWED | _front_panel_disabled(bmc)
+    power = 0x01 if ctx.power.is_on() else 0x00
+    power |= (ctx.state.restore_policy & 0x03) << 5
+    last_event = int(ctx.state.extra.get(boot.LAST_POWER_EVENT_KEY, 0)) & 0x1F
+    misc = _CHASSIS_STATUS_IDENTIFY_SUPPORTED | _identify_state(ctx.chassis, ctx.now)
+    front_panel = FRONT_PANEL_DISABLE_ALLOWED | _front_panel_disabled(ctx.state)
     return bytes([power, last_event, misc, front_panel])
 
 
 @table.command(NetFn.CHASSIS, 0x0A, Privilege.ADMINISTRATOR, length=1)
 def set_front_panel_enables(ctx: Context, data: bytes) -> bytes:
     # The machine has no buttons to press; what a client disables only reads back.
-    ctx.bmc.state.extra[FRONT_PANEL_KEY] = data[0] & 0x0F
-    ctx.bmc.save()
+    ctx.state.extra[FRONT_PANEL_KEY] = data[0] & 0x0F
+    ctx.changes.mark()
     return b""
 
 
-def _front_panel_disabled(bmc: Bmc) -> int:
-    return int(bmc.state.extra.get(FRONT_PANEL_KEY, 0)) & 0x0F
+def _front_panel_disabled(state: State) -> int:
+    return int(state.extra.get(FRONT_PANEL_KEY, 0)) & 0x0F
 
 
 # ----------------------------------------------------------------- power control
@@ -146,33 +124,33 @@ def chassis_control(ctx: Context, data: bytes) -> bytes:
         action = PowerAction(data[0])
     except ValueError:
         raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"chassis control {data[0]}") from None
-    log.info("%s: chassis control %s requested on channel %d", ctx.bmc.name,
+    log.info("%s: chassis control %s requested on channel %d", ctx.name,
              action.name.lower(), ctx.channel)
     # Remembered before the request: a backend may report the boot before returning.
-    ctx.bmc.state.extra[boot.CONTROL_CHANNEL_KEY] = ctx.channel
+    ctx.state.extra[boot.CONTROL_CHANNEL_KEY] = ctx.channel
     if action is PowerAction.CYCLE:
-        _apply_cycle_interval(ctx.bmc)
+        _apply_cycle_interval(ctx)
     try:
-        ctx.bmc.power.request(action)
+        ctx.power.request(action)
     except PowerError as err:
-        log.info("%s: chassis control %s refused: %s", ctx.bmc.name, action.name.lower(), err)
+        log.info("%s: chassis control %s refused: %s", ctx.name, action.name.lower(), err)
         raise CommandError(err.cc, reason=str(err)) from None
     return b""
 
 
 @table.command(NetFn.CHASSIS, 0x0B, Privilege.ADMINISTRATOR, length=1)
 def set_power_cycle_interval(ctx: Context, data: bytes) -> bytes:
-    ctx.bmc.state.extra[CYCLE_INTERVAL_KEY] = data[0]
-    ctx.bmc.save()
-    _apply_cycle_interval(ctx.bmc)
+    ctx.state.extra[CYCLE_INTERVAL_KEY] = data[0]
+    ctx.changes.mark()
+    _apply_cycle_interval(ctx)
     return b""
 
 
-def _apply_cycle_interval(bmc: Bmc) -> None:
+def _apply_cycle_interval(ctx: Context) -> None:
     """Give the backend the interval a client set (it persists; the backend is rebuilt)."""
-    seconds = bmc.state.extra.get(CYCLE_INTERVAL_KEY)
-    if seconds is not None and hasattr(bmc.power, "cycle_interval"):
-        bmc.power.cycle_interval = float(seconds)
+    seconds = ctx.state.extra.get(CYCLE_INTERVAL_KEY)
+    if seconds is not None:
+        ctx.power.cycle_interval = float(seconds)
 
 
 @table.command(NetFn.CHASSIS, 0x06, Privilege.OPERATOR, length=1)
@@ -181,21 +159,22 @@ def set_power_restore_policy(ctx: Context, data: bytes) -> bytes:
     if policy > RESTORE_POLICY_NO_CHANGE:
         raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"restore policy {policy}")
     if policy != RESTORE_POLICY_NO_CHANGE:
-        ctx.bmc.state.restore_policy = policy
-        ctx.bmc.save()
+        ctx.state.restore_policy = policy
+        ctx.changes.mark()
     return bytes([RESTORE_POLICIES_SUPPORTED])
 
 
 @table.command(NetFn.CHASSIS, 0x07, Privilege.USER, length=0)
 def get_system_restart_cause(ctx: Context, data: bytes) -> bytes:
-    state = ctx.bmc.state
+    state = ctx.state
     channel = int(state.extra.get(boot.RESTART_CHANNEL_KEY, 0)) & 0x0F
     return bytes([state.restart_cause & 0x0F, channel])
 
 
 @table.command(NetFn.CHASSIS, 0x0F, Privilege.USER, length=0)
 def get_poh_counter(ctx: Context, data: bytes) -> bytes:
-    counts = boot.power_on_minutes(ctx.bmc) // POH_MINUTES_PER_COUNT
+    minutes = boot.power_on_minutes(ctx.state, ctx.power.is_on(), time.time())
+    counts = minutes // POH_MINUTES_PER_COUNT
     return bytes([POH_MINUTES_PER_COUNT]) + (counts & 0xFFFFFFFF).to_bytes(4, "little")
 
 
@@ -204,21 +183,21 @@ def get_poh_counter(ctx: Context, data: bytes) -> bytes:
 def chassis_identify(ctx: Context, data: bytes) -> bytes:
     interval = data[0] if data else DEFAULT_IDENTIFY_SECONDS
     force = len(data) > 1 and bool(data[1] & 0x01)  # overrides the interval
-    volatile = _volatile(ctx.bmc)
+    volatile = ctx.chassis
     volatile.identify_forever = force
     volatile.identify_until = ctx.now + interval
     if force:
-        log.info("%s: chassis identify on", ctx.bmc.name)
+        log.info("%s: chassis identify on", ctx.name)
     elif interval:
-        log.info("%s: chassis identify on for %d s", ctx.bmc.name, interval)
+        log.info("%s: chassis identify on for %d s", ctx.name, interval)
     else:
-        log.info("%s: chassis identify off", ctx.bmc.name)
+        log.info("%s: chassis identify off", ctx.name)
     return b""
 
 
-def _identify_state(bmc: Bmc, now: float) -> int:
+def _identify_state(chassis: ChassisRuntime, now: float) -> int:
     """Chassis Status byte 3 bits 5:4: off, timed on, or indefinitely on."""
-    volatile = _volatile(bmc)
+    volatile = chassis
     if volatile.identify_forever:
         return _IDENTIFY_INDEFINITE_ON
     if now < volatile.identify_until:
@@ -235,10 +214,10 @@ def set_system_boot_options(ctx: Context, data: bytes) -> bytes:
     if param == boot.SET_IN_PROGRESS:
         _set_in_progress(ctx, value)
     else:
-        boot.write_parameter(ctx.bmc.state, param, value)
-        boot.mark_invalid(ctx.bmc.state, param, invalid=bool(data[0] & 0x80))
-        ctx.bmc.save()
-    log.debug("%s: boot option %d set to %s", ctx.bmc.name, param, value.hex())
+        boot.write_parameter(ctx.state, param, value)
+        boot.mark_invalid(ctx.state, param, invalid=bool(data[0] & 0x80))
+        ctx.changes.mark()
+    log.debug("%s: boot option %d set to %s", ctx.name, param, value.hex())
     return b""
 
 
@@ -246,11 +225,11 @@ def set_system_boot_options(ctx: Context, data: bytes) -> bytes:
 def get_system_boot_options(ctx: Context, data: bytes) -> bytes:
     param = data[0] & 0x7F
     if param == boot.SET_IN_PROGRESS:
-        value = bytes([_current_set_in_progress(ctx.bmc, ctx.now)])
+        value = bytes([_current_set_in_progress(ctx.chassis, ctx.now)])
     else:
         # Byte 2 is the set selector; the mailbox (parameter 7) uses it as the block number.
-        value = boot.read_parameter(ctx.bmc.state, param, block=data[1])
-    invalid = 0x80 if boot.is_marked_invalid(ctx.bmc.state, param) else 0x00
+        value = boot.read_parameter(ctx.state, param, block=data[1])
+    invalid = 0x80 if boot.is_marked_invalid(ctx.state, param) else 0x00
     return bytes([BOOT_PARAMETER_VERSION, param | invalid]) + value
 
 
@@ -261,16 +240,15 @@ def _set_in_progress(ctx: Context, value: bytes) -> None:
     request = value[0] & 0x03
     if request == 0x03:
         raise CommandError(Cc.INVALID_DATA_FIELD, reason="set in progress value 3 is reserved")
-    if request == 0x01 and _current_set_in_progress(ctx.bmc, ctx.now) != 0x00:
+    if request == 0x01 and _current_set_in_progress(ctx.chassis, ctx.now) != 0x00:
         # Someone else has claimed the parameters (IPMI 2.0 table 28-12, cc 81h).
         raise CommandError(boot.CC_SET_IN_PROGRESS_CLAIMED, reason="set already in progress")
-    volatile = _volatile(ctx.bmc)
+    volatile = ctx.chassis
     volatile.set_in_progress = request
     volatile.set_in_progress_at = ctx.now
 
 
-def _current_set_in_progress(bmc: Bmc, now: float) -> int:
-    volatile = _volatile(bmc)
+def _current_set_in_progress(volatile: ChassisRuntime, now: float) -> int:
     if volatile.set_in_progress and now - volatile.set_in_progress_at > SET_IN_PROGRESS_LAPSE:
         volatile.set_in_progress = 0
     return volatile.set_in_progress

@@ -8,15 +8,23 @@ wire formats, only the Context, so the LAN channel and the in-band system interf
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from pybmc.wire.codes import CURRENT_CHANNEL, Cc, Privilege
 from pybmc.wire.errors import CommandError
 
 if TYPE_CHECKING:
-    from pybmc.core.bmc import Bmc
+    from pybmc.config.bmc import BmcConfig
+    from pybmc.model.chassis import ChassisRuntime
+    from pybmc.model.lan import Lan
+    from pybmc.model.platform import Platform
+    from pybmc.model.power import PowerBackend
+    from pybmc.model.state import Changes, State
+    from pybmc.model.system_interface import SystemInterface
+    from pybmc.model.users import Users
+    from pybmc.model.watchdog import Watchdog
 
 log = logging.getLogger("pybmc.dispatch")
 
@@ -34,22 +42,144 @@ class SessionView(Protocol):
     remote: tuple[str, int]
     auth_type: int
 
+    @property
+    def encrypted(self) -> bool:
+        """Whether the session's payloads are encrypted (its cipher suite has confidentiality)."""
+        ...
+
     def set_privilege(self, privilege: Privilege) -> None: ...
 
     def close(self) -> None: ...
 
 
-@dataclass
-class Context:
-    """Everything a handler needs to answer one request."""
+class SessionTable(Protocol):
+    """The active sessions, as Get Session Info and Close Session see them."""
 
-    bmc: Bmc
-    channel: int
-    privilege: Privilege
-    session: SessionView | None = None
-    now: float = 0.0
-    lun: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)
+    @property
+    def sessions(self) -> Sequence[SessionView]: ...
+
+    def find_session(self, session_id: int) -> SessionView | None: ...
+
+    def find_by_handle(self, handle: int) -> SessionView | None: ...
+
+
+class SolActivation(Protocol):
+    session: SessionView
+
+
+class SolControl(Protocol):
+    """The BMC's one SOL instance, as the payload commands drive it."""
+
+    @property
+    def active(self) -> SolActivation | None: ...
+
+    def activate(self, session: SessionView, encrypted: bool, authenticated: bool,
+                 retry_count: int, retry_interval: float, now: float) -> None: ...
+
+    def deactivate(self, reason: str) -> None: ...
+
+
+# Run a request as if it arrived on `channel` (Send Message addressed to the BMC itself):
+# (channel, privilege, now, netfn, cmd, data) -> completion code + response data.
+Execute = Callable[[int, Privilege, float, int, int, bytes], bytes]
+
+
+@dataclass(frozen=True)
+class BmcParts:
+    """The typed parts of one BMC that handlers work on; built once by the core."""
+
+    name: str
+    config: BmcConfig
+    guid: bytes  # the System GUID as it goes on the wire (least significant byte first)
+    state: State
+    changes: Changes
+    users: Users
+    lan: Lan
+    chassis: ChassisRuntime
+    platform: Platform
+    power: PowerBackend
+    watchdog: Watchdog
+    system_interface: SystemInterface
+    sessions: SessionTable
+    sol: SolControl
+    execute: Execute
+
+
+class Context:
+    """Everything a handler needs to answer one request: the request's channel, privilege,
+    session and time, and the typed parts of the BMC it reaches (never the BMC itself)."""
+
+    __slots__ = ("channel", "lun", "now", "parts", "privilege", "session")
+
+    def __init__(self, parts: BmcParts, channel: int, privilege: Privilege,
+                 session: SessionView | None = None, now: float = 0.0, lun: int = 0) -> None:
+        self.parts = parts
+        self.channel = channel
+        self.privilege = privilege
+        self.session = session
+        self.now = now
+        self.lun = lun  # the responder LUN the request addressed (sensors live on LUN 0)
+
+    # The parts, by name; a handler reads only the ones it needs.
+    @property
+    def name(self) -> str:
+        return self.parts.name
+
+    @property
+    def config(self) -> BmcConfig:
+        return self.parts.config
+
+    @property
+    def guid(self) -> bytes:
+        return self.parts.guid
+
+    @property
+    def state(self) -> State:
+        return self.parts.state
+
+    @property
+    def changes(self) -> Changes:
+        return self.parts.changes
+
+    @property
+    def users(self) -> Users:
+        return self.parts.users
+
+    @property
+    def lan(self) -> Lan:
+        return self.parts.lan
+
+    @property
+    def chassis(self) -> ChassisRuntime:
+        return self.parts.chassis
+
+    @property
+    def platform(self) -> Platform:
+        return self.parts.platform
+
+    @property
+    def power(self) -> PowerBackend:
+        return self.parts.power
+
+    @property
+    def watchdog(self) -> Watchdog:
+        return self.parts.watchdog
+
+    @property
+    def system_interface(self) -> SystemInterface:
+        return self.parts.system_interface
+
+    @property
+    def sessions(self) -> SessionTable:
+        return self.parts.sessions
+
+    @property
+    def sol(self) -> SolControl:
+        return self.parts.sol
+
+    def execute(self, channel: int, privilege: Privilege, netfn: int, cmd: int,
+                data: bytes) -> bytes:
+        return self.parts.execute(channel, privilege, self.now, netfn, cmd, data)
 
     def resolve_channel(self, channel: int) -> int:
         """Map 0x0E ("this channel") to the channel the request came in on."""
@@ -128,7 +258,7 @@ class Dispatcher:
         if ctx.privilege < command.privilege:
             log.info(
                 "%s: %s refused: needs %s, session has %s",
-                ctx.bmc.name, command.name, command.privilege.name, ctx.privilege.name,
+                ctx.name, command.name, command.privilege.name, ctx.privilege.name,
             )
             return bytes([Cc.INSUFFICIENT_PRIVILEGE])
         if not command.length_ok(len(data)):
@@ -136,10 +266,10 @@ class Dispatcher:
         try:
             return bytes([Cc.OK]) + command.handler(ctx, data)
         except CommandError as err:
-            log.debug("%s: %s -> %#04x %s", ctx.bmc.name, command.name, err.cc, err)
+            log.debug("%s: %s -> %#04x %s", ctx.name, command.name, err.cc, err)
             return bytes([err.cc]) + err.data
         except Exception:
             # A handler bug must cost one reply, never the server or other sessions.
-            log.exception("%s: handler %s failed on data %s", ctx.bmc.name, command.name,
+            log.exception("%s: handler %s failed on data %s", ctx.name, command.name,
                           data.hex())
             return bytes([Cc.UNSPECIFIED])

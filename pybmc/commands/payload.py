@@ -5,7 +5,6 @@ from __future__ import annotations
 import struct
 
 from pybmc.commands.dispatch import CommandTable, Context
-from pybmc.model.lan import sol_settings
 from pybmc.wire.codes import LAN_CHANNEL, Cc, NetFn, PayloadType, Privilege
 from pybmc.wire.errors import CommandError
 
@@ -25,11 +24,6 @@ ERR_NEEDS_ENCRYPTION = 0x84
 ERR_ALREADY_DEACTIVATED = 0x80
 
 
-def _session_encrypts(session: object) -> bool:
-    suite = getattr(session, "suite", None)
-    return suite is not None and suite.confidentiality.number != 0
-
-
 def _check_sol_request(data: bytes) -> None:
     if data[0] & 0x3F != PayloadType.SOL:
         raise CommandError(Cc.INVALID_DATA_FIELD, reason="only SOL payloads can be activated")
@@ -38,7 +32,7 @@ def _check_sol_request(data: bytes) -> None:
 
 
 def payload_access(ctx: Context, user_id: int) -> bytes:
-    stored = ctx.bmc.state.extra.get("payload_access", {}).get(str(user_id))
+    stored = ctx.state.extra.get("payload_access", {}).get(str(user_id))
     return bytes.fromhex(stored) if stored else DEFAULT_PAYLOAD_ACCESS
 
 
@@ -48,7 +42,7 @@ def activate_payload(ctx: Context, data: bytes) -> bytes:
     session = ctx.session
     if session is None:
         raise CommandError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE, reason="SOL needs a LAN session")
-    settings = sol_settings(ctx.bmc)
+    settings = ctx.lan.sol_settings()
     if not settings.enabled:
         raise CommandError(ERR_PAYLOAD_DISABLED)
     if not payload_access(ctx, session.user_id)[0] & 0x02:
@@ -56,27 +50,27 @@ def activate_payload(ctx: Context, data: bytes) -> bytes:
     if session.privilege < max(settings.privilege, Privilege.USER):
         raise CommandError(Cc.INSUFFICIENT_PRIVILEGE)
     encrypt = bool(data[2] & 0x80)
-    session_encrypts = _session_encrypts(session)
+    session_encrypts = session.encrypted
     if encrypt and not session_encrypts:
         raise CommandError(ERR_NEEDS_NO_ENCRYPTION)
     if settings.force_encryption and not session_encrypts:
         raise CommandError(ERR_NEEDS_ENCRYPTION)
-    sol = ctx.bmc.sol
+    sol = ctx.sol
     if sol.active is not None:
         raise CommandError(ERR_ALREADY_ACTIVE, reason="SOL is active on another session")
     sol.activate(session, encrypted=encrypt, authenticated=bool(data[2] & 0x40),
                  retry_count=settings.retry_count,
-                 retry_interval=max(settings.retry_interval_ms, 10) / 1000)
-    return struct.pack("<4sHHHH", b"\x00" * 4, 255, 255, ctx.bmc.config.port, NO_VLAN)
+                 retry_interval=max(settings.retry_interval_ms, 10) / 1000, now=ctx.now)
+    return struct.pack("<4sHHHH", b"\x00" * 4, 255, 255, ctx.config.port, NO_VLAN)
 
 
 @table.command(NetFn.APP, 0x49, Privilege.USER, length=6)
 def deactivate_payload(ctx: Context, data: bytes) -> bytes:
     _check_sol_request(data)
-    if ctx.bmc.sol.active is None:
+    if ctx.sol.active is None:
         raise CommandError(ERR_ALREADY_DEACTIVATED)
     # Any session may end SOL: xCAT's console deactivates a stale owner before activating.
-    ctx.bmc.sol.deactivate("Deactivate Payload")
+    ctx.sol.deactivate("Deactivate Payload")
     return b""
 
 
@@ -84,14 +78,14 @@ def deactivate_payload(ctx: Context, data: bytes) -> bytes:
 def get_payload_activation_status(ctx: Context, data: bytes) -> bytes:
     if data[0] & 0x3F != PayloadType.SOL:
         return bytes([0, 0, 0])
-    active = 0x01 if ctx.bmc.sol.active is not None else 0x00
+    active = 0x01 if ctx.sol.active is not None else 0x00
     return bytes([SOL_INSTANCE_CAPACITY, active, 0x00])
 
 
 @table.command(NetFn.APP, 0x4B, Privilege.USER, length=2)
 def get_payload_instance_info(ctx: Context, data: bytes) -> bytes:
     _check_sol_request(data)
-    active = ctx.bmc.sol.active
+    active = ctx.sol.active
     session_id = active.session.session_id if active is not None else 0
     # Payload-specific part for SOL: byte 1 is the system serial port number (0).
     return struct.pack("<I", session_id) + bytes(8)
@@ -121,8 +115,8 @@ def set_user_payload_access(ctx: Context, data: bytes) -> bytes:
     change = bytes([data[2] & 0xFE, data[3], data[4], data[5]])
     for index, bits in enumerate(change):
         current[index] = (current[index] | bits) if operation == 0 else (current[index] & ~bits)
-    ctx.bmc.state.extra.setdefault("payload_access", {})[str(user_id)] = bytes(current).hex()
-    ctx.bmc.save()
+    ctx.state.extra.setdefault("payload_access", {})[str(user_id)] = bytes(current).hex()
+    ctx.changes.mark()
     return b""
 
 

@@ -2,7 +2,7 @@
 
 Event receiver and Platform Event Message, PEF capabilities and configuration (stored, not
 acted on), the device SDR view for the in-band side, and the sensor commands. The sensors and
-their readings live in `ctx.bmc.platform`; `ctx.now` drives the readings.
+their readings live in `ctx.platform`; `ctx.now` drives the readings.
 """
 
 from __future__ import annotations
@@ -29,20 +29,20 @@ REARM_ALL = 0x00  # Re-arm Sensor Events byte 2 bit 7 clear: re-arm all events
 def _sensor(ctx: Context, number: int) -> Sensor:
     if ctx.lun != 0:  # every sensor is on LUN 0 of the BMC
         raise CommandError(Cc.NOT_PRESENT, reason=f"no sensors on LUN {ctx.lun}")
-    return ctx.bmc.platform.sensor(number)
+    return ctx.platform.sensor(number)
 
 
 # ------------------------------------------------------------------------------- events
 @table.command(SENSOR_EVENT, 0x00, Privilege.ADMINISTRATOR, length=2)
 def set_event_receiver(ctx: Context, data: bytes) -> bytes:
-    ctx.bmc.state.extra["event_receiver"] = bytes([data[0], data[1] & 0x03]).hex()
-    ctx.bmc.save()
+    ctx.state.extra["event_receiver"] = bytes([data[0], data[1] & 0x03]).hex()
+    ctx.changes.mark()
     return b""
 
 
 @table.command(SENSOR_EVENT, 0x01, Privilege.USER, length=0)
 def get_event_receiver(ctx: Context, data: bytes) -> bytes:
-    saved = ctx.bmc.state.extra.get("event_receiver")
+    saved = ctx.state.extra.get("event_receiver")
     if isinstance(saved, str) and len(saved) == 4:
         return bytes.fromhex(saved)
     return bytes([BMC_SLAVE_ADDRESS, 0x00])
@@ -58,7 +58,7 @@ def platform_event(ctx: Context, data: bytes) -> bytes:
         generator = SMS_GENERATOR if in_band else REMOTE_CONSOLE_GENERATOR
         payload = data
     channel = 0 if ctx.channel == SYSTEM_INTERFACE_CHANNEL else ctx.channel & 0x0F
-    ctx.bmc.platform.platform_event(generator | channel << 12, payload)
+    ctx.platform.platform_event(generator | channel << 12, payload)
     return b""
 
 
@@ -76,27 +76,27 @@ def arm_pef_postpone_timer(ctx: Context, data: bytes) -> bytes:
 
 @table.command(SENSOR_EVENT, 0x12, Privilege.ADMINISTRATOR, length=(1, 64))
 def set_pef_configuration_parameters(ctx: Context, data: bytes) -> bytes:
-    if ctx.bmc.platform.pef.set(data[0], data[1:]):
-        ctx.bmc.save()
+    if ctx.platform.pef.set(data[0], data[1:]):
+        ctx.changes.mark()
     return b""
 
 
 @table.command(SENSOR_EVENT, 0x13, Privilege.OPERATOR, length=3)
 def get_pef_configuration_parameters(ctx: Context, data: bytes) -> bytes:
-    return ctx.bmc.platform.pef.get(data[0], data[1])
+    return ctx.platform.pef.get(data[0], data[1])
 
 
 @table.command(SENSOR_EVENT, 0x14, Privilege.ADMINISTRATOR, length=3)
 def set_last_processed_event_id(ctx: Context, data: bytes) -> bytes:
     which = "last.bmc" if data[0] & 0x01 else "last.sw"
-    ctx.bmc.platform.pef.values[which] = data[1:3].hex()
-    ctx.bmc.save()
+    ctx.platform.pef.values[which] = data[1:3].hex()
+    ctx.changes.mark()
     return b""
 
 
 @table.command(SENSOR_EVENT, 0x15, Privilege.ADMINISTRATOR, length=0)
 def get_last_processed_event_id(ctx: Context, data: bytes) -> bytes:
-    platform = ctx.bmc.platform
+    platform = ctx.platform
     values = platform.pef.values
     last = platform.sel.last_record_id()
     software = bytes.fromhex(values.get("last.sw", "ffff"))
@@ -107,7 +107,7 @@ def get_last_processed_event_id(ctx: Context, data: bytes) -> bytes:
 # ------------------------------------------------------------------------------- device SDRs
 @table.command(SENSOR_EVENT, 0x20, Privilege.USER, length=(0, 1))
 def get_device_sdr_info(ctx: Context, data: bytes) -> bytes:
-    platform = ctx.bmc.platform
+    platform = ctx.platform
     if data and data[0] & DEVICE_SDR_COUNT:
         count = len(platform.device_sdr.records)
     else:
@@ -118,12 +118,12 @@ def get_device_sdr_info(ctx: Context, data: bytes) -> bytes:
 @table.command(SENSOR_EVENT, 0x21, Privilege.USER, length=6)
 def get_device_sdr(ctx: Context, data: bytes) -> bytes:
     reservation_id, record_id, offset, count = struct.unpack("<HHBB", data)
-    return ctx.bmc.platform.device_sdr.read(reservation_id, record_id, offset, count)
+    return ctx.platform.device_sdr.read(reservation_id, record_id, offset, count)
 
 
 @table.command(SENSOR_EVENT, 0x22, Privilege.USER, length=0)
 def reserve_device_sdr_repository(ctx: Context, data: bytes) -> bytes:
-    return struct.pack("<H", ctx.bmc.platform.device_sdr.reservation.reserve())
+    return struct.pack("<H", ctx.platform.device_sdr.reservation.reserve())
 
 
 # ------------------------------------------------------------------------------- sensors
@@ -139,7 +139,7 @@ def get_sensor_reading_factors(ctx: Context, data: bytes) -> bytes:
 def set_sensor_hysteresis(ctx: Context, data: bytes) -> bytes:
     sensor = _sensor(ctx, data[0])
     sensor.set_hysteresis(data[2], data[3])
-    ctx.bmc.platform.save_sensor_settings(sensor)
+    ctx.platform.save_sensor_settings(sensor)
     return b""
 
 
@@ -152,7 +152,7 @@ def get_sensor_hysteresis(ctx: Context, data: bytes) -> bytes:
 def set_sensor_thresholds(ctx: Context, data: bytes) -> bytes:
     sensor = _sensor(ctx, data[0])
     sensor.set_thresholds(data[1], data[2:8])
-    ctx.bmc.platform.save_sensor_settings(sensor)
+    ctx.platform.save_sensor_settings(sensor)
     return b""
 
 
@@ -181,14 +181,14 @@ def rearm_sensor_events(ctx: Context, data: bytes) -> bytes:
 @table.command(SENSOR_EVENT, 0x2B, Privilege.USER, length=1)
 def get_sensor_event_status(ctx: Context, data: bytes) -> bytes:
     sensor = _sensor(ctx, data[0])
-    reading = ctx.bmc.platform.read(sensor, ctx.now)
+    reading = ctx.platform.read(sensor, ctx.now)
     return sensor.event_status_response(reading)
 
 
 @table.command(SENSOR_EVENT, 0x2D, Privilege.USER, length=1)
 def get_sensor_reading(ctx: Context, data: bytes) -> bytes:
     sensor = _sensor(ctx, data[0])
-    return ctx.bmc.platform.read(sensor, ctx.now).encode()
+    return ctx.platform.read(sensor, ctx.now).encode()
 
 
 @table.command(SENSOR_EVENT, 0x2F, Privilege.USER, length=1)

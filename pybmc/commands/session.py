@@ -48,7 +48,7 @@ def _lan_channel(ctx: Context, channel_byte: int) -> int:
 def _login_status(ctx: Context) -> int:
     """Which kinds of user can log in: named users, the null user with/without password."""
     status = 0
-    for user in ctx.bmc.state.users.values():
+    for user in ctx.users.records.values():
         if not user.enabled:
             continue
         if user.name:
@@ -67,19 +67,19 @@ def get_channel_authentication_capabilities(ctx: Context, data: bytes) -> bytes:
     requested = data[1] & 0x0F
     if not Privilege.CALLBACK <= requested <= Privilege.OEM:
         raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"privilege {requested}")
-    if requested > ctx.bmc.channel_privilege_limit(channel):
+    if requested > ctx.users.channel_privilege_limit(channel):
         raise CommandError(Cc.INVALID_DATA_FIELD, reason="privilege above the channel limit")
-    auth_types = ctx.bmc.auth_types_enabled(Privilege(requested))
+    auth_types = ctx.lan.auth_types_enabled(Privilege(requested))
     capabilities = 0
     if extended:
         capabilities = (SUPPORTS_IPMI_15 if auth_types else 0) | (
-            SUPPORTS_IPMI_20 if ctx.bmc.cipher_suites() else 0)
+            SUPPORTS_IPMI_20 if ctx.lan.cipher_suites() else 0)
     return bytes([channel, auth_types | (IPMI_20_EXTENDED if extended else 0),
                   _login_status(ctx), capabilities, 0, 0, 0, 0])
 
 
 def _cipher_suite_list(ctx: Context, by_suite: bool) -> bytes:
-    suites = [CIPHER_SUITES[i] for i in ctx.bmc.cipher_suites() if i in CIPHER_SUITES]
+    suites = [CIPHER_SUITES[i] for i in ctx.lan.cipher_suites() if i in CIPHER_SUITES]
     if by_suite:
         return b"".join(suite.record() for suite in suites)
     auth = sorted({s.auth.number for s in suites})
@@ -114,8 +114,8 @@ def set_session_privilege_level(ctx: Context, data: bytes) -> bytes:
         return bytes([session.privilege])
     if requested > Privilege.OEM:
         raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"privilege {requested}")
-    user = ctx.bmc.state.users.get(session.user_id)
-    user_limit = (ctx.bmc.user_privilege_limit(user, session.channel) if user is not None
+    user = ctx.users.records.get(session.user_id)
+    user_limit = (ctx.users.privilege_limit(user, session.channel) if user is not None
                   else Privilege.NONE)
     if requested > user_limit:
         raise CommandError(CC_LEVEL_EXCEEDS_LIMIT, reason="above the user/channel limit")
@@ -127,7 +127,7 @@ def set_session_privilege_level(ctx: Context, data: bytes) -> bytes:
 
 @table.command(NetFn.APP, 0x3C, Privilege.CALLBACK, length=(4, 5))
 def close_session(ctx: Context, data: bytes) -> bytes:
-    sessions = ctx.bmc.sessions
+    sessions = ctx.sessions
     session_id = int.from_bytes(data[0:4], "little")
     if session_id == 0:
         if len(data) < 5:
@@ -152,11 +152,11 @@ def _info_target(ctx: Context, data: bytes, active: list) -> SessionView | None:
     if index == INFO_BY_SESSION_ID:
         if len(data) != 5:
             raise CommandError(Cc.REQUEST_DATA_LENGTH_INVALID)
-        return ctx.bmc.sessions.find_session(int.from_bytes(data[1:5], "little"))
+        return ctx.sessions.find_session(int.from_bytes(data[1:5], "little"))
     if index == INFO_BY_HANDLE:
         if len(data) != 2:
             raise CommandError(Cc.REQUEST_DATA_LENGTH_INVALID)
-        return ctx.bmc.sessions.find_by_handle(data[1])
+        return ctx.sessions.find_by_handle(data[1])
     return active[index - 1] if index <= len(active) else None
 
 
@@ -169,8 +169,8 @@ def _remote_ip(remote: tuple[str, int]) -> bytes:
 
 @table.command(NetFn.APP, 0x3D, Privilege.USER, length=(1, 5))
 def get_session_info(ctx: Context, data: bytes) -> bytes:
-    active = ctx.bmc.sessions.sessions
-    slots = int(ctx.bmc.config.security.max_sessions) & 0x3F
+    active = ctx.sessions.sessions
+    slots = int(ctx.config.security.max_sessions) & 0x3F
     head = bytes([0, slots, len(active) & 0x3F])
     target = _info_target(ctx, data, active)
     if target is None:

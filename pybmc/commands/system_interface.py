@@ -1,22 +1,15 @@
 """The BMC's side of the host's system interface (KCS): message flags, the receive message queue,
 the event message buffer and Send Message (IPMI 2.0 sections 22.1-22.8).
 
-The Linux ipmi_si driver reads Get Message Flags whenever the BMC raises ATN, then fetches what
-the flags announce: Get Message for the receive queue, Read Event Message Buffer for an event,
-and Clear Message Flags for the watchdog pre-timeout. `SystemInterface` holds that state for one
-BMC; the in-band link (pybmc/edge/inband.py) listens to it to raise and drop ATN.
-
-Get/Set BMC Global Enables live in app.py; the bits read here come from `bmc.state`.
+The state these handlers read and change is `pybmc.model.system_interface.SystemInterface`
+(`ctx.system_interface`); Get/Set BMC Global Enables live in app.py.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
-from typing import TYPE_CHECKING
 
 from pybmc.commands.dispatch import CommandTable, Context
-from pybmc.model.listeners import Listener, Listeners
 from pybmc.wire.codes import (
     BMC_SLAVE_ADDRESS,
     LAN_CHANNEL,
@@ -28,139 +21,13 @@ from pybmc.wire.codes import (
 from pybmc.wire.errors import CommandError
 from pybmc.wire.message import MessageError, decode_request, encode_response
 
-if TYPE_CHECKING:
-    from pybmc.core.bmc import Bmc
-
 log = logging.getLogger("pybmc.sysif")
 
 table = CommandTable()
 
-# Get Message Flags bits (IPMI 2.0 table 22-?, "Get Message Flags response").
-RECEIVE_MESSAGE_AVAILABLE = 0x01
-EVENT_BUFFER_FULL = 0x02
-WATCHDOG_PRETIMEOUT = 0x08
-OEM_FLAGS = 0xE0
-
-# BMC Global Enables bits (IPMI 2.0 section 22.1).
-ENABLE_RECEIVE_INTERRUPT = 0x01
-ENABLE_EVENT_BUFFER_INTERRUPT = 0x02
-ENABLE_EVENT_BUFFER = 0x04
-
-# Completion codes specific to these commands.
 DATA_NOT_AVAILABLE = 0x80  # Get Message / Read Event Message Buffer: queue or buffer empty
 NAK_ON_WRITE = 0x83  # Send Message: nobody acknowledged the IPMB write
-
 IPMB_CHANNEL = 0
-RECEIVE_QUEUE_DEPTH = 16  # real BMCs keep a handful; the oldest message goes when it is full
-EVENT_MESSAGE_LENGTH = 16
-
-
-class SystemInterface:
-    """Message flags, receive queue and event buffer of one BMC's system interface."""
-
-    def __init__(self, bmc: Bmc) -> None:
-        self.bmc = bmc
-        self.messages: deque[bytes] = deque(maxlen=RECEIVE_QUEUE_DEPTH)
-        self.event: bytes | None = None
-        self.watchdog_pretimeout = False
-        self.oem_flags = 0
-        self._listeners = Listeners(log, "system interface")
-
-    # --------------------------------------------------------------- what the host sees
-    @property
-    def flags(self) -> int:
-        """The Get Message Flags byte."""
-        flags = self.oem_flags & OEM_FLAGS
-        if self.messages:
-            flags |= RECEIVE_MESSAGE_AVAILABLE
-        if self.event is not None:
-            flags |= EVENT_BUFFER_FULL
-        if self.watchdog_pretimeout:
-            flags |= WATCHDOG_PRETIMEOUT
-        return flags
-
-    def attention(self) -> tuple[bool, bool]:
-        """(raise ATN, with an interrupt) as the flags and Global Enables say."""
-        flags = self.flags
-        enables = self.bmc.state.global_enables
-        irq = bool(
-            (flags & (RECEIVE_MESSAGE_AVAILABLE | WATCHDOG_PRETIMEOUT)
-             and enables & ENABLE_RECEIVE_INTERRUPT)
-            or (flags & EVENT_BUFFER_FULL and enables & ENABLE_EVENT_BUFFER_INTERRUPT)
-        )
-        return flags != 0, irq
-
-    # --------------------------------------------------------------- changes
-    def add_listener(self, listener: Listener) -> None:
-        """`listener()` runs after every change of the flags (the in-band link re-sends ATN)."""
-        self._listeners.add(listener)
-
-    def remove_listener(self, listener: Listener) -> None:
-        self._listeners.remove(listener)
-
-    def _changed(self) -> None:
-        self._listeners.notify(self.bmc.name)
-
-    def queue_message(self, channel_info: int, message: bytes) -> None:
-        """Add a message for Get Message: `channel_info` is its first response byte."""
-        if len(self.messages) == self.messages.maxlen:
-            log.warning("%s: receive message queue full; oldest message dropped", self.bmc.name)
-        self.messages.append(bytes([channel_info & 0xFF]) + message)
-        self._changed()
-
-    def post_event(self, event: bytes) -> bool:
-        """Offer a 16-byte event message; kept only if the buffer is enabled and empty."""
-        if len(event) != EVENT_MESSAGE_LENGTH:
-            raise ValueError(f"an event message is 16 bytes, not {len(event)}")
-        if not self.bmc.state.global_enables & ENABLE_EVENT_BUFFER or self.event is not None:
-            return False
-        self.event = bytes(event)
-        self._changed()
-        return True
-
-    def set_watchdog_pretimeout(self) -> None:
-        self.watchdog_pretimeout = True
-        self._changed()
-
-    def clear(self, mask: int) -> None:
-        """Clear Message Flags: bit 0 flushes the queue, bit 1 the event buffer, ..."""
-        if mask & RECEIVE_MESSAGE_AVAILABLE:
-            self.messages.clear()
-        if mask & EVENT_BUFFER_FULL:
-            self.event = None
-        if mask & WATCHDOG_PRETIMEOUT:
-            self.watchdog_pretimeout = False
-        self.oem_flags &= ~mask & 0xFF
-        self._changed()
-
-    def take_message(self) -> bytes | None:
-        message = self.messages.popleft() if self.messages else None
-        self._changed()
-        return message
-
-    def take_event(self) -> bytes | None:
-        event, self.event = self.event, None
-        self._changed()
-        return event
-
-    def host_reset(self) -> None:
-        """The host was reset: what was waiting for its old OS is of no use to the next one."""
-        self.messages.clear()
-        self.event = None
-        self.watchdog_pretimeout = False
-        self.oem_flags = 0
-        self._changed()
-
-
-def system_interface_of(bmc: Bmc) -> SystemInterface:
-    """The BMC's SystemInterface, made on first use (kept as `bmc.system_interface`)."""
-    existing = getattr(bmc, "system_interface", None)
-    if isinstance(existing, SystemInterface):
-        return existing
-    created = SystemInterface(bmc)
-    bmc.system_interface = created  # type: ignore[attr-defined]
-    return created
-
 
 def _require_system_interface(ctx: Context) -> None:
     """These commands belong to the host's interface; a LAN session may not drain its queue."""
@@ -172,20 +39,20 @@ def _require_system_interface(ctx: Context) -> None:
 @table.command(NetFn.APP, 0x30, Privilege.ADMINISTRATOR, length=1)
 def clear_message_flags(ctx: Context, data: bytes) -> bytes:
     _require_system_interface(ctx)
-    system_interface_of(ctx.bmc).clear(data[0])
+    ctx.system_interface.clear(data[0])
     return b""
 
 
 @table.command(NetFn.APP, 0x31, Privilege.ADMINISTRATOR, length=0)
 def get_message_flags(ctx: Context, data: bytes) -> bytes:
     _require_system_interface(ctx)
-    return bytes([system_interface_of(ctx.bmc).flags])
+    return bytes([ctx.system_interface.flags])
 
 
 @table.command(NetFn.APP, 0x33, Privilege.ADMINISTRATOR, length=0)
 def get_message(ctx: Context, data: bytes) -> bytes:
     _require_system_interface(ctx)
-    message = system_interface_of(ctx.bmc).take_message()
+    message = ctx.system_interface.take_message()
     if message is None:
         raise CommandError(DATA_NOT_AVAILABLE, reason="receive message queue empty")
     return message
@@ -194,7 +61,7 @@ def get_message(ctx: Context, data: bytes) -> bytes:
 @table.command(NetFn.APP, 0x35, Privilege.ADMINISTRATOR, length=0)
 def read_event_message_buffer(ctx: Context, data: bytes) -> bytes:
     _require_system_interface(ctx)
-    event = system_interface_of(ctx.bmc).take_event()
+    event = ctx.system_interface.take_event()
     if event is None:
         raise CommandError(DATA_NOT_AVAILABLE, reason="event message buffer empty")
     return event
@@ -222,8 +89,8 @@ def _send_ipmb(ctx: Context, message: bytes) -> bytes:
         raise CommandError(NAK_ON_WRITE, reason=f"no IPMB device at {request.rs_addr:#04x}")
     # Addressed to the BMC itself: answer it, and queue the response for Get Message, as the
     # IPMB response would arrive (its first byte, the requester's address, is not returned).
-    inner = ctx.bmc.context(IPMB_CHANNEL, Privilege.ADMINISTRATOR, now=ctx.now)
-    result = ctx.bmc.execute(inner, request.netfn, request.cmd, request.data)
+    result = ctx.execute(IPMB_CHANNEL, Privilege.ADMINISTRATOR, request.netfn, request.cmd,
+                         request.data)
     response = encode_response(request, result)
-    system_interface_of(ctx.bmc).queue_message(IPMB_CHANNEL, response[1:])
+    ctx.system_interface.queue_message(IPMB_CHANNEL, response[1:])
     return b""

@@ -1,7 +1,7 @@
 """Transport NetFn (0x0C): LAN and SOL configuration parameters, ARP suspension, statistics.
 
 The parameter model (defaults, validation, storage, the set-in-progress lock) is in
-pybmc/lan.py; these handlers only decode requests, pick the channel and encode replies.
+pybmc/model/lan.py; these handlers only decode requests, pick the channel and encode replies.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from pybmc.commands.dispatch import CommandTable, Context
-from pybmc.model import lan
+from pybmc.model import lan_params as params
 from pybmc.wire.codes import LAN_CHANNEL, SYSTEM_INTERFACE_CHANNEL, Cc, NetFn, Privilege
 from pybmc.wire.errors import CommandError
 
@@ -33,47 +33,47 @@ def lan_channel(ctx: Context, channel_byte: int) -> int:
     return channel
 
 
-def _get_parameter(ctx: Context, family: lan.ParameterFamily, data: bytes) -> bytes:
+def _get_parameter(ctx: Context, family: params.ParameterFamily, data: bytes) -> bytes:
     channel_byte, number, selector, _block = data
     lan_channel(ctx, channel_byte)
-    revision = bytes([lan.PARAMETER_REVISION])
+    revision = bytes([params.PARAMETER_REVISION])
     if channel_byte & GET_REVISION_ONLY:
         return revision
     try:
         if number == 0:
-            return revision + bytes([lan.set_lock(ctx.bmc, family, ctx.now).state])
-        return revision + family.get(ctx.bmc, number, selector)
-    except lan.ParameterError as err:
+            return revision + bytes([ctx.lan.set_lock(family, ctx.now).state])
+        return revision + ctx.lan.get(family, number, selector)
+    except params.ParameterError as err:
         raise CommandError(err.cc, reason=str(err)) from None
 
 
-def _set_parameter(ctx: Context, family: lan.ParameterFamily, data: bytes) -> bytes:
+def _set_parameter(ctx: Context, family: params.ParameterFamily, data: bytes) -> bytes:
     lan_channel(ctx, data[0])
     number, value = data[1], data[2:]
     try:
         if number == 0:
-            lan.write_set_in_progress(ctx.bmc, family, value, ctx.now)
+            ctx.lan.write_set_in_progress(family, value, ctx.now)
             return b""
-        family.set(ctx.bmc, number, value)
-    except lan.ParameterError as err:
-        log.info("%s: Set %s parameter %d (%s) refused: %s", ctx.bmc.name, family.name, number,
+        ctx.lan.set(family, number, value)
+    except params.ParameterError as err:
+        log.info("%s: Set %s parameter %d (%s) refused: %s", ctx.name, family.name, number,
                  value.hex(), err)
         raise CommandError(err.cc, reason=str(err)) from None
-    ctx.bmc.save()
-    log.info("%s: %s parameter %d set to %s", ctx.bmc.name, family.name, number, value.hex())
-    lan.note_parameter_set(ctx.bmc, family, number, ctx.now)
+    ctx.changes.mark()
+    log.info("%s: %s parameter %d set to %s", ctx.name, family.name, number, value.hex())
+    ctx.lan.note_parameter_set(family, number, ctx.now)
     return b""
 
 
 # --------------------------------------------------------------------------- LAN
 @table.command(NetFn.TRANSPORT, 0x01, Privilege.ADMINISTRATOR, length=(2, 255))
 def set_lan_configuration_parameters(ctx: Context, data: bytes) -> bytes:
-    return _set_parameter(ctx, lan.LAN_PARAMETERS, data)
+    return _set_parameter(ctx, params.LAN_PARAMETERS, data)
 
 
 @table.command(NetFn.TRANSPORT, 0x02, Privilege.OPERATOR, length=4)
 def get_lan_configuration_parameters(ctx: Context, data: bytes) -> bytes:
-    return _get_parameter(ctx, lan.LAN_PARAMETERS, data)
+    return _get_parameter(ctx, params.LAN_PARAMETERS, data)
 
 
 @table.command(NetFn.TRANSPORT, 0x03, Privilege.ADMINISTRATOR, length=2)
@@ -83,17 +83,16 @@ def suspend_bmc_arps(ctx: Context, data: bytes) -> bytes:
     lan_channel(ctx, data[0])
     if data[1] & 0xFC:
         raise CommandError(Cc.INVALID_DATA_FIELD, reason="reserved bits set")
-    state = lan.runtime(ctx.bmc)
-    state.arp_suspended = data[1] & 0x03
-    enabled = lan.LAN_PARAMETERS.get(ctx.bmc, 10)[0] & 0x03
-    return bytes([enabled & ~state.arp_suspended & 0x03])
+    ctx.lan.arp_suspended = data[1] & 0x03
+    enabled = ctx.lan.get(params.LAN_PARAMETERS, 10)[0] & 0x03
+    return bytes([enabled & ~ctx.lan.arp_suspended & 0x03])
 
 
 @table.command(NetFn.TRANSPORT, 0x04, Privilege.USER, length=2)
 def get_ip_udp_rmcp_statistics(ctx: Context, data: bytes) -> bytes:
     """Nine 16-bit counters, least significant byte first; bit 0 of byte 2 clears them after."""
     lan_channel(ctx, data[0])
-    statistics = lan.lan_statistics(ctx.bmc)
+    statistics = ctx.lan.statistics
     reply = statistics.encode()
     if data[1] & 0x01:
         statistics.clear()
@@ -103,9 +102,9 @@ def get_ip_udp_rmcp_statistics(ctx: Context, data: bytes) -> bytes:
 # --------------------------------------------------------------------------- SOL
 @table.command(NetFn.TRANSPORT, 0x21, Privilege.ADMINISTRATOR, length=(2, 255))
 def set_sol_configuration_parameters(ctx: Context, data: bytes) -> bytes:
-    return _set_parameter(ctx, lan.SOL_PARAMETERS, data)
+    return _set_parameter(ctx, params.SOL_PARAMETERS, data)
 
 
 @table.command(NetFn.TRANSPORT, 0x22, Privilege.USER, length=4)
 def get_sol_configuration_parameters(ctx: Context, data: bytes) -> bytes:
-    return _get_parameter(ctx, lan.SOL_PARAMETERS, data)
+    return _get_parameter(ctx, params.SOL_PARAMETERS, data)

@@ -1,28 +1,41 @@
-"""One emulated BMC: config + persisted state + power backend + sessions + dispatcher."""
+"""One emulated BMC: builds its model, sessions and SOL, runs requests, and owns its timer.
+
+The Bmc wires the parts and is the only place that sees all of them: handlers get a Context
+with the typed parts they use (`BmcParts`), the session layer gets the callables it needs, and
+power events from the backend become model changes here. Persisted state is saved once after
+each request that changed it, before the reply goes out, and after each power event.
+
+Nothing here does I/O but the state file: the power backend and the guest console are given
+to it by the edge (pybmc.edge.assembly), which also runs the BMC's life cycle.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from pybmc.commands import all_tables
-from pybmc.commands.dispatch import Context, Dispatcher
+from pybmc.commands.dispatch import BmcParts, Context, Dispatcher
 from pybmc.config.bmc import BmcConfig
-from pybmc.core.sol import SolManager
+from pybmc.core.sol import GuestConsole, NoConsole, SolManager
 from pybmc.model import boot
+from pybmc.model.chassis import ChassisRuntime
+from pybmc.model.lan import Lan
 from pybmc.model.platform import Platform
 from pybmc.model.power import BootChoice, PowerBackend, PowerEvent
-from pybmc.model.state import State, StateStore, UserAccess, UserRecord, fingerprint
-from pybmc.wire.codes import LAN_CHANNEL, SYSTEM_INTERFACE_CHANNEL, PayloadType, Privilege
-
-if TYPE_CHECKING:
-    from pybmc.edge.inband import InBandServer
+from pybmc.model.state import Changes, State, StateStore, fingerprint
+from pybmc.model.system_interface import SystemInterface
+from pybmc.model.users import Users, users_from_config
+from pybmc.model.watchdog import Watchdog
+from pybmc.protocol.rmcp.session import SessionManager
+from pybmc.wire.codes import SYSTEM_INTERFACE_CHANNEL, PayloadType, Privilege
 
 log = logging.getLogger("pybmc.bmc")
 
-MAX_USER_ID = 16
+# Makes the power backend once the saved state says whether the machine starts on.
+PowerFactory = Callable[[BmcConfig, bool], PowerBackend]
+
 _DISPATCHER: Dispatcher | None = None
 
 
@@ -34,9 +47,18 @@ def shared_dispatcher() -> Dispatcher:
     return _DISPATCHER
 
 
+def simulated_power(config: BmcConfig, initially_on: bool) -> PowerBackend:
+    """The default backend: a machine that exists only in the BMC."""
+    from pybmc.edge.power.simulated import SimulatedPower
+
+    return SimulatedPower(config.name, initially_on, config.power.soft_off_delay,
+                          config.power.cycle_interval)
+
+
 class Bmc:
     def __init__(self, config: BmcConfig, power: PowerBackend | None = None,
-                 reset_state: bool = False) -> None:
+                 reset_state: bool = False, *, power_factory: PowerFactory | None = None,
+                 console: GuestConsole | None = None) -> None:
         self.config = config
         self.name = config.name
         self.started_at = time.monotonic()
@@ -44,20 +66,29 @@ class Bmc:
         if reset_state:
             self.store.reset()
         self.state = self.store.load() or State()
+        self.changes = Changes()
         self._seed_from_config()
+        self.users = Users(self.state)
+        self.lan = Lan(config, self.state)
+        self.chassis = ChassisRuntime()
+        self.power: PowerBackend = (power if power is not None
+                                    else (power_factory or simulated_power)(
+                                        config, self._initial_power()))
+        self.platform = Platform(config, self.state, self.power.is_on, self.changes)
+        self.system_interface = SystemInterface(self.name, self.state)
+        self.watchdog = Watchdog(self.name, self.power, self.system_interface,
+                                 self.platform.add_event)
         self.dispatcher = shared_dispatcher()
-        self.platform = Platform(self)
-        self.power: PowerBackend = power if power is not None else self._make_power()
-        self.power.set_listener(self._on_power_event)
-        # Imported here: the session layer needs a constructed Bmc to talk to.
-        from pybmc.protocol.rmcp.session import SessionManager
-
         self.sessions = SessionManager(self)
-        self.sol = SolManager(self)
-        self.in_band: InBandServer | None = None
+        self.sol = SolManager(self.name, self.sessions, console or NoConsole())
         self.sessions.payload_handlers[PayloadType.SOL] = self.sol.receive_packet
-        # The edge replaces this with "send what is queued now" (SOL output is unsolicited).
-        self.wake: Callable[[], None] = lambda: None
+        self.parts = BmcParts(
+            name=self.name, config=config, guid=self.guid, state=self.state,
+            changes=self.changes, users=self.users, lan=self.lan, chassis=self.chassis,
+            platform=self.platform, power=self.power, watchdog=self.watchdog,
+            system_interface=self.system_interface, sessions=self.sessions, sol=self.sol,
+            execute=self._execute_on)
+        self.power.set_listener(self._on_power_event)
         self.save()
 
     # ----------------------------------------------------------------- state and config
@@ -67,7 +98,7 @@ class Bmc:
             if "users" in self.state.seeded:
                 log.warning("%s: [[users]] changed in %s; users reset to the config",
                             self.name, self.config.source)
-            self.state.users = self._users_from_config()
+            self.state.users = users_from_config(self.config.users)
             self.state.seeded["users"] = users_print
         lan_print = fingerprint([self.config.address, self.config.raw.get("lan")])
         if self.state.seeded.get("lan") != lan_print:
@@ -82,24 +113,17 @@ class Bmc:
                 self.config.power.restore_policy]
             self.state.seeded["power"] = "1"
 
-    def _users_from_config(self) -> dict[int, UserRecord]:
-        users = {uid: UserRecord(user_id=uid) for uid in range(1, MAX_USER_ID + 1)}
-        for user in self.config.users:
-            record = users[user.user_id]
-            record.name = user.name.encode()
-            record.password = user.password.encode()
-            record.enabled = user.enabled
-            record.access[LAN_CHANNEL] = UserAccess(
-                privilege=int(user.privilege), ipmi_messaging=True, link_auth=True,
-                callback_only=False)
-        return users
-
     def save(self) -> None:
-        """Persist the state now; called by every handler that changes something."""
+        """Persist the state now."""
+        self.changes.take()
         try:
             self.store.save(self.state)
         except OSError as err:
             log.error("%s: cannot save state in %s: %s", self.name, self.store.state_dir, err)
+
+    def save_if_changed(self) -> None:
+        if self.changes.pending:
+            self.save()
 
     # ----------------------------------------------------------------- identity
     @property
@@ -107,109 +131,31 @@ class Bmc:
         """The System GUID as it goes on the wire (IPMI order: least significant byte first)."""
         return self.config.guid.bytes[::-1]
 
-    # ----------------------------------------------------------------- users
-    def find_user(self, name: bytes) -> UserRecord | None:
-        """The enabled user with this name (RAKP and Activate Session look users up by name)."""
-        for uid in sorted(self.state.users):
-            user = self.state.users[uid]
-            if user.name == name and user.enabled:
-                return user
-        return None
-
-    def user_privilege_limit(self, user: UserRecord, channel: int = LAN_CHANNEL) -> Privilege:
-        """The highest privilege this user may hold on the channel (NO_ACCESS -> NONE)."""
-        access = user.access.get(channel)
-        if access is None or not access.ipmi_messaging or access.privilege > 5:
-            return Privilege.NONE
-        limit = min(access.privilege, self.channel_privilege_limit(channel))
-        return Privilege(limit) if limit >= 1 else Privilege.NONE
-
-    def channel_privilege_limit(self, channel: int = LAN_CHANNEL) -> Privilege:
-        limit = self.state.channel(channel, volatile=True).privilege_limit
-        return Privilege(min(max(limit, 1), 5))
-
-    # ----------------------------------------------------------------- LAN security settings
-    def cipher_suites(self) -> tuple[int, ...]:
-        return self.config.security.cipher_suites
-
-    def cipher_suite_max_privilege(self, suite: int) -> Privilege:
-        """Per-suite privilege ceiling (LAN parameter 24, one nibble per parameter-23 entry)."""
-        suites = self.cipher_suites()
-        if suite not in suites:
-            return Privilege.NONE
-        index = suites.index(suite)
-        levels = self.state.lan.get("24")
-        if levels is None or len(levels) < 9 or index >= 16:
-            return Privilege.ADMINISTRATOR
-        nibble = (levels[1 + index // 2] >> (4 * (index % 2))) & 0x0F
-        return Privilege(nibble) if 1 <= nibble <= 5 else Privilege.NONE
-
-    def auth_types_enabled(self, privilege: Privilege) -> int:
-        """IPMI 1.5 auth type bit mask for a privilege (LAN parameter 2), bit n = type n."""
-        enables = self.state.lan.get("2")
-        if enables is not None and len(enables) == 5 and 1 <= privilege <= 5:
-            return enables[privilege - 1] & 0x37
-        mask = 0
-        for name in self.config.security.auth_types:
-            mask |= {"none": 0x01, "md2": 0x02, "md5": 0x04, "password": 0x10}[name]
-        return mask
-
     # ----------------------------------------------------------------- commands
     def context(self, channel: int, privilege: Privilege, session=None,
-                now: float | None = None) -> Context:
-        return Context(bmc=self, channel=channel, privilege=privilege, session=session,
-                       now=time.monotonic() if now is None else now)
+                now: float | None = None, lun: int = 0) -> Context:
+        return Context(self.parts, channel, privilege, session,
+                       time.monotonic() if now is None else now, lun)
 
     def execute(self, ctx: Context, netfn: int, cmd: int, data: bytes) -> bytes:
-        """Run one request; returns completion code + data."""
-        return self.dispatcher.dispatch(ctx, netfn, cmd, data)
+        """Run one request; returns completion code + data. What it changed is saved first."""
+        reply = self.dispatcher.dispatch(ctx, netfn, cmd, data)
+        if self.changes.pending:
+            self.save()
+        return reply
 
-    def execute_in_band(self, netfn: int, cmd: int, data: bytes) -> bytes:
+    def _execute_on(self, channel: int, privilege: Privilege, now: float, netfn: int, cmd: int,
+                    data: bytes) -> bytes:
+        return self.dispatcher.dispatch(Context(self.parts, channel, privilege, None, now),
+                                        netfn, cmd, data)
+
+    def execute_in_band(self, netfn: int, cmd: int, data: bytes,
+                        now: float | None = None) -> bytes:
         """The guest's system interface: channel 15, no session, administrator."""
-        ctx = self.context(SYSTEM_INTERFACE_CHANNEL, Privilege.ADMINISTRATOR)
+        ctx = self.context(SYSTEM_INTERFACE_CHANNEL, Privilege.ADMINISTRATOR, now=now)
         return self.execute(ctx, netfn, cmd, data)
 
-    # ----------------------------------------------------------------- lifecycle
-    async def start(self) -> None:
-        """Attach to (or start) the machine; called once the BMC's socket is bound."""
-        await self._start_in_band()
-        await self.power.start()
-        await self.sol.start()
-        log.info("%s: started; power is %s", self.name, "on" if self.power.is_on() else "off")
-
-    async def stop(self, leave_vm_running: bool = True) -> None:
-        """Let go of the machine. A BMC going away does not power off its host by default."""
-        await self.sol.stop()
-        await self.power.stop(leave_running=leave_vm_running)
-        if self.in_band is not None:
-            await self.in_band.stop()
-        self.save()
-
-    async def _start_in_band(self) -> None:
-        """Listen for the guest's in-band IPMI link: QEMU launched by pybmc connects to a unix
-        socket in the run directory; a VM started by the user connects to [in_band] listen."""
-        from pybmc.edge.inband import InBandServer
-
-        listen = self.config.in_band.listen
-        qemu_paths = getattr(self.power, "paths", None)
-        if listen.startswith("unix:"):
-            server = InBandServer(self, listen[5:])
-        elif listen.startswith("tcp:"):
-            host, _, port = listen[4:].rpartition(":")
-            server = InBandServer(self, host=host.strip("[]"), port=int(port))
-        elif self.config.power.backend == "qemu" and self.config.qemu.in_band and qemu_paths:
-            server = InBandServer(self, qemu_paths.in_band)
-        else:
-            return
-        await server.start()
-        self.in_band = server
-        if hasattr(self.power, "in_band_path") and server.path is not None:
-            self.power.in_band_path = str(server.path)  # type: ignore[attr-defined]
-        attach_vm_link = getattr(self.power, "attach_vm_link", None)
-        if attach_vm_link is not None:  # the command backend: reset, NMI, button over the link
-            attach_vm_link(server)
-        log.info("%s: in-band IPMI listening on %s", self.name, server.address)
-
+    # ----------------------------------------------------------------- time
     def get_timer(self) -> float | None:
         """The next moment handle_timer must run (sessions and SOL retransmits)."""
         timers = [t for t in (self.sessions.get_timer(), self.sol.get_timer()) if t is not None]
@@ -218,33 +164,15 @@ class Bmc:
     def handle_timer(self, now: float) -> None:
         self.sessions.handle_timer(now)
         self.sol.handle_timer(now)
+        self.save_if_changed()
 
     def tick(self, now: float) -> None:
         """Advance time-driven state (sensors, watchdog) once a second."""
-        for part in (self.platform, getattr(self, "watchdog", None)):
-            tick = getattr(part, "tick", None)
-            if tick is not None:
-                tick(now)
+        self.platform.tick(now)
+        self.watchdog.tick(now)
+        self.save_if_changed()
 
     # ----------------------------------------------------------------- power
-    def _make_power(self) -> PowerBackend:
-        backend = self.config.power.backend
-        if backend == "simulated":
-            from pybmc.edge.power.simulated import SimulatedPower
-
-            return SimulatedPower(self.name, self._initial_power(),
-                                  self.config.power.soft_off_delay,
-                                  self.config.power.cycle_interval)
-        if backend == "qemu":
-            from pybmc.edge.power.qemu import QemuPower
-
-            return QemuPower.from_bmc_config(self.config, self._initial_power())
-        if backend == "command":
-            from pybmc.edge.power.command import CommandPower
-
-            return CommandPower.from_bmc_config(self.config, self._initial_power())
-        raise NotImplementedError(f"power backend {backend!r} is not available yet")
-
     def _initial_power(self) -> bool:
         """A simulated machine comes back as the restore policy says, like a real one."""
         policy = self.state.restore_policy
@@ -254,21 +182,24 @@ class Bmc:
             return True
         return self.state.power_on
 
+    def host_reset(self) -> None:
+        """The host was reset or powered on: the watchdog stops and the system interface
+        forgets what waited for the previous OS (every "boot" event, and QEMU's notice)."""
+        self.watchdog.host_reset()
+        self.system_interface.host_reset()
+
     def _on_power_event(self, event: PowerEvent) -> BootChoice | None:
         self.platform.on_power_event(event)
-        boot.record_power_event(self, event)  # restart cause, POH; before take_boot_device
+        boot.record_power_event(self.state, event, time.time())  # before take_boot_device
+        choice: BootChoice | None = None
         if event.kind == "boot":  # a reset stops the watchdog and empties the host's queues
-            from pybmc.commands.watchdog import host_reset
-
-            host_reset(self)
+            self.host_reset()
         if event.kind in ("on", "off"):
             log.info("%s: power %s (%s)", self.name, event.kind, event.cause)
             self.state.power_on = event.kind == "on"
-            self.save()
-            return None
-        if event.kind == "boot":
-            choice = boot.take_boot_device(self)
+        elif event.kind == "boot":
+            choice = boot.take_boot_device(self.state, self.name)
             log.info("%s: boot (%s) from %s%s", self.name, event.cause, choice.device,
                      " (EFI)" if choice.efi else "")
-            return choice
-        return None
+        self.save()
+        return choice

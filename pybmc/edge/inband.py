@@ -18,12 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pybmc.commands.system_interface import (
-    ENABLE_RECEIVE_INTERRUPT,
-    SystemInterface,
-    system_interface_of,
-)
-from pybmc.commands.watchdog import Watchdog, host_reset, watchdog_of
+from pybmc.model.system_interface import ENABLE_RECEIVE_INTERRUPT, SystemInterface
+from pybmc.model.watchdog import Watchdog
 from pybmc.protocol.inband import (
     PROTOCOL_VERSION,
     CapabilitiesReceived,
@@ -106,8 +102,8 @@ class InBandServer:
         self._irq_enabled_sent: bool | None = None
         self._attention_pending = False
         self._watchdog_timer: asyncio.TimerHandle | None = None
-        self.sysif: SystemInterface = system_interface_of(bmc)
-        self.watchdog: Watchdog = watchdog_of(bmc)
+        self.sysif: SystemInterface = bmc.system_interface
+        self.watchdog: Watchdog = bmc.watchdog
 
     # --------------------------------------------------------------- public API
     @property
@@ -288,7 +284,7 @@ class InBandServer:
 
     def _guest_reset(self) -> None:
         log.info("%s: the guest was reset", self.bmc.name)
-        host_reset(self.bmc)
+        self.bmc.host_reset()
         for listener in list(self._reset_listeners):
             try:
                 listener()

@@ -86,9 +86,7 @@ class LanHooks:
 
 
 def _netmask(bmc: Bmc) -> str:
-    from pybmc.model.lan import lan_address
-
-    netmask = lan_address(bmc).netmask
+    netmask = bmc.lan.address().netmask
     try:
         ipaddress.IPv4Network(f"0.0.0.0/{netmask}")
     except ValueError:

@@ -17,8 +17,9 @@ import time
 from collections.abc import Iterable
 
 from pybmc.core.bmc import Bmc
+from pybmc.edge.assembly import BmcRuntime
 from pybmc.edge.lanhooks import LanHooks
-from pybmc.model import lan
+from pybmc.model.lan import LanAddress
 
 log = logging.getLogger("pybmc.server")
 
@@ -58,15 +59,15 @@ class BmcEndpoint(asyncio.DatagramProtocol):
 class BmcService:
     """One BMC's sockets, routing of replies and timers."""
 
-    def __init__(self, bmc: Bmc) -> None:
-        self.bmc = bmc
+    def __init__(self, runtime: BmcRuntime) -> None:
+        self.runtime = runtime
+        self.bmc = runtime.bmc
         self.endpoints: dict[str, BmcEndpoint] = {}
         self.primary: str = ""
         self._routes: dict[Address, BmcEndpoint] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._moving: asyncio.Task[None] | None = None
-        self.hooks = LanHooks(bmc)
-        bmc.wake = self.flush
+        self.hooks = LanHooks(self.bmc)
 
     @property
     def address(self) -> str:
@@ -91,7 +92,7 @@ class BmcService:
             log.error("%s: cannot serve on the LAN address %s (%s); using %s from the config",
                       self.bmc.name, wanted, err, self.bmc.config.address)
             await self.bind(self.bmc.config.address)
-        lan.on_address_change(self.bmc, self._address_changed)
+        self.bmc.lan.on_address_change(self._address_changed)
 
     # ------------------------------------------------------------------ datagrams
     def receive(self, endpoint: BmcEndpoint, data: bytes, addr: Address) -> None:
@@ -142,9 +143,9 @@ class BmcService:
         self.flush()
 
     # ------------------------------------------------------------------ moving address
-    def _address_changed(self, bmc: Bmc, address: lan.LanAddress) -> None:
+    def _address_changed(self, address: LanAddress) -> None:
         self.hooks.address_changed(address)
-        wanted = serving_address(bmc)
+        wanted = serving_address(self.bmc)
         if wanted == self.primary or (self._moving is not None and not self._moving.done()):
             return
         self._moving = asyncio.get_running_loop().create_task(self._move_to(wanted))
@@ -186,7 +187,7 @@ class BmcService:
 
 def serving_address(bmc: Bmc) -> str:
     """Where the BMC should answer: its LAN IP address once a client set a usable one."""
-    address = lan.lan_address(bmc).ip
+    address = bmc.lan.address().ip
     if address in ("0.0.0.0", "255.255.255.255"):
         return bmc.config.address
     return address
@@ -195,20 +196,20 @@ def serving_address(bmc: Bmc) -> str:
 class Server:
     """Serves many BMCs from one process."""
 
-    def __init__(self, bmcs: Iterable[Bmc], stop_vms_on_exit: bool = False) -> None:
-        self.bmcs = list(bmcs)
+    def __init__(self, runtimes: Iterable[BmcRuntime], stop_vms_on_exit: bool = False) -> None:
+        self.runtimes = list(runtimes)
         self.stop_vms_on_exit = stop_vms_on_exit
         self.services: dict[str, BmcService] = {}
         self._stopping = asyncio.Event()
         self._ticker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        for bmc in self.bmcs:
-            service = BmcService(bmc)
+        for runtime in self.runtimes:
+            service = BmcService(runtime)
             await service.start()
-            self.services[bmc.name] = service
-        for bmc in self.bmcs:
-            await bmc.start()
+            self.services[runtime.name] = service
+        for service in self.services.values():
+            await service.runtime.start(flush=service.flush)
         self._ticker = asyncio.create_task(self._tick_forever())
 
     async def _tick_forever(self) -> None:
@@ -223,11 +224,11 @@ class Server:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
-        for bmc in self.bmcs:
+        for runtime in self.runtimes:
             try:
-                await bmc.stop(leave_vm_running=not self.stop_vms_on_exit)
+                await runtime.stop(leave_vm_running=not self.stop_vms_on_exit)
             except Exception:
-                log.exception("%s: error while stopping", bmc.name)
+                log.exception("%s: error while stopping", runtime.name)
         for service in self.services.values():
             await service.close()
         log.info("stopped")

@@ -25,7 +25,6 @@ backend's PowerEvent. Backends should use these words so the right cause is reco
 from __future__ import annotations
 
 import logging
-import time
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
@@ -34,7 +33,6 @@ from pybmc.wire.codes import Cc
 from pybmc.wire.errors import CommandError
 
 if TYPE_CHECKING:
-    from pybmc.core.bmc import Bmc
     from pybmc.model.state import State
 
 log = logging.getLogger("pybmc.boot")
@@ -236,13 +234,12 @@ def device_name(flags: bytes) -> str:
     return DEVICE_BY_SELECTOR.get(selector, "default")
 
 
-def take_boot_device(bmc: Bmc) -> BootChoice:
+def take_boot_device(state: State, name: str) -> BootChoice:
     """The device for the boot that is starting now; uses up a one-time override.
 
-    Called by the Bmc at every boot event, after `record_power_event` has recorded the
-    restart cause of this boot (parameter 3 is honoured per restart cause).
+    Called by the core at every boot event, after `record_power_event` has recorded the
+    restart cause of this boot (parameter 3 is honoured per restart cause); the core saves.
     """
-    state = bmc.state
     flags = bytearray(read_parameter(state, BOOT_FLAGS))
     if not flags[0] & FLAG_VALID or is_marked_invalid(state, BOOT_FLAGS):
         return BootChoice()
@@ -251,8 +248,7 @@ def take_boot_device(bmc: Bmc) -> BootChoice:
     if not flags[0] & FLAG_PERSISTENT and not _keeps_valid_bit(state):
         flags[0] &= ~FLAG_VALID & 0xFF
         state.boot[str(BOOT_FLAGS)] = bytes(flags)
-        log.info("%s: one-time boot override (%s) used and cleared", bmc.name, choice.device)
-    bmc.save()
+        log.info("%s: one-time boot override (%s) used and cleared", name, choice.device)
     return choice
 
 
@@ -277,10 +273,8 @@ POH_CARRY_KEY = "poh_carry_seconds"  # seconds beyond state.poh_minutes_base
 LAST_EVENT_POWER_ON_BY_IPMI = 0x10
 
 
-def record_power_event(bmc: Bmc, event: PowerEvent, wall: float | None = None) -> None:
+def record_power_event(state: State, event: PowerEvent, wall: float) -> None:
     """Keep the chassis records a real BMC keeps: restart cause, last power event, POH."""
-    wall = time.time() if wall is None else wall
-    state = bmc.state
     cause = restart_cause_for(event.cause, state.restore_policy)
     if event.kind == "on":
         _discard_power_on_clock(state)
@@ -293,7 +287,6 @@ def record_power_event(bmc: Bmc, event: PowerEvent, wall: float | None = None) -
         state.restart_cause = int(cause)
         channel = state.extra.get(CONTROL_CHANNEL_KEY, 0)
         state.extra[RESTART_CHANNEL_KEY] = channel if cause is RestartCause.CHASSIS_CONTROL else 0
-    bmc.save()
 
 
 def _bank_power_on_time(state: State, wall: float) -> None:
@@ -314,13 +307,11 @@ def _discard_power_on_clock(state: State) -> None:
     state.extra.pop(POH_ON_SINCE_KEY, None)
 
 
-def power_on_minutes(bmc: Bmc, wall: float | None = None) -> int:
+def power_on_minutes(state: State, powered: bool, wall: float) -> int:
     """Total minutes the machine has been on, across power cycles and BMC restarts."""
-    wall = time.time() if wall is None else wall
-    state = bmc.state
     since = state.extra.get(POH_ON_SINCE_KEY)
     running = 0.0
-    if bmc.power.is_on():
+    if powered:
         if since is None:
             # On since before this BMC saw a power-on (initial_state = "on"): count from now.
             state.extra[POH_ON_SINCE_KEY] = since = wall

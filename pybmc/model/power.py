@@ -55,6 +55,9 @@ PowerListener = Callable[[PowerEvent], BootChoice | None]
 class PowerBackend(Protocol):
     """What the BMC needs from the machine it manages."""
 
+    # Seconds a power cycle waits between off and on (Set Power Cycle Interval changes it).
+    cycle_interval: float
+
     def is_on(self) -> bool:
         """The real power state, as last observed."""
         ...

@@ -78,6 +78,27 @@ class State:
         return self.channel_access.setdefault(key, ChannelAccess())
 
 
+class Changes:
+    """Marks that the persisted state changed, so the core saves it once, before the reply.
+
+    Model objects and handlers call `mark()` after changing `State`; the core calls `take()`
+    after each request (and each power or timer event) and writes the file when it says so:
+    a client that got completion code 0 finds the value after a kill -9.
+    """
+
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending = False
+
+    def mark(self) -> None:
+        self.pending = True
+
+    def take(self) -> bool:
+        pending, self.pending = self.pending, False
+        return pending
+
+
 def fingerprint(value: Any) -> str:
     """A stable digest of a config section, to notice when the user edited it."""
     text = json.dumps(value, sort_keys=True, default=str)

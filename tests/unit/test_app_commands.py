@@ -175,7 +175,7 @@ def test_volatile_and_non_volatile_copies_are_independent(bmc: Bmc):
     assert lan(bmc, 0x40, "01 80 82") == h("00")
     assert lan(bmc, 0x41, "01 80") == h("00 00 02")
     assert lan(bmc, 0x41, "01 40") == h("00 3b 03")
-    assert bmc.channel_privilege_limit(1) == Privilege.USER
+    assert bmc.users.channel_privilege_limit(1) == Privilege.USER
 
 
 def test_set_channel_access_dont_set_bits_change_nothing(bmc: Bmc):
@@ -230,9 +230,9 @@ def test_bmcsetup_user_sequence(bmc: Bmc):
     assert in_band(bmc, 0x47, "03 02" + name16(b"cluster").hex()) == h("00")
     assert in_band(bmc, 0x44, "01 03") == h("00 10 42 01 34")
     assert in_band(bmc, 0x46, "03") == b"\x00" + name16(b"xcat")
-    user = bmc.find_user(b"xcat")
+    user = bmc.users.find_user(b"xcat")
     assert user is not None and user.user_id == 3 and user.password == b"cluster"
-    assert bmc.user_privilege_limit(user) == Privilege.ADMINISTRATOR
+    assert bmc.users.privilege_limit(user) == Privilege.ADMINISTRATOR
 
 
 def test_set_user_access_change_bits(bmc: Bmc):
@@ -249,9 +249,9 @@ def test_set_user_access_change_bits(bmc: Bmc):
 
 def test_callback_only_is_not_enforced_on_logins(bmc: Bmc):
     assert lan(bmc, 0x43, "d1 02 04 00") == h("00")
-    user = bmc.find_user(b"admin")
+    user = bmc.users.find_user(b"admin")
     assert user is not None
-    assert bmc.user_privilege_limit(user) == Privilege.ADMINISTRATOR
+    assert bmc.users.privilege_limit(user) == Privilege.ADMINISTRATOR
 
 
 @pytest.mark.parametrize("data", ["81 00 04", "81 11 04", "81 3f 04", "81 03 00", "81 03 06",
@@ -363,9 +363,9 @@ def test_set_user_password_bad_ids_and_privilege(bmc: Bmc):
 
 def test_disabled_user_cannot_be_found_for_login(bmc: Bmc):
     assert lan(bmc, 0x47, "02 00" + "00" * 16) == h("00")
-    assert bmc.find_user(b"admin") is None
+    assert bmc.users.find_user(b"admin") is None
     assert lan(bmc, 0x47, "02 01" + "00" * 16) == h("00")  # enable keeps the password
-    user = bmc.find_user(b"admin")
+    user = bmc.users.find_user(b"admin")
     assert user is not None and user.password == b"secret"
 
 
@@ -440,6 +440,6 @@ def test_every_setting_survives_a_restart(tmp_path: Path):
     assert lan(second, 0x41, "01 80") == h("00 01 02")
     assert lan(second, 0x2F) == h("00 08")
     assert lan(second, 0x59, "00 02 00 00") == h("00 11 00 00 03") + b"cn1".ljust(14, b"\x00")
-    bob = second.find_user(b"bob")
+    bob = second.users.find_user(b"bob")
     assert bob is not None and bob.password == b"pw"
-    assert second.user_privilege_limit(bob) == Privilege.USER  # min(operator, channel user)
+    assert second.users.privilege_limit(bob) == Privilege.USER  # min(operator, channel user)

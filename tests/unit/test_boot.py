@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -30,9 +31,10 @@ def set_flags(bmc: Bmc, flags: str) -> None:
 
 
 def boot_event(bmc: Bmc, cause: str) -> BootChoice:
-    """What the Bmc does at a boot event: record it, then take the boot device."""
-    boot.record_power_event(bmc, PowerEvent("boot", cause))
-    return boot.take_boot_device(bmc)
+    """What the Bmc does at a boot event: record it, take the boot device, save."""
+    choice = bmc._on_power_event(PowerEvent("boot", cause))
+    assert choice is not None
+    return choice
 
 
 # ----------------------------------------------------------------- device selector
@@ -49,12 +51,12 @@ def test_device_selector_names(byte2: int, device: str):
 
 # ----------------------------------------------------------------- take_boot_device
 def test_no_override_is_the_firmware_default(bmc: Bmc):
-    assert boot.take_boot_device(bmc) == BootChoice("default", efi=False)
+    assert boot.take_boot_device(bmc.state, bmc.name) == BootChoice("default", efi=False)
 
 
 def test_invalid_flags_are_ignored_even_with_a_device(bmc: Bmc):
     set_flags(bmc, "60 04 00 00 00")  # persistent + EFI, but not valid
-    assert boot.take_boot_device(bmc) == BootChoice()
+    assert boot.take_boot_device(bmc.state, bmc.name) == BootChoice()
 
 
 def test_one_time_override_is_used_once(bmc: Bmc):
@@ -80,9 +82,9 @@ def test_clearing_is_saved_at_once(bmc: Bmc, tmp_path: Path):
 def test_locked_boot_flags_are_not_applied(bmc: Bmc):
     set_flags(bmc, "80 04 00 00 00")
     boot.mark_invalid(bmc.state, boot.BOOT_FLAGS, invalid=True)
-    assert boot.take_boot_device(bmc) == BootChoice()
+    assert boot.take_boot_device(bmc.state, bmc.name) == BootChoice()
     boot.mark_invalid(bmc.state, boot.BOOT_FLAGS, invalid=False)
-    assert boot.take_boot_device(bmc) == BootChoice("pxe")
+    assert boot.take_boot_device(bmc.state, bmc.name) == BootChoice("pxe")
     assert boot.INVALID_KEY not in bmc.state.boot
 
 
@@ -137,7 +139,7 @@ def test_write_parameter_checks_length_and_support():
 def test_a_stored_value_of_the_wrong_length_reads_as_unset(bmc: Bmc):
     bmc.state.boot["5"] = b"\x80"  # e.g. a hand-edited state file
     assert boot.read_parameter(bmc.state, boot.BOOT_FLAGS) == bytes(5)
-    assert boot.take_boot_device(bmc) == BootChoice()
+    assert boot.take_boot_device(bmc.state, bmc.name) == BootChoice()
 
 
 def test_boot_info_acknowledge_ignores_reserved_bits():
@@ -180,16 +182,16 @@ def test_restart_cause_for(cause: str, policy: int, expected: RestartCause):
 
 def test_boot_records_restart_cause_and_channel(bmc: Bmc):
     bmc.state.extra[boot.CONTROL_CHANNEL_KEY] = 1
-    boot.record_power_event(bmc, PowerEvent("boot", "hard reset"))
+    boot.record_power_event(bmc.state, PowerEvent("boot", "hard reset"), time.time())
     assert (bmc.state.restart_cause, bmc.state.extra[boot.RESTART_CHANNEL_KEY]) == (1, 1)
-    boot.record_power_event(bmc, PowerEvent("boot", "guest reboot"))
+    boot.record_power_event(bmc.state, PowerEvent("boot", "guest reboot"), time.time())
     assert (bmc.state.restart_cause, bmc.state.extra[boot.RESTART_CHANNEL_KEY]) == (0xA, 0)
 
 
 def test_power_on_by_ipmi_sets_the_last_power_event_bit(bmc: Bmc):
-    boot.record_power_event(bmc, PowerEvent("on", "chassis control"))
+    boot.record_power_event(bmc.state, PowerEvent("on", "chassis control"), time.time())
     assert bmc.state.extra[boot.LAST_POWER_EVENT_KEY] == 0x10
-    boot.record_power_event(bmc, PowerEvent("on", "power button"))
+    boot.record_power_event(bmc.state, PowerEvent("on", "power button"), time.time())
     assert bmc.state.extra[boot.LAST_POWER_EVENT_KEY] == 0x00
 
 
@@ -204,19 +206,21 @@ class FakePower:
 
 def power(bmc: Bmc, fake: FakePower, kind: str, wall: float) -> None:
     fake.on = kind == "on"
-    boot.record_power_event(bmc, PowerEvent(kind, "chassis control"), wall=wall)
+    boot.record_power_event(bmc.state, PowerEvent(kind, "chassis control"), wall)
+    bmc.save()  # as the core does after every power event
 
 
 def test_power_on_minutes_add_up_periods_and_carry_seconds(bmc: Bmc):
     fake = FakePower()
     bmc.power = fake  # type: ignore[assignment]
     power(bmc, fake, "on", 1000.0)
-    assert boot.power_on_minutes(bmc, wall=1000.0 + 90) == 1
+    assert boot.power_on_minutes(bmc.state, bmc.power.is_on(), 1000.0 + 90) == 1
     power(bmc, fake, "off", 1000.0 + 90)  # 1.5 minutes
-    assert boot.power_on_minutes(bmc, wall=5000.0) == 1  # off: the clock stands still
+    # off: the clock stands still
+    assert boot.power_on_minutes(bmc.state, bmc.power.is_on(), 5000.0) == 1
     power(bmc, fake, "on", 6000.0)
     power(bmc, fake, "off", 6000.0 + 30)  # another half minute: 2 in all
-    assert boot.power_on_minutes(bmc, wall=9000.0) == 2
+    assert boot.power_on_minutes(bmc.state, bmc.power.is_on(), 9000.0) == 2
     assert bmc.state.poh_minutes_base == 2
 
 
@@ -226,7 +230,7 @@ def test_power_on_minutes_survive_a_bmc_restart(bmc: Bmc, tmp_path: Path):
     power(bmc, fake, "on", 0.0)
     power(bmc, fake, "off", 3 * 3600.0)
     again = make_bmc(tmp_path)
-    assert boot.power_on_minutes(again) == 180
+    assert boot.power_on_minutes(again.state, again.power.is_on(), time.time()) == 180
 
 
 def test_a_clock_that_missed_its_off_event_is_not_counted(bmc: Bmc):
@@ -234,14 +238,14 @@ def test_a_clock_that_missed_its_off_event_is_not_counted(bmc: Bmc):
     bmc.power = fake  # type: ignore[assignment]
     power(bmc, fake, "on", 0.0)
     fake.on = False  # the BMC restarted into "always off": no off event
-    assert boot.power_on_minutes(bmc, wall=7200.0) == 0
+    assert boot.power_on_minutes(bmc.state, bmc.power.is_on(), 7200.0) == 0
     power(bmc, fake, "on", 9000.0)
-    assert boot.power_on_minutes(bmc, wall=9000.0 + 600) == 10
+    assert boot.power_on_minutes(bmc.state, bmc.power.is_on(), 9000.0 + 600) == 10
 
 
 def test_machine_on_without_an_on_event_counts_from_the_first_look(bmc: Bmc):
     fake = FakePower()
     fake.on = True
     bmc.power = fake  # type: ignore[assignment]
-    assert boot.power_on_minutes(bmc, wall=100.0) == 0
-    assert boot.power_on_minutes(bmc, wall=100.0 + 120) == 2
+    assert boot.power_on_minutes(bmc.state, bmc.power.is_on(), 100.0) == 0
+    assert boot.power_on_minutes(bmc.state, bmc.power.is_on(), 100.0 + 120) == 2

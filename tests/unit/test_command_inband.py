@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pybmc.config.bmc import parse_config
-from pybmc.core.bmc import Bmc
+from pybmc.edge.assembly import BmcRuntime
 from pybmc.edge.power import command as command_module
 from pybmc.edge.power.command import CommandPower
 from pybmc.edge.power.process import process_start_time
@@ -240,17 +240,18 @@ async def test_bmc_wires_the_in_band_listener_to_the_command_backend(tmp_path) -
                   "command_on": [sys.executable, "-c", MACHINE, str(tmp_path / "starts")]},
         "in_band": {"listen": f"tcp:127.0.0.1:{port}"},
     })
-    bmc = Bmc(config)
-    await bmc.start()
+    runtime = BmcRuntime(config)
+    bmc = runtime.bmc
+    await runtime.start()
     writer: asyncio.StreamWriter | None = None
     try:
-        assert bmc.in_band is not None and bmc.in_band.port == port
+        assert runtime.in_band is not None and runtime.in_band.port == port
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(bytes.fromhex("ff01a1"))
         await writer.drain()
         writer.write(bytes.fromhex("083fa1"))  # all capabilities, as QEMU 7.2 announces
         await writer.drain()
-        assert await bmc.in_band.wait_connected(5)
+        assert await runtime.in_band.wait_connected(5)
         bmc.power.request(PowerAction.ON)
         await until(bmc.power.is_on)
         seen = b""
@@ -262,4 +263,4 @@ async def test_bmc_wires_the_in_band_listener_to_the_command_backend(tmp_path) -
     finally:
         if writer is not None:
             writer.close()
-        await bmc.stop(leave_vm_running=False)
+        await runtime.stop(leave_vm_running=False)

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.commands.system_interface import system_interface_of
-from pybmc.commands.watchdog import watchdog_of
 from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
 from pybmc.edge.inband import InBandServer
@@ -316,7 +314,7 @@ async def test_irq_enable_follows_global_enables(server: InBandServer, bmc: Bmc)
     bmc.state.global_enables = 0x0D  # as if the guest's Set BMC Global Enables turned bit 0 on
     assert (await qemu.request(0x06, 0x31)).hex() == "0000"
     assert await qemu.control() == h("05"), "ENABLE_IRQ after the request"
-    system_interface_of(bmc).queue_message(0x01, b"\x42")
+    bmc.system_interface.queue_message(0x01, b"\x42")
     assert await qemu.control() == h("02"), "ATN with IRQ now"
     await qemu.close()
 
@@ -352,12 +350,12 @@ async def test_guest_reset_clears_host_state_and_stops_the_watchdog(server: InBa
     await qemu.handshake()
     assert (await qemu.request(0x06, 0x24, h("04010000 6400"))).hex() == "00"
     assert (await qemu.request(0x06, 0x22)).hex() == "00"
-    system_interface_of(bmc).queue_message(0x01, b"\x42")
+    bmc.system_interface.queue_message(0x01, b"\x42")
     assert await qemu.control() == h("01")
     qemu.writer.write(h("04a1"))
     assert await qemu.control() == h("00"), "flags cleared: ATN off"
     assert resets == [True]
-    assert not watchdog_of(bmc).running
+    assert not bmc.watchdog.running
     await qemu.close()
 
 

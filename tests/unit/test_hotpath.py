@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pybmc import cli
 from pybmc.config.bmc import parse_config
-from pybmc.core.bmc import Bmc
+from pybmc.edge.assembly import BmcRuntime
 from pybmc.edge.server import BmcService
 from pybmc.protocol.rmcp import crypto
 
@@ -248,15 +248,16 @@ def test_plain_serve_prints_and_exits_as_typer_does_without_loading_pydantic(tmp
 
 # ============================================================================ the edge's timer
 @pytest.fixture
-def bmc(tmp_path: Path) -> Bmc:
-    return Bmc(parse_config({
+def runtime(tmp_path: Path) -> BmcRuntime:
+    return BmcRuntime(parse_config({
         "bmc": {"name": "t", "address": "127.0.0.2", "state_dir": str(tmp_path / "state")},
         "users": [{"name": "admin", "password": "secret"}],
     }))
 
 
-async def test_a_later_deadline_keeps_the_armed_timer(bmc: Bmc, monkeypatch: pytest.MonkeyPatch):
-    service = BmcService(bmc)
+async def test_a_later_deadline_keeps_the_armed_timer(runtime: BmcRuntime,
+                                                      monkeypatch: pytest.MonkeyPatch):
+    service, bmc = BmcService(runtime), runtime.bmc
     now = asyncio.get_running_loop().time()
     deadline: list[float | None] = [now + 60]
     monkeypatch.setattr(bmc, "get_timer", lambda: deadline[0])
@@ -276,9 +277,9 @@ async def test_a_later_deadline_keeps_the_armed_timer(bmc: Bmc, monkeypatch: pyt
 
 
 async def test_an_early_timer_finds_nothing_due_and_arms_the_real_deadline(
-        bmc: Bmc, monkeypatch: pytest.MonkeyPatch):
+        runtime: BmcRuntime, monkeypatch: pytest.MonkeyPatch):
     loop = asyncio.get_running_loop()
-    service = BmcService(bmc)
+    service, bmc = BmcService(runtime), runtime.bmc
     handled: list[float] = []
     deadline = [loop.time() + 0.01]
     monkeypatch.setattr(bmc, "get_timer", lambda: deadline[0])

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pybmc.config.bmc import ConfigError, parse_config
-from pybmc.core.bmc import Bmc
+from pybmc.edge.assembly import BmcRuntime
 from pybmc.edge.power.qemu import QemuPower
 
 
@@ -67,62 +67,63 @@ def test_qemu_gets_the_chosen_interface(tmp_path, interface, device) -> None:
     assert "socket,id=pybmc-ipmi,path=/tmp/pybmc-x/ipmi.sock,reconnect=1" in args
 
 
-# Only the in-band part of Bmc.start(): the rest would start the SOL console reader too.
-async def start_in_band(bmc: Bmc) -> None:
-    await bmc._start_in_band()
+# Only the in-band part of BmcRuntime.start(): the rest would start the console reader too.
+async def start_in_band(runtime: BmcRuntime) -> None:
+    await runtime._start_in_band()
 
 
-async def stop_in_band(bmc: Bmc) -> None:
-    if bmc.in_band is not None:
-        await bmc.in_band.stop()
+async def stop_in_band(runtime: BmcRuntime) -> None:
+    if runtime.in_band is not None:
+        await runtime.in_band.stop()
 
 
 async def test_qemu_backend_listens_in_its_run_directory(short_dir) -> None:
-    bmc = Bmc(config(short_dir / "state", power={"backend": "qemu"}))
-    await start_in_band(bmc)
+    runtime = BmcRuntime(config(short_dir / "state", power={"backend": "qemu"}))
+    await start_in_band(runtime)
     try:
-        power = bmc.power
+        power = runtime.bmc.power
         assert isinstance(power, QemuPower)
-        assert bmc.in_band is not None and bmc.in_band.path == power.paths.in_band
+        assert runtime.in_band is not None and runtime.in_band.path == power.paths.in_band
         assert power.in_band_path == str(power.paths.in_band)
         assert power.paths.in_band.is_socket()
         assert qemu_device(power.in_band_args()) == "isa-ipmi-kcs,bmc=pybmc-bmc"
     finally:
-        await stop_in_band(bmc)
+        await stop_in_band(runtime)
     assert not power.paths.in_band.exists()
 
 
 async def test_qemu_backend_without_in_band_has_no_device(short_dir) -> None:
-    bmc = Bmc(config(short_dir / "state", power={"backend": "qemu"}, qemu={"in_band": False}))
-    await start_in_band(bmc)
+    runtime = BmcRuntime(config(short_dir / "state", power={"backend": "qemu"},
+                                qemu={"in_band": False}))
+    await start_in_band(runtime)
     try:
-        assert bmc.in_band is None
-        assert bmc.power.in_band_args() == []  # type: ignore[attr-defined]
+        assert runtime.in_band is None
+        assert runtime.bmc.power.in_band_args() == []  # type: ignore[attr-defined]
     finally:
-        await stop_in_band(bmc)
+        await stop_in_band(runtime)
 
 
 async def test_a_unix_listen_path_replaces_the_run_directory_socket(short_dir) -> None:
     path = short_dir / "mine.sock"
-    bmc = Bmc(config(short_dir / "state", power={"backend": "qemu"},
+    runtime = BmcRuntime(config(short_dir / "state", power={"backend": "qemu"},
                      in_band={"listen": f"unix:{path}"}))
-    await start_in_band(bmc)
+    await start_in_band(runtime)
     try:
         assert path.is_socket()
-        assert bmc.power.in_band_path == str(path)  # type: ignore[attr-defined]
+        assert runtime.bmc.power.in_band_path == str(path)  # type: ignore[attr-defined]
     finally:
-        await stop_in_band(bmc)
+        await stop_in_band(runtime)
 
 
 async def test_simulated_backend_listens_only_when_asked(short_dir) -> None:
-    bmc = Bmc(config(short_dir / "state"))
-    await start_in_band(bmc)
-    assert bmc.in_band is None
-    await stop_in_band(bmc)
+    runtime = BmcRuntime(config(short_dir / "state"))
+    await start_in_band(runtime)
+    assert runtime.in_band is None
+    await stop_in_band(runtime)
     path = short_dir / "sim.sock"
-    bmc = Bmc(config(short_dir / "state2", in_band={"listen": f"unix:{path}"}))
-    await start_in_band(bmc)
+    runtime = BmcRuntime(config(short_dir / "state2", in_band={"listen": f"unix:{path}"}))
+    await start_in_band(runtime)
     try:
-        assert bmc.in_band is not None and path.is_socket()
+        assert runtime.in_band is not None and path.is_socket()
     finally:
-        await stop_in_band(bmc)
+        await stop_in_band(runtime)

@@ -144,15 +144,15 @@ def test_from_bmc_config_uses_a_short_run_dir(tmp_path: Path) -> None:
     assert again.run_dir == power.run_dir  # found again after a restart
 
 
-def test_bmc_builds_the_qemu_backend(tmp_path: Path) -> None:
-    from pybmc.core.bmc import Bmc
+def test_make_power_builds_the_qemu_backend(tmp_path: Path) -> None:
+    from pybmc.edge.assembly import make_power
 
     cfg = parse_config({"bmc": {"name": "cn1", "address": "127.0.0.2",
                                 "state_dir": str(tmp_path)},
                         "power": {"backend": "qemu"}})
-    bmc = Bmc(cfg)
-    assert isinstance(bmc.power, QemuPower)
-    assert not bmc.power.is_on()
+    power = make_power(cfg, initially_on=False)
+    assert isinstance(power, QemuPower)
+    assert not power.is_on()
 
 
 def test_in_band_args_only_with_a_listener(tmp_path: Path) -> None:

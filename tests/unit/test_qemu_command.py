@@ -227,13 +227,13 @@ async def test_missing_command_stays_off(machines, tmp_path) -> None:
     assert not power.is_on()
 
 
-def test_bmc_builds_the_command_backend(tmp_path: Path) -> None:
-    from pybmc.core.bmc import Bmc
+def test_make_power_builds_the_command_backend(tmp_path: Path) -> None:
+    from pybmc.edge.assembly import make_power
 
     cfg = parse_config({"bmc": {"name": "cn1", "address": "127.0.0.2",
                                 "state_dir": str(tmp_path)},
                         "power": {"backend": "command", "command_on": "exec sleep 60",
                                   "command_off_wait": 1.5}})
-    power = Bmc(cfg).power
+    power = make_power(cfg, initially_on=False)
     assert isinstance(power, CommandPower)
     assert power.argv == ("/bin/sh", "-c", "exec sleep 60") and power.off_wait == 1.5

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 
 from pybmc.config.bmc import parse_config
-from pybmc.core.bmc import Bmc
 from pybmc.edge import console as console_module
+from pybmc.edge.assembly import BmcRuntime
 from pybmc.edge.console import ConsoleBridge, SerialTarget
 from pybmc.protocol.sol import OP_CTS_PAUSE, SolPacket, SolStream
 from tests.unit.test_sol_console import FakeGuest
@@ -64,19 +64,39 @@ async def test_qemu_backend_gets_a_hook_that_connects_the_console(short_dir: Pat
                                                                   monkeypatch):
     monkeypatch.setenv("PYBMC_RUN_DIR", str(short_dir / "run"))
     guest = FakeGuest(str(short_dir / "s"))
-    bmc = Bmc(parse_config({"bmc": {"name": "t", "address": "127.0.0.2",
-                                    "state_dir": str(short_dir / "state")},
-                            "users": [{"name": "admin", "password": "secret"}]}))
-    bmc.power = SimpleNamespace(serial_path=guest.path)  # what QemuPower offers
-    await bmc.sol.start()
+    runtime = BmcRuntime(parse_config({"bmc": {"name": "t", "address": "127.0.0.2",
+                                               "state_dir": str(short_dir / "state")},
+                                       "power": {"backend": "qemu"},
+                                       "users": [{"name": "admin", "password": "secret"}]}),
+                         power=FakeQemu(guest.path))  # what QemuPower offers
+    await runtime._start_console()
     try:
         await asyncio.sleep(0.1)
         await guest.start()
-        await asyncio.wait_for(bmc.power.before_run(), 5)  # QemuPower awaits it before "cont"
-        assert bmc.sol.bridge.connected
+        await asyncio.wait_for(runtime.bmc.power.before_run(), 5)  # QemuPower awaits it
+        assert runtime.console.connected
     finally:
-        await bmc.sol.stop()
+        await runtime.stop()
         await guest.stop()
+
+
+class FakeQemu:
+    """The parts of QemuPower the console wiring uses: its serial socket and before_run."""
+
+    cycle_interval = 1.0
+
+    def __init__(self, serial_path: str) -> None:
+        self.serial_path = serial_path
+        self.before_run = None
+
+    def set_listener(self, listener: object) -> None:
+        pass
+
+    def is_on(self) -> bool:
+        return False
+
+    async def stop(self, leave_running: bool = True) -> None:
+        pass
 
 
 def test_cts_pause_follows_the_consoles_latest_packet():
@@ -92,14 +112,15 @@ def test_cts_pause_follows_the_consoles_latest_packet():
 
 def test_cts_pause_stops_reading_the_guest_until_released(short_dir: Path, monkeypatch):
     monkeypatch.setenv("PYBMC_RUN_DIR", str(short_dir / "run"))
-    bmc = Bmc(parse_config({"bmc": {"name": "t", "address": "127.0.0.2",
-                                    "state_dir": str(short_dir / "state")},
-                            "users": [{"name": "admin", "password": "secret"}]}))
+    runtime = BmcRuntime(parse_config({"bmc": {"name": "t", "address": "127.0.0.2",
+                                               "state_dir": str(short_dir / "state")},
+                                       "users": [{"name": "admin", "password": "secret"}]}))
+    bmc = runtime.bmc
     session = SimpleNamespace(session_id=0x1234, user_name=b"admin", active=True,
                               is_rmcpplus=False)
     bmc.sol.activate(session, encrypted=False, authenticated=False, retry_count=3,
-                     retry_interval=0.5)
-    reading = bmc.sol.bridge._may_read
+                     retry_interval=0.5, now=0)
+    reading = runtime.console._may_read
     assert reading.is_set()
     bmc.sol.receive_packet(session, SolPacket(0, flags=OP_CTS_PAUSE).encode(), now=0)
     assert not reading.is_set()

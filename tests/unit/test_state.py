@@ -39,13 +39,13 @@ def test_unreadable_state_is_set_aside_not_lost(tmp_path: Path):
 
 def test_users_seeded_from_config_and_ipmi_changes_survive(tmp_path: Path):
     bmc = Bmc(make_config(tmp_path))
-    assert bmc.find_user(b"admin").user_id == 2
+    assert bmc.users.find_user(b"admin").user_id == 2
     assert bmc.state.users[1].name == b""  # user 1 is the null user
     bmc.state.users[4].name = b"new"
     bmc.state.users[4].enabled = True
     bmc.save()
     again = Bmc(make_config(tmp_path))
-    assert again.find_user(b"new").user_id == 4
+    assert again.users.find_user(b"new").user_id == 4
 
 
 def test_editing_the_config_users_reseeds_them(tmp_path: Path):
@@ -54,8 +54,8 @@ def test_editing_the_config_users_reseeds_them(tmp_path: Path):
     bmc.state.users[4].enabled = True
     bmc.save()
     edited = Bmc(make_config(tmp_path, [{"name": "root", "password": "x"}]))
-    assert edited.find_user(b"new") is None
-    assert edited.find_user(b"root").user_id == 2
+    assert edited.users.find_user(b"new") is None
+    assert edited.users.find_user(b"root").user_id == 2
 
 
 def test_reset_state_starts_from_config(tmp_path: Path):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.commands.system_interface import SystemInterface, system_interface_of
 from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
+from pybmc.model.system_interface import SystemInterface
 from pybmc.wire.codes import LAN_CHANNEL, Privilege
 
 EVENT = bytes(range(0x10, 0x20))
@@ -22,7 +22,7 @@ def bmc(tmp_path: Path) -> Bmc:
 
 @pytest.fixture
 def sysif(bmc: Bmc) -> SystemInterface:
-    return system_interface_of(bmc)
+    return bmc.system_interface
 
 
 def inband(bmc: Bmc, cmd: int, data: bytes = b"") -> bytes:
@@ -30,7 +30,7 @@ def inband(bmc: Bmc, cmd: int, data: bytes = b"") -> bytes:
 
 
 def test_one_system_interface_per_bmc(bmc: Bmc, sysif: SystemInterface):
-    assert system_interface_of(bmc) is sysif
+    assert bmc.system_interface is sysif
     assert bmc.system_interface is sysif
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
-from pybmc.model import lan
+from pybmc.model import lan, lan_params
 from pybmc.wire.codes import Privilege
 
 SET_LAN, GET_LAN, SUSPEND_ARPS, GET_STATS = 0x01, 0x02, 0x03, 0x04
@@ -115,15 +115,15 @@ def test_lan_defaults_without_lan_section(bmc: Bmc) -> None:
     assert get_lan(bmc, 6) == REV + bytes([255, 255, 255, 0])
     assert get_lan(bmc, 12) == REV + bytes(4)
     assert get_lan(bmc, 20) == REV + b"\x00\x00"
-    assert get_lan(bmc, 5) == REV + lan.derived_mac("cn1")
+    assert get_lan(bmc, 5) == REV + lan_params.derived_mac("cn1")
 
 
 def test_derived_mac_is_stable_local_unicast_and_per_name() -> None:
-    mac = lan.derived_mac("cn1")
+    mac = lan_params.derived_mac("cn1")
     assert len(mac) == 6
     assert mac[0] & 0x03 == 0x02  # locally administered, unicast
-    assert mac == lan.derived_mac("cn1")
-    assert mac != lan.derived_mac("cn2")
+    assert mac == lan_params.derived_mac("cn1")
+    assert mac != lan_params.derived_mac("cn2")
 
 
 def test_dhcp_source_and_configured_auth_types(tmp_path: Path) -> None:
@@ -185,7 +185,7 @@ def test_lan_set_reads_back_exactly(bmc: Bmc, param: int, value: str) -> None:
 def test_destination_parameters_are_per_selector(bmc: Bmc, param: int, selector: int) -> None:
     bodies = {18: "0603", 19: "0001c0a80001525400000009", 25: "100580"}
     body = bytes.fromhex(bodies[param])
-    body = body + bytes(lan.LAN_PARAMETERS.spec(param).length - 1 - len(body))
+    body = body + bytes(lan_params.LAN_PARAMETERS.spec(param).length - 1 - len(body))
     data = bytes([selector]) + body
     assert set_lan(bmc, param, data) == OK
     assert get_lan(bmc, param, selector) == REV + data
@@ -309,9 +309,9 @@ def test_lan_and_sol_locks_are_separate(bmc: Bmc) -> None:
 
 def test_abandoned_lock_expires(bmc: Bmc) -> None:
     assert set_lan(bmc, 0, b"\x01", now=100.0) == OK
-    assert set_lan(bmc, 0, b"\x01", now=100.0 + lan.SET_IN_PROGRESS_TIMEOUT - 1) == b"\x81"
-    assert get_lan(bmc, 0, now=100.0 + lan.SET_IN_PROGRESS_TIMEOUT + 1) == REV + b"\x00"
-    assert set_lan(bmc, 0, b"\x01", now=100.0 + lan.SET_IN_PROGRESS_TIMEOUT + 1) == OK
+    assert set_lan(bmc, 0, b"\x01", now=100.0 + lan_params.SET_IN_PROGRESS_TIMEOUT - 1) == b"\x81"
+    assert get_lan(bmc, 0, now=100.0 + lan_params.SET_IN_PROGRESS_TIMEOUT + 1) == REV + b"\x00"
+    assert set_lan(bmc, 0, b"\x01", now=100.0 + lan_params.SET_IN_PROGRESS_TIMEOUT + 1) == OK
 
 
 def test_lock_is_not_persisted(tmp_path: Path) -> None:
@@ -349,26 +349,26 @@ def test_settings_survive_a_restart(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- session layer
 def test_auth_type_enables_feed_the_session_layer(bmc: Bmc) -> None:
-    assert bmc.auth_types_enabled(Privilege.ADMINISTRATOR) == 0x16
+    assert bmc.lan.auth_types_enabled(Privilege.ADMINISTRATOR) == 0x16
     # `ipmitool lan set 1 auth admin md5` (bmcsetup): read, change the admin byte, write.
     current = bytearray(get_lan(bmc, 2)[2:])
     current[3] = 0x04
     assert set_lan(bmc, 2, bytes(current)) == OK
-    assert bmc.auth_types_enabled(Privilege.ADMINISTRATOR) == 0x04
-    assert bmc.auth_types_enabled(Privilege.USER) == 0x16
+    assert bmc.lan.auth_types_enabled(Privilege.ADMINISTRATOR) == 0x04
+    assert bmc.lan.auth_types_enabled(Privilege.USER) == 0x16
 
 
 def test_cipher_privileges_feed_the_session_layer(bmc: Bmc) -> None:
-    assert bmc.cipher_suite_max_privilege(1) == Privilege.ADMINISTRATOR
-    assert bmc.cipher_suite_max_privilege(17) == Privilege.ADMINISTRATOR
+    assert bmc.lan.cipher_suite_max_privilege(1) == Privilege.ADMINISTRATOR
+    assert bmc.lan.cipher_suite_max_privilege(17) == Privilege.ADMINISTRATOR
     # bmcsetup on suites 1,2,3,17 writes XaaaXXXXXXXXXXX: entry 0 (suite 1) off.
     assert set_lan(bmc, 24, bytes.fromhex("004044000000000000")) == OK
-    assert bmc.cipher_suite_max_privilege(1) == Privilege.NONE
-    assert bmc.cipher_suite_max_privilege(2) == Privilege.ADMINISTRATOR
-    assert bmc.cipher_suite_max_privilege(3) == Privilege.ADMINISTRATOR
-    assert bmc.cipher_suite_max_privilege(17) == Privilege.ADMINISTRATOR
+    assert bmc.lan.cipher_suite_max_privilege(1) == Privilege.NONE
+    assert bmc.lan.cipher_suite_max_privilege(2) == Privilege.ADMINISTRATOR
+    assert bmc.lan.cipher_suite_max_privilege(3) == Privilege.ADMINISTRATOR
+    assert bmc.lan.cipher_suite_max_privilege(17) == Privilege.ADMINISTRATOR
     assert set_lan(bmc, 24, bytes.fromhex("004024000000000000")) == OK
-    assert bmc.cipher_suite_max_privilege(17) == Privilege.USER
+    assert bmc.lan.cipher_suite_max_privilege(17) == Privilege.USER
 
 
 # --------------------------------------------------------------------------- client sequences
@@ -392,7 +392,7 @@ def test_bmcsetup_network_sequence(bmc: Bmc) -> None:
     ipmitool_lan_set(bmc, 10, bytes([arp]))
     ipmitool_lan_set(bmc, 24, bytes.fromhex("004044000000000000"))  # cipher_privs
     assert set_sol(bmc, 1, b"\x01") == OK  # raw 0xc 0x21 C 0x1 0x1
-    assert lan.lan_address(bmc) == ("172.30.0.7", "255.255.0.0", "172.30.0.1", "static")
+    assert bmc.lan.address() == ("172.30.0.7", "255.255.0.0", "172.30.0.1", "static")
     assert get_lan(bmc, 0) == REV + b"\x00"
     assert get_sol(bmc, 1) == REV + b"\x01"
 
@@ -426,7 +426,7 @@ def test_xcat_rspconfig_sequences(bmc: Bmc) -> None:
     xcat_rspconfig(bmc, (19, bytes([1, 0, 0, 10, 0, 0, 100]) + bytes(6)))  # snmpdest1
     assert get_lan(bmc, 19, 1)[5:9] == bytes([10, 0, 0, 100])  # data[4..7] after rev
     xcat_rspconfig(bmc, (4, b"\x02"))  # ip=dhcp
-    assert lan.lan_address(bmc).source == "dhcp"
+    assert bmc.lan.address().source == "dhcp"
 
 
 def test_xcat_after_an_interrupted_run_still_gets_through(bmc: Bmc) -> None:
@@ -439,7 +439,7 @@ def test_xcat_after_an_interrupted_run_still_gets_through(bmc: Bmc) -> None:
 # --------------------------------------------------------------------------- address listener
 def test_address_listener_runs_at_once_or_when_the_lock_is_released(bmc: Bmc) -> None:
     seen: list[lan.LanAddress] = []
-    lan.on_address_change(bmc, lambda _bmc, address: seen.append(address))
+    bmc.lan.on_address_change(lambda address: seen.append(address))
     assert set_lan(bmc, 16, b"x".ljust(18, b"\x00")) == OK
     assert seen == []  # not an address parameter
     assert set_lan(bmc, 3, bytes([10, 0, 0, 5])) == OK
@@ -455,10 +455,10 @@ def test_address_listener_runs_at_once_or_when_the_lock_is_released(bmc: Bmc) ->
 
 
 def test_failing_listener_does_not_fail_the_command(bmc: Bmc) -> None:
-    def broken(_bmc: Bmc, _address: lan.LanAddress) -> None:
+    def broken(_address: lan.LanAddress) -> None:
         raise RuntimeError("boom")
 
-    lan.on_address_change(bmc, broken)
+    bmc.lan.on_address_change(broken)
     assert set_lan(bmc, 3, bytes([10, 0, 0, 5])) == OK
 
 
@@ -475,7 +475,7 @@ def test_suspend_bmc_arps(bmc: Bmc) -> None:
 
 def test_statistics(bmc: Bmc) -> None:
     assert run(bmc, GET_STATS, bytes([1, 0])) == OK + bytes(18)
-    stats = lan.lan_statistics(bmc)
+    stats = bmc.lan.statistics
     stats.count_received(valid_rmcp=True)
     stats.count_received(valid_rmcp=False)
     stats.count_transmitted()
@@ -504,7 +504,7 @@ def test_sol_defaults(bmc: Bmc, param: int, expected: str) -> None:
 def test_sol_enable_default_from_config(tmp_path: Path) -> None:
     bmc = Bmc(make_config(tmp_path, sol={"enabled": False}))
     assert get_sol(bmc, 1) == REV + b"\x00"
-    assert not lan.sol_settings(bmc).enabled
+    assert not bmc.lan.sol_settings().enabled
 
 
 SOL_VALUES = [
@@ -567,7 +567,7 @@ def test_ipmitool_sol_set_sequences(bmc: Bmc) -> None:
     ipmitool_sol_set(bmc, 6, b"\x09")  # volatile-bit-rate 57.6
     retry_interval = get_sol(bmc, 4)[3]
     ipmitool_sol_set(bmc, 4, bytes([3, retry_interval]))  # retry-count 3
-    settings_ = lan.sol_settings(bmc)
+    settings_ = bmc.lan.sol_settings()
     assert settings_ == lan.SolSettings(
         enabled=True, force_encryption=True, force_authentication=False,
         privilege=Privilege.ADMINISTRATOR, accumulate_interval_ms=50, send_threshold=96,
@@ -576,7 +576,7 @@ def test_ipmitool_sol_set_sequences(bmc: Bmc) -> None:
 
 
 def test_sol_settings_defaults(bmc: Bmc) -> None:
-    assert lan.sol_settings(bmc) == lan.SolSettings(
+    assert bmc.lan.sol_settings() == lan.SolSettings(
         enabled=True, force_encryption=False, force_authentication=False,
         privilege=Privilege.USER, accumulate_interval_ms=60, send_threshold=96, retry_count=7,
         retry_interval_ms=500, non_volatile_bit_rate=115200, volatile_bit_rate=115200,
@@ -608,7 +608,7 @@ def test_no_request_ends_in_an_internal_error(bmc: Bmc, cmd: int, data: bytes) -
     reply = run(bmc, cmd, data)
     assert reply[0] != 0xFF
     if reply[0] == 0 and cmd in (GET_LAN, GET_SOL):
-        assert reply[1] == lan.PARAMETER_REVISION
+        assert reply[1] == lan_params.PARAMETER_REVISION
 
 
 @settings(max_examples=200, deadline=None,

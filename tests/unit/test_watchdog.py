@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.commands.system_interface import system_interface_of
-from pybmc.commands.watchdog import Watchdog, watchdog_of
 from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
 from pybmc.model.power import PowerAction, PowerError, PowerListener
+from pybmc.model.watchdog import Watchdog
 from pybmc.wire.codes import LAN_CHANNEL, Cc, Privilege
 
 T0 = 1000.0
@@ -59,7 +58,7 @@ def bmc(tmp_path: Path, power: FakePower) -> Bmc:
 
 @pytest.fixture
 def watchdog(bmc: Bmc) -> Watchdog:
-    return watchdog_of(bmc)
+    return bmc.watchdog
 
 
 def run(bmc: Bmc, cmd: int, data: bytes = b"", now: float = T0,
@@ -195,7 +194,7 @@ def test_nmi_pretimeout_comes_first_then_the_action(bmc: Bmc, power: FakePower,
     assert power.requests == []
     watchdog.tick(T0 + 3.0)
     assert power.requests == [PowerAction.DIAG]
-    assert system_interface_of(bmc).flags == 0x08
+    assert bmc.system_interface.flags == 0x08
     assert watchdog.get_timer() == pytest.approx(T0 + 5)
     watchdog.tick(T0 + 4)
     assert power.requests == [PowerAction.DIAG]
@@ -306,12 +305,14 @@ def test_refused_power_action_is_logged_not_raised(bmc: Bmc, power: FakePower,
 
 def test_expiry_is_logged_as_a_watchdog_event(bmc: Bmc, watchdog: Watchdog,
                                               caplog: pytest.LogCaptureFixture):
-    events: list[tuple[int, int, bytes]] = []
-    bmc.platform.add_event = lambda *args: events.append(args)  # type: ignore[attr-defined]
+    before = len(bmc.platform.sel.entries)
     set_timer(bmc, "04 32 01 00 14 00")  # messaging pre-timeout, power down, 2 s
     run(bmc, 0x22, now=T0)
     watchdog.tick(T0 + 2)
-    # pre-timeout: offset 8, data2 = interrupt 3 << 4 | use 4; then power down: offset 2
+    # SEL system event records: sensor type at byte 10, event type at 12, event data at 13-15.
+    # Pre-timeout: offset 8, data2 = interrupt 3 << 4 | use 4; then power down: offset 2.
+    events = [(entry[10], entry[12] & 0x7F, entry[13:16])
+              for entry in bmc.platform.sel.entries[before:]]
     assert events == [(0x23, 0x6F, bytes([0xC8, 0x34, 0xFF])),
                       (0x23, 0x6F, bytes([0xC2, 0x34, 0xFF]))]
     assert "watchdog expired" in caplog.text
@@ -378,7 +379,7 @@ async def test_a_reset_of_the_simulated_machine_stops_the_timer(tmp_path: Path):
     assert bmc.power.is_on()
     set_timer(bmc, "04 01 00 00 64 00")
     run(bmc, 0x22, now=T0)
-    system_interface_of(bmc).queue_message(0x01, b"\x42")
+    bmc.system_interface.queue_message(0x01, b"\x42")
     assert get_timer(bmc, T0)[2:4] == "44"
     bmc.power.request(PowerAction.RESET)  # chassis power reset: a "boot" event
     assert get_timer(bmc, T0 + 1)[2:4] == "04"
@@ -405,7 +406,7 @@ def test_watchdog_hard_reset_is_restart_cause_watchdog(tmp_path: Path):
     assert chassis(bmc, 0x07) == "000101", "chassis control, channel 1"
     set_timer(bmc, "04 01 00 00 0a 00")  # SMS/OS, hard reset, 1 s
     run(bmc, 0x22, now=T0)
-    watchdog_of(bmc).tick(T0 + 1)
+    bmc.watchdog.tick(T0 + 1)
     assert bmc.power.is_on()
     assert chassis(bmc, 0x07) == "000400", "watchdog (4), not chassis control (1)"
 
@@ -415,7 +416,7 @@ async def test_watchdog_power_cycle_is_restart_cause_watchdog(tmp_path: Path):
     assert chassis(bmc, 0x02, b"\x01") == "00"
     set_timer(bmc, "04 03 00 00 0a 00")  # SMS/OS, power cycle, 1 s
     run(bmc, 0x22, now=T0)
-    watchdog_of(bmc).tick(T0 + 1)
+    bmc.watchdog.tick(T0 + 1)
     assert not bmc.power.is_on()
     for _ in range(100):
         if bmc.power.is_on():

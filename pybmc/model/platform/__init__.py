@@ -1,6 +1,6 @@
 """Platform data a real BMC describes its server with: sensors, SDR repository, SEL, FRU.
 
-`Platform(bmc)` is built once per BMC (as `bmc.platform`). It hears every PowerEvent through
+`Platform` is built once per BMC by the core. It hears every PowerEvent through
 `on_power_event`, logs what happens in the SEL (power on/off/cycle/reset/soft-off, BMC start,
 SEL clear, threshold crossings, watchdog expiry via `add_event`), and computes sensor readings
 from time. The server's timer may call `tick(now)` every few seconds so threshold crossings are
@@ -21,13 +21,13 @@ from pybmc.model.platform.sdr import SdrRepository, fru_locator_record, mc_locat
 from pybmc.model.platform.sel import BMC_GENERATOR, INITIATE_ERASE, Sel, system_event_record
 from pybmc.model.platform.sensors import Reading, Sensor, SensorEvent, bitmask
 from pybmc.model.power import PowerEvent
-from pybmc.model.state import fingerprint
+from pybmc.model.state import Changes, State, fingerprint
 from pybmc.wire.codes import Cc
 from pybmc.wire.errors import CommandError
 from pybmc.wire.platform_codes import Entity
 
 if TYPE_CHECKING:
-    from pybmc.core.bmc import Bmc
+    from pybmc.config.bmc import BmcConfig
 
 log = logging.getLogger("pybmc.platform")
 
@@ -54,22 +54,26 @@ MC_OFFLINE = 0x02  # Management Subsystem Health: controller off-line (deasserte
 
 
 class Platform:
-    def __init__(self, bmc: Bmc, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, config: BmcConfig, state: State, powered: Callable[[], bool],
+                 changes: Changes, clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time) -> None:
-        self.bmc = bmc
+        self.name = config.name
+        self.state = state
+        self.powered = powered  # the machine's power state, as the power backend last saw it
+        self.changes = changes
         self.clock = clock  # power events bring no `now`; readings use the caller's `now`
-        self.config: PlatformConfig = parse_platform_config(bmc.config)
+        self.config: PlatformConfig = parse_platform_config(config)
         self.sensors = [Sensor(spec) for spec in self.config.sensors]
         self.by_number = {sensor.number: sensor for sensor in self.sensors}
         self.by_behaviour = {sensor.spec.behaviour: sensor for sensor in self.sensors}
-        self.sel = Sel(bmc.config.state_dir, self.config.sel.capacity, wall_clock)
-        self.fru = FruStore(bmc.config.state_dir, self.config.fru, bmc.name)
+        self.sel = Sel(config.state_dir, self.config.sel.capacity, wall_clock)
+        self.fru = FruStore(config.state_dir, self.config.fru, config.name)
         self._apply_sensor_settings()
         records = self._sdr_records()
         stamp = self._sdr_timestamp(records)
         self.sdr = SdrRepository(records, stamp)
         self.device_sdr = SdrRepository(records, stamp)  # Get Device SDR: same records
-        self.pef = PefConfig(bmc.state)
+        self.pef = PefConfig(state)
         self._started = False
         self._last_power_kind = ""
         self.log_event_for("bmc-health", MC_OFFLINE, assertion=False)
@@ -112,7 +116,7 @@ class Platform:
 
     def read(self, sensor: Sensor, now: float) -> Reading:
         """The sensor's reading now; threshold crossings since the last one are logged."""
-        powered = self.bmc.power.is_on()
+        powered = self.powered()
         self._start(now, powered)
         if not sensor.analog:
             return Reading(states=self._discrete_states(sensor, powered))
@@ -163,7 +167,7 @@ class Platform:
 
     # ------------------------------------------------------------------ persisted settings
     def _settings(self) -> dict[str, dict[str, object]]:
-        return self.bmc.state.extra.setdefault("sensors", {})
+        return self.state.extra.setdefault("sensors", {})
 
     def _apply_sensor_settings(self) -> None:
         """Thresholds and hysteresis set over IPMI, while the sensor's config is unchanged."""
@@ -182,7 +186,7 @@ class Platform:
                     sensor.hysteresis = (int(hysteresis[0]) & 0xFF, int(hysteresis[1]) & 0xFF)
             except (TypeError, ValueError):
                 log.warning("%s: saved settings of sensor %s are unreadable; ignored",
-                            self.bmc.name, sensor.name)
+                            self.name, sensor.name)
 
     def save_sensor_settings(self, sensor: Sensor) -> None:
         """After Set Sensor Thresholds/Hysteresis: persist, and show them in the SDR too."""
@@ -191,7 +195,7 @@ class Platform:
             "thresholds": dict(sensor.thresholds),
             "hysteresis": list(sensor.hysteresis),
         }
-        self.bmc.save()
+        self.changes.mark()
         records = self._sdr_records()
         stamp = self._sdr_timestamp(records)
         self.sdr.replace(records, stamp)
@@ -199,7 +203,7 @@ class Platform:
 
     # ------------------------------------------------------------------ events
     def logging_enabled(self) -> bool:
-        return bool(self.bmc.state.global_enables & SYSTEM_EVENT_LOGGING)
+        return bool(self.state.global_enables & SYSTEM_EVENT_LOGGING)
 
     def _log(self, event: SensorEvent, generator: int = BMC_GENERATOR) -> int | None:
         if not self.logging_enabled():
@@ -208,7 +212,7 @@ class Platform:
                                      event.reading_type, event.event_data, event.assertion)
         record_id = self.sel.add(record)
         if record_id is not None:
-            log.info("%s: SEL %04x: sensor %s type %#04x data %s%s", self.bmc.name, record_id,
+            log.info("%s: SEL %04x: sensor %s type %#04x data %s%s", self.name, record_id,
                      event.sensor_number, event.sensor_type, event.event_data.hex(),
                      "" if event.assertion else " (deasserted)")
         return record_id

@@ -72,7 +72,7 @@ def _auth_type_enabled(manager: SessionManager, auth_type: int,
         return False
     levels = [privilege] if privilege is not None else [
         Privilege.CALLBACK, Privilege.USER, Privilege.OPERATOR, Privilege.ADMINISTRATOR]
-    return any(manager.bmc.auth_types_enabled(level) >> auth_type & 1 for level in levels)
+    return any(manager.bmc.lan.auth_types_enabled(level) >> auth_type & 1 for level in levels)
 
 
 def _get_session_challenge(manager: SessionManager, data: bytes, addr: Address,
@@ -85,7 +85,7 @@ def _get_session_challenge(manager: SessionManager, data: bytes, addr: Address,
         manager._refused(addr, f"IPMI 1.5 auth type {auth_type} is not enabled")
         return bytes([Cc.INVALID_DATA_FIELD])
     name = data[1:].rstrip(b"\x00")
-    user = manager.bmc.find_user(name)
+    user = manager.bmc.users.find_user(name)
     if user is None:
         manager._refused(addr, f"unknown user {name.decode(errors='replace')!r}")
         return bytes([CC_NULL_USER_DISABLED if not name else CC_INVALID_USER_NAME])
@@ -153,7 +153,7 @@ def _check_activation(manager: SessionManager, challenge: Challenge, data: bytes
         manager._refused(addr, "Activate Session with a wrong challenge string")
         return bytes([Cc.INVALID_DATA_FIELD]), None
     privilege = Privilege(requested)
-    limit = manager.bmc.user_privilege_limit(user)
+    limit = manager.bmc.users.privilege_limit(user)
     if privilege > limit:
         manager._refused(addr, f"user {user.name.decode(errors='replace')!r} asked for "
                       f"{privilege.name}, limit is {limit.name}")

@@ -66,8 +66,8 @@ def open_session(manager: SessionManager, packet: RmcpPlusPacket, addr: Address,
     if isinstance(choice, RmcpStatus):
         return refuse(choice, "no enabled cipher suite matches the proposal "
                       f"{data[12] & 0x3F}/{data[20] & 0x3F}/{data[28] & 0x3F}")
-    limit = min(manager.bmc.channel_privilege_limit(LAN_CHANNEL),
-                manager.bmc.cipher_suite_max_privilege(choice.suite_id))
+    limit = min(manager.bmc.users.channel_privilege_limit(LAN_CHANNEL),
+                manager.bmc.lan.cipher_suite_max_privilege(choice.suite_id))
     if limit == Privilege.NONE:
         return refuse(RmcpStatus.NO_CIPHER_SUITE_MATCH, f"{choice} is disabled")
     if manager._active_count() >= int(manager._security.max_sessions):
@@ -101,7 +101,7 @@ def _choose_suite(manager: SessionManager, data: bytes) -> CipherSuite | RmcpSta
             proposal.append(record[4] & 0x3F)
         else:
             return RmcpStatus.ILLEGAL_PARAMETER
-    enabled_ids = set(manager.bmc.cipher_suites())
+    enabled_ids = set(manager.bmc.lan.cipher_suites())
     enabled = [crypto.CIPHER_SUITES[i] for i in SUITE_PREFERENCE if i in enabled_ids]
     unknown = (RmcpStatus.INVALID_AUTHENTICATION_ALGORITHM,
                RmcpStatus.INVALID_INTEGRITY_ALGORITHM,
@@ -162,15 +162,15 @@ def _rakp1_checks(manager: SessionManager, session: Session, data: bytes) -> tup
     requested = role & 0x0F
     if not Privilege.CALLBACK <= requested <= Privilege.OEM:
         return RmcpStatus.INVALID_ROLE, f"role byte {role:#04x}"
-    user = manager.bmc.find_user(name)  # name-only and name+role lookups both go by name
+    user = manager.bmc.users.find_user(name)  # name-only and name+role lookups both go by name
     if user is None:
         return RmcpStatus.UNAUTHORIZED_NAME, f"unknown user {shown!r}"
-    user_limit = manager.bmc.user_privilege_limit(user)
+    user_limit = manager.bmc.users.privilege_limit(user)
     if user_limit == Privilege.NONE:
         return RmcpStatus.UNAUTHORIZED_NAME, f"user {shown!r} has no LAN access"
     assert session.suite is not None
     limit = min(Privilege(requested), user_limit,
-                manager.bmc.cipher_suite_max_privilege(session.suite.suite_id))
+                manager.bmc.lan.cipher_suite_max_privilege(session.suite.suite_id))
     if limit == Privilege.NONE:
         return RmcpStatus.INVALID_ROLE, f"no privilege left for {shown!r}"
     session.user_id, session.user_name = user.user_id, bytes(name)

@@ -301,7 +301,7 @@ class SessionManager:
                 log.debug("%s: retransmitted request rqSeq %d cmd %#04x answered from cache",
                           self._name, req.rq_seq, req.cmd)
                 return cached
-        ctx = self.bmc.context(LAN_CHANNEL, privilege, session, now)
+        ctx = self.bmc.context(LAN_CHANNEL, privilege, session, now, req.rs_lun)
         reply = encode_response(req, self.bmc.execute(ctx, req.netfn, req.cmd, req.data))
         if session is not None:
             session.remember(req, reply, now)

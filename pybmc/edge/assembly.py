@@ -1,0 +1,161 @@
+"""Builds one BMC with the I/O parts the edge gives it, and runs its life cycle.
+
+A `BmcRuntime` makes the power backend the config names, the guest console bridge and (when
+configured) the in-band listener, hands the first two to the core's `Bmc`, and starts and
+stops them in the order they depend on each other: the in-band socket first (QEMU's command
+line names it), then the machine, then the console (QEMU's serial socket exists once it runs).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pybmc.config.bmc import BmcConfig
+from pybmc.config.paths import console_socket
+from pybmc.core.bmc import Bmc, simulated_power
+from pybmc.edge.console import ConsoleBridge, SerialTarget
+from pybmc.edge.inband import InBandServer
+from pybmc.edge.local_console import LocalConsoleServer
+from pybmc.model.power import PowerBackend
+
+if TYPE_CHECKING:
+    from pybmc.edge.power.command import CommandPower
+    from pybmc.edge.power.qemu import QemuPower
+
+log = logging.getLogger("pybmc.bmc")
+
+# How long a VM's start waits for its console to be connected (QEMU drops unread output).
+CONSOLE_WAIT = 2.0
+
+
+def make_power(config: BmcConfig, initially_on: bool) -> PowerBackend:
+    """The backend [power] backend names. QEMU's and the command backend's modules are
+    imported only when a BMC uses them: a process serving 1000 simulated BMCs never loads
+    the QMP library."""
+    backend = config.power.backend
+    if backend == "simulated":
+        return simulated_power(config, initially_on)
+    if backend == "qemu":
+        from pybmc.edge.power.qemu import QemuPower
+
+        return QemuPower.from_bmc_config(config, initially_on)
+    if backend == "command":
+        from pybmc.edge.power.command import CommandPower
+
+        return CommandPower.from_bmc_config(config, initially_on)
+    raise NotImplementedError(f"power backend {backend!r} is not available")
+
+
+class BmcRuntime:
+    """One BMC and its I/O: power backend, guest console, local console, in-band link."""
+
+    def __init__(self, config: BmcConfig, reset_state: bool = False,
+                 power: PowerBackend | None = None) -> None:
+        self.config = config
+        self.name = config.name
+        self.console = ConsoleBridge(config.name, self._serial_target,
+                                     history_size=config.sol.history_size)
+        self.bmc = Bmc(config, power=power, reset_state=reset_state, power_factory=make_power,
+                       console=self.console)
+        self.in_band: InBandServer | None = None
+        self.local_console: LocalConsoleServer | None = None
+        self._flush: Callable[[], None] = lambda: None
+        self.console.add_listener(self._guest_output, self.bmc.sol.backlog_full)
+
+    # ------------------------------------------------------------------ the backend's kind
+    def _qemu(self) -> QemuPower | None:
+        return self.bmc.power if self.config.power.backend == "qemu" else None  # type: ignore[return-value]
+
+    def _command(self) -> CommandPower | None:
+        return self.bmc.power if self.config.power.backend == "command" else None  # type: ignore[return-value]
+
+    def _serial_target(self) -> SerialTarget | None:
+        """The serial port: the QEMU backend's own, or the configured one."""
+        qemu = self._qemu()
+        if qemu is not None:
+            return SerialTarget("unix", path=str(qemu.serial_path))
+        if self.config.sol.serial:
+            return SerialTarget.parse(self.config.sol.serial)
+        return None
+
+    # ------------------------------------------------------------------ console
+    def _guest_output(self, data: bytes) -> None:
+        self.bmc.sol.guest_output(data, time.monotonic())
+        self._flush()
+
+    async def _console_ready(self) -> None:
+        """Connect the console before the guest runs, so that a session opened while the VM
+        was off sees everything from the firmware's first line on."""
+        if not await self.console.wait_connected(CONSOLE_WAIT):
+            log.warning("%s: console not connected after %gs; starting the guest anyway",
+                        self.name, CONSOLE_WAIT)
+        self.bmc.sol.flush()
+        self._flush()
+
+    async def _start_console(self) -> None:
+        if self._serial_target() is None:
+            return
+        self.console.start()
+        qemu = self._qemu()
+        if qemu is not None:
+            qemu.before_run = self._console_ready  # QEMU calls it just before the guest runs
+        self.local_console = LocalConsoleServer(self.console, console_socket(self.config))
+        try:
+            await self.local_console.start()
+        except OSError as err:
+            log.warning("%s: no local console socket: %s", self.name, err)
+            self.local_console = None
+
+    # ------------------------------------------------------------------ in-band
+    def _make_in_band(self) -> InBandServer | None:
+        """QEMU launched by pybmc connects to a unix socket in the run directory; a VM started
+        by the user connects to [in_band] listen."""
+        listen = self.config.in_band.listen
+        qemu = self._qemu()
+        if listen.startswith("unix:"):
+            return InBandServer(self.bmc, listen[5:])
+        if listen.startswith("tcp:"):
+            host, _, port = listen[4:].rpartition(":")
+            return InBandServer(self.bmc, host=host.strip("[]"), port=int(port))
+        if qemu is not None and self.config.qemu.in_band:
+            return InBandServer(self.bmc, qemu.paths.in_band)
+        return None
+
+    async def _start_in_band(self) -> None:
+        server = self._make_in_band()
+        if server is None:
+            return
+        await server.start()
+        self.in_band = server
+        qemu = self._qemu()
+        if qemu is not None and server.path is not None:
+            qemu.in_band_path = str(server.path)
+        command = self._command()
+        if command is not None:  # the command backend: reset, NMI, button over the link
+            command.attach_vm_link(server)
+        log.info("%s: in-band IPMI listening on %s", self.name, server.address)
+
+    # ------------------------------------------------------------------ life cycle
+    async def start(self, flush: Callable[[], None] | None = None) -> None:
+        """Attach to (or start) the machine; called once the BMC's socket is bound. `flush`
+        sends what the session layer queued (SOL output arrives between datagrams)."""
+        if flush is not None:
+            self._flush = flush
+        await self._start_in_band()
+        await self.bmc.power.start()
+        await self._start_console()
+        log.info("%s: started; power is %s", self.name,
+                 "on" if self.bmc.power.is_on() else "off")
+
+    async def stop(self, leave_vm_running: bool = True) -> None:
+        """Let go of the machine. A BMC going away does not power off its host by default."""
+        if self.local_console is not None:
+            await self.local_console.stop()
+        await self.console.stop()
+        await self.bmc.power.stop(leave_running=leave_vm_running)
+        if self.in_band is not None:
+            await self.in_band.stop()
+        self.bmc.save()

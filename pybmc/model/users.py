@@ -1,0 +1,63 @@
+"""The user table: who may log in, with which privilege on which channel (IPMI 2.0 §22.26-29)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pybmc.config.bmc import MAX_USERS, UserConfig
+from pybmc.model.state import State, UserAccess, UserRecord
+from pybmc.wire.codes import LAN_CHANNEL, Privilege
+
+NO_ACCESS = 0x0F
+
+
+class Users:
+    """One BMC's users over its persisted State; the session layer and handlers share it."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    @property
+    def records(self) -> dict[int, UserRecord]:
+        return self.state.users
+
+    def get(self, user_id: int) -> UserRecord | None:
+        return self.state.users.get(user_id)
+
+    def slot(self, user_id: int) -> UserRecord:
+        """The record of a user ID, made empty on first use."""
+        return self.state.users.setdefault(user_id, UserRecord(user_id=user_id))
+
+    def find_user(self, name: bytes) -> UserRecord | None:
+        """The enabled user with this name (RAKP and Activate Session look users up by name)."""
+        for uid in sorted(self.state.users):
+            user = self.state.users[uid]
+            if user.name == name and user.enabled:
+                return user
+        return None
+
+    def privilege_limit(self, user: UserRecord, channel: int = LAN_CHANNEL) -> Privilege:
+        """The highest privilege this user may hold on the channel (NO_ACCESS -> NONE)."""
+        access = user.access.get(channel)
+        if access is None or not access.ipmi_messaging or access.privilege > Privilege.OEM:
+            return Privilege.NONE
+        limit = min(access.privilege, self.channel_privilege_limit(channel))
+        return Privilege(limit) if limit >= 1 else Privilege.NONE
+
+    def channel_privilege_limit(self, channel: int = LAN_CHANNEL) -> Privilege:
+        limit = self.state.channel(channel, volatile=True).privilege_limit
+        return Privilege(min(max(limit, 1), 5))
+
+
+def users_from_config(configured: Iterable[UserConfig]) -> dict[int, UserRecord]:
+    """The user table a config's [[users]] describe: every slot, the configured ones filled."""
+    users = {uid: UserRecord(user_id=uid) for uid in range(1, MAX_USERS + 1)}
+    for user in configured:
+        record = users[user.user_id]
+        record.name = user.name.encode()
+        record.password = user.password.encode()
+        record.enabled = user.enabled
+        record.access[LAN_CHANNEL] = UserAccess(
+            privilege=int(user.privilege), ipmi_messaging=True, link_auth=True,
+            callback_only=False)
+    return users
