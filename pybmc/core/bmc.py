@@ -12,6 +12,7 @@ to it by the edge (pybmc.edge.assembly), which also runs the BMC's life cycle.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 
@@ -24,17 +25,30 @@ from pybmc.model.chassis import ChassisRuntime
 from pybmc.model.lan import Lan
 from pybmc.model.platform import Platform
 from pybmc.model.power import BootChoice, PowerBackend, PowerEvent
+from pybmc.model.simulated_power import SimulatedPower
 from pybmc.model.state import Changes, State, StateStore, fingerprint
 from pybmc.model.system_interface import SystemInterface
 from pybmc.model.users import Users, users_from_config
 from pybmc.model.watchdog import Watchdog
+from pybmc.protocol.rmcp.events import (
+    PayloadReceived,
+    SessionClosed,
+    SessionEvent,
+    SessionOpened,
+)
+from pybmc.protocol.rmcp.host import RandomSource, SessionHost
 from pybmc.protocol.rmcp.session import SessionManager
-from pybmc.wire.codes import SYSTEM_INTERFACE_CHANNEL, PayloadType, Privilege
+from pybmc.protocol.rmcp.session_record import Address, Session
+from pybmc.wire.codes import LAN_CHANNEL, SYSTEM_INTERFACE_CHANNEL, PayloadType, Privilege
+from pybmc.wire.message import Request
 
 log = logging.getLogger("pybmc.bmc")
 
 # Makes the power backend once the saved state says whether the machine starts on.
 PowerFactory = Callable[[BmcConfig, bool], PowerBackend]
+Clock = Callable[[], float]
+
+SENSOR_INTERVAL = 1.0  # sensors follow power and the clock once a second
 
 _DISPATCHER: Dispatcher | None = None
 
@@ -47,21 +61,28 @@ def shared_dispatcher() -> Dispatcher:
     return _DISPATCHER
 
 
-def simulated_power(config: BmcConfig, initially_on: bool) -> PowerBackend:
+def simulated_power(config: BmcConfig, initially_on: bool,
+                    clock: Clock = time.monotonic) -> PowerBackend:
     """The default backend: a machine that exists only in the BMC."""
-    from pybmc.edge.power.simulated import SimulatedPower
-
     return SimulatedPower(config.name, initially_on, config.power.soft_off_delay,
-                          config.power.cycle_interval)
+                          config.power.cycle_interval, clock=clock)
 
 
 class Bmc:
+    """One BMC: its model parts, session layer and SOL, and the one timer they share.
+
+    `clock` and `random` are what the BMC reads time and randomness from (a fake clock and a
+    seeded source in tests); the edge passes `now` with every datagram and timer call.
+    """
+
     def __init__(self, config: BmcConfig, power: PowerBackend | None = None,
                  reset_state: bool = False, *, power_factory: PowerFactory | None = None,
-                 console: GuestConsole | None = None) -> None:
+                 console: GuestConsole | None = None, clock: Clock = time.monotonic,
+                 random: RandomSource = os.urandom) -> None:
         self.config = config
         self.name = config.name
-        self.started_at = time.monotonic()
+        self.clock = clock
+        self.started_at = clock()
         self.store = StateStore(config.state_dir)
         if reset_state:
             self.store.reset()
@@ -71,17 +92,26 @@ class Bmc:
         self.users = Users(self.state)
         self.lan = Lan(config, self.state)
         self.chassis = ChassisRuntime()
-        self.power: PowerBackend = (power if power is not None
-                                    else (power_factory or simulated_power)(
-                                        config, self._initial_power()))
+        if power is None:
+            power = (power_factory(config, self._initial_power()) if power_factory is not None
+                     else simulated_power(config, self._initial_power(), clock))
+        self.power: PowerBackend = power
         self.platform = Platform(config, self.state, self.power.is_on, self.changes)
         self.system_interface = SystemInterface(self.name, self.state)
         self.watchdog = Watchdog(self.name, self.power, self.system_interface,
                                  self.platform.add_event)
         self.dispatcher = shared_dispatcher()
-        self.sessions = SessionManager(self)
+        self.sessions = SessionManager(SessionHost(
+            name=self.name, guid=self.guid, security=config.security, accounts=self.users,
+            channel=self.lan, execute=self._execute_for_session, random=random),
+            payload_types=(PayloadType.SOL,))
         self.sol = SolManager(self.name, self.sessions, console or NoConsole())
-        self.sessions.payload_handlers[PayloadType.SOL] = self.sol.receive_packet
+        self._next_sensor_update = 0.0
+        self._event_handlers: dict[type, Callable[[SessionEvent], None]] = {
+            SessionOpened: lambda event: None,
+            SessionClosed: self._on_session_closed,  # type: ignore[dict-item]
+            PayloadReceived: self._on_payload,  # type: ignore[dict-item]
+        }
         self.parts = BmcParts(
             name=self.name, config=config, guid=self.guid, state=self.state,
             changes=self.changes, users=self.users, lan=self.lan, chassis=self.chassis,
@@ -135,7 +165,7 @@ class Bmc:
     def context(self, channel: int, privilege: Privilege, session=None,
                 now: float | None = None, lun: int = 0) -> Context:
         return Context(self.parts, channel, privilege, session,
-                       time.monotonic() if now is None else now, lun)
+                       self.clock() if now is None else now, lun)
 
     def execute(self, ctx: Context, netfn: int, cmd: int, data: bytes) -> bytes:
         """Run one request; returns completion code + data. What it changed is saved first."""
@@ -143,6 +173,12 @@ class Bmc:
         if self.changes.pending:
             self.save()
         return reply
+
+    def _execute_for_session(self, req: Request, privilege: Privilege, session: Session | None,
+                             now: float) -> bytes:
+        """The session layer's way in: one request on the LAN channel."""
+        ctx = Context(self.parts, LAN_CHANNEL, privilege, session, now, req.rs_lun)
+        return self.execute(ctx, req.netfn, req.cmd, req.data)
 
     def _execute_on(self, channel: int, privilege: Privilege, now: float, netfn: int, cmd: int,
                     data: bytes) -> bytes:
@@ -155,21 +191,46 @@ class Bmc:
         ctx = self.context(SYSTEM_INTERFACE_CHANNEL, Privilege.ADMINISTRATOR, now=now)
         return self.execute(ctx, netfn, cmd, data)
 
+    # ----------------------------------------------------------------- datagrams
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        """One datagram from the LAN; what it caused waits in datagrams_to_send()."""
+        self.sessions.receive_datagram(data, addr, now)
+        self._process_session_events()
+        self.sol.flush()  # SOL output it released goes after the reply, never before
+        self.save_if_changed()
+
+    def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
+        return self.sessions.datagrams_to_send()
+
+    def _process_session_events(self) -> None:
+        for event in self.sessions.events_to_process():
+            self._event_handlers[type(event)](event)
+
+    def _on_session_closed(self, event: SessionClosed) -> None:
+        self.sol.on_session_closed(event.session)  # SOL ends with its session, at once
+
+    def _on_payload(self, event: PayloadReceived) -> None:
+        self.sol.receive_packet(event.session, event.payload, event.now)
+
     # ----------------------------------------------------------------- time
     def get_timer(self) -> float | None:
-        """The next moment handle_timer must run (sessions and SOL retransmits)."""
-        timers = [t for t in (self.sessions.get_timer(), self.sol.get_timer()) if t is not None]
+        """The next moment handle_timer must run: the earliest deadline of sessions, SOL
+        retransmits, the watchdog, the power backend and the sensor updates."""
+        timers = [t for t in (self.sessions.get_timer(), self.sol.get_timer(),
+                              self.watchdog.get_timer(), self.power.get_timer(),
+                              self._next_sensor_update) if t is not None]
         return min(timers) if timers else None
 
     def handle_timer(self, now: float) -> None:
+        """Carry out whatever is due at `now` (each part ignores a call with nothing due)."""
         self.sessions.handle_timer(now)
+        self._process_session_events()
         self.sol.handle_timer(now)
-        self.save_if_changed()
-
-    def tick(self, now: float) -> None:
-        """Advance time-driven state (sensors, watchdog) once a second."""
-        self.platform.tick(now)
+        self.power.handle_timer(now)
         self.watchdog.tick(now)
+        if now >= self._next_sensor_update:
+            self.platform.tick(now)
+            self._next_sensor_update = now + SENSOR_INTERVAL
         self.save_if_changed()
 
     # ----------------------------------------------------------------- power

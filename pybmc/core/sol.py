@@ -77,7 +77,8 @@ class SolManager:
         history = self.console.history()
         if history:
             stream.guest_output(history, now)
-        self._flush()
+        # Not sent from here: the Activate Payload reply is still being built; the core
+        # flushes SOL once the datagram is handled.
 
     def deactivate(self, reason: str) -> None:
         if self.active is None:

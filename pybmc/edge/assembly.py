@@ -128,6 +128,7 @@ class BmcRuntime:
         server = self._make_in_band()
         if server is None:
             return
+        server.after_input = lambda: self._flush()
         await server.start()
         self.in_band = server
         qemu = self._qemu()

@@ -13,13 +13,11 @@ import logging
 import os
 import socket
 import stat
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pybmc.model.system_interface import ENABLE_RECEIVE_INTERRUPT, SystemInterface
-from pybmc.model.watchdog import Watchdog
 from pybmc.protocol.inband import (
     PROTOCOL_VERSION,
     CapabilitiesReceived,
@@ -101,9 +99,10 @@ class InBandServer:
         self._reset_listeners: list[ResetListener] = []
         self._irq_enabled_sent: bool | None = None
         self._attention_pending = False
-        self._watchdog_timer: asyncio.TimerHandle | None = None
         self.sysif: SystemInterface = bmc.system_interface
-        self.watchdog: Watchdog = bmc.watchdog
+        # Called after each batch of in-band requests: the BMC's timer may have moved (a
+        # watchdog set or reset from the guest), and the edge re-arms it.
+        self.after_input: Callable[[], None] = lambda: None
 
     # --------------------------------------------------------------- public API
     @property
@@ -141,17 +140,11 @@ class InBandServer:
             if not self.port:
                 self.port = self._server.sockets[0].getsockname()[1]
         self.sysif.add_listener(self._on_sysif_change)
-        self.watchdog.add_listener(self._arm_watchdog)
-        self._arm_watchdog()
         log.info("%s: in-band IPMI (ipmi-bmc-extern) listening on %s", self.bmc.name,
                  self.address)
 
     async def stop(self) -> None:
         self.sysif.remove_listener(self._on_sysif_change)
-        self.watchdog.remove_listener(self._arm_watchdog)
-        if self._watchdog_timer is not None:
-            self._watchdog_timer.cancel()
-            self._watchdog_timer = None
         if self._server is not None:
             self._server.close()
         if self._link is not None:
@@ -248,6 +241,7 @@ class InBandServer:
                 log.exception("%s: in-band event %r failed", self.bmc.name, event)
         self._sync_irq_enable(link)
         link.flush()
+        self.after_input()
 
     def _handle(self, link: _Link, event: VmEvent) -> None:
         if isinstance(event, VmRequest):
@@ -333,27 +327,3 @@ class InBandServer:
             log.debug("%s: to VM: %s (flags %#04x)", self.bmc.name, command.name,
                       self.sysif.flags)
         link.flush()
-
-    # --------------------------------------------------------------- watchdog timing
-    def _arm_watchdog(self) -> None:
-        """Run the watchdog exactly when it is due (the NMI self-test allows only ~1 s)."""
-        if self._watchdog_timer is not None:
-            self._watchdog_timer.cancel()
-            self._watchdog_timer = None
-        deadline = self.watchdog.get_timer()
-        if deadline is None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # changed outside the event loop; Bmc.tick still runs it
-            return
-        # loop.time() is time.monotonic(), the clock the watchdog is given.
-        self._watchdog_timer = loop.call_at(deadline, self._watchdog_due)
-
-    def _watchdog_due(self) -> None:
-        self._watchdog_timer = None
-        try:
-            self.watchdog.tick(time.monotonic())
-        except Exception:
-            log.exception("%s: watchdog tick failed", self.bmc.name)
-        self._arm_watchdog()

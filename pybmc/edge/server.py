@@ -1,7 +1,8 @@
-"""The asyncio edge: UDP endpoints per BMC address, timers, startup and shutdown.
+"""The asyncio edge: UDP endpoints per BMC address, each BMC's one timer, startup and shutdown.
 
-Everything protocol-shaped lives in the sans-IO session layer; this module only moves bytes
-between sockets and `SessionManager`s and calls their timers. Each BMC's socket is bound to
+Everything protocol-shaped lives in the sans-IO core; this module only moves bytes between
+sockets and each `Bmc`, and keeps each BMC's one timer (pybmc.edge.timer) armed after
+everything that may move its deadline. Each BMC's socket is bound to
 its own address, so replies leave from the address the request was sent to. When a client
 gives the BMC a new IP address (LAN parameter 3), the BMC answers there at once and keeps its
 old socket only while a session that came in on it still lives.
@@ -19,12 +20,10 @@ from collections.abc import Iterable
 from pybmc.core.bmc import Bmc
 from pybmc.edge.assembly import BmcRuntime
 from pybmc.edge.lanhooks import LanHooks
+from pybmc.edge.timer import BmcTimer
 from pybmc.model.lan import LanAddress
 
 log = logging.getLogger("pybmc.server")
-
-# Platform and watchdog state advance on a slow tick; session timers are scheduled exactly.
-TICK_INTERVAL = 1.0
 
 Address = tuple[str, int]
 
@@ -65,7 +64,7 @@ class BmcService:
         self.endpoints: dict[str, BmcEndpoint] = {}
         self.primary: str = ""
         self._routes: dict[Address, BmcEndpoint] = {}
-        self._timer: asyncio.TimerHandle | None = None
+        self.timer = BmcTimer(self.bmc, after_fire=self.flush)
         self._moving: asyncio.Task[None] | None = None
         self.hooks = LanHooks(self.bmc)
 
@@ -98,49 +97,21 @@ class BmcService:
     def receive(self, endpoint: BmcEndpoint, data: bytes, addr: Address) -> None:
         self._routes[addr] = endpoint
         try:
-            self.bmc.sessions.receive_datagram(data, addr, time.monotonic())
-        except Exception:  # the session layer promises not to raise; this is the last guard
+            self.bmc.receive_datagram(data, addr, time.monotonic())
+        except Exception:  # the core promises not to raise; this is the last guard
             log.exception("%s: datagram from %s:%s dropped", self.bmc.name, *addr)
         self.flush()
 
     def flush(self) -> None:
-        """Send what the session layer queued, each from the address its peer talks to."""
+        """Send what the BMC queued, each from the address its peer talks to, and re-arm the
+        timer (whatever just happened may have moved the BMC's next deadline)."""
         primary = self.endpoints.get(self.primary)
-        for payload, dest in self.bmc.sessions.datagrams_to_send():
+        for payload, dest in self.bmc.datagrams_to_send():
             endpoint = self._routes.get(dest) or primary
             if endpoint is not None:
                 endpoint.send(payload, dest)
-        self._arm_timer()
-
-    def _arm_timer(self) -> None:
-        deadline = self.bmc.get_timer()
-        if self._timer is not None:
-            # Every request moves its session's deadline later; a timer that is already set
-            # earlier stays (it finds nothing due, then arms the real deadline) instead of
-            # being cancelled and made again for each datagram.
-            if deadline is not None and self._timer.when() <= deadline + 1e-3:
-                return
-            self._timer.cancel()
-            self._timer = None
-        if deadline is not None:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_at(max(deadline, loop.time()), self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        try:
-            self.bmc.handle_timer(time.monotonic())
-        except Exception:
-            log.exception("%s: timer failed", self.bmc.name)
-        self.flush()
-
-    def tick(self, now: float) -> None:
-        try:
-            self.bmc.tick(now)
-        except Exception:
-            log.exception("%s: periodic tick failed", self.bmc.name)
         self._retire_old_endpoints()
-        self.flush()
+        self.timer.arm()
 
     # ------------------------------------------------------------------ moving address
     def _address_changed(self, address: LanAddress) -> None:
@@ -178,8 +149,7 @@ class BmcService:
                 self.hooks.retired(address)
 
     async def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        self.timer.cancel()
         for endpoint in self.endpoints.values():
             endpoint.close()
         self.endpoints.clear()
@@ -201,7 +171,6 @@ class Server:
         self.stop_vms_on_exit = stop_vms_on_exit
         self.services: dict[str, BmcService] = {}
         self._stopping = asyncio.Event()
-        self._ticker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         for runtime in self.runtimes:
@@ -210,20 +179,9 @@ class Server:
             self.services[runtime.name] = service
         for service in self.services.values():
             await service.runtime.start(flush=service.flush)
-        self._ticker = asyncio.create_task(self._tick_forever())
-
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_INTERVAL)
-            now = time.monotonic()
-            for service in self.services.values():
-                service.tick(now)
+            service.flush()  # arms the first timer
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
         for runtime in self.runtimes:
             try:
                 await runtime.stop(leave_vm_running=not self.stop_vms_on_exit)

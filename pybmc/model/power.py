@@ -47,9 +47,25 @@ class BootChoice:
     efi: bool = False
 
 
+def event_cause(requester: str | None, what: str) -> str:
+    """The PowerEvent cause: what happened, and who asked when it was not Chassis Control
+    (pybmc.model.boot reads "watchdog (hard reset)" as a watchdog restart)."""
+    return what if requester is None else f"{requester} ({what})"
+
+
 # For "boot" events the listener answers with the BootChoice for the boot that is starting
 # (consuming a one-time override); for other events it answers None.
 PowerListener = Callable[[PowerEvent], BootChoice | None]
+
+
+class Untimed:
+    """For backends whose transitions run on their own (asyncio tasks, a VM): no deadlines."""
+
+    def get_timer(self) -> float | None:
+        return None
+
+    def handle_timer(self, now: float) -> None:
+        return None
 
 
 class PowerBackend(Protocol):
@@ -70,6 +86,14 @@ class PowerBackend(Protocol):
 
     def set_listener(self, listener: PowerListener) -> None:
         """Where to report PowerEvents (the Bmc applies boot options and logs them)."""
+        ...
+
+    def get_timer(self) -> float | None:
+        """When handle_timer must next run (a now-driven backend's pending transition)."""
+        ...
+
+    def handle_timer(self, now: float) -> None:
+        """Carry out what is due at `now`."""
         ...
 
     async def start(self) -> None:

@@ -24,7 +24,7 @@ import pytest
 from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
 from pybmc.edge.inband import InBandServer
-from pybmc.model.power import PowerAction, PowerListener
+from pybmc.model.power import PowerAction, PowerListener, Untimed
 
 pytestmark = [pytest.mark.qemu, pytest.mark.e2e]
 
@@ -71,7 +71,7 @@ def accel(guest_dir: Path) -> str:
     return "kvm" if _kvm_runs(guest_dir) else "tcg"
 
 
-class VmLinkPower:
+class VmLinkPower(Untimed):
     """A power backend that acts through the VM link, as ipmi_sim's VM codec does."""
 
     def __init__(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,20 +9,27 @@ import pytest
 
 from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
-from pybmc.edge.power.simulated import SimulatedPower
 from pybmc.model.power import BootChoice, PowerAction, PowerEvent
+from pybmc.model.simulated_power import SimulatedPower
 from pybmc.wire.codes import LAN_CHANNEL, Privilege
+from tests.unit.clock import FakeClock, run_timers
 
 DELAY = 0.05  # soft_off_delay and cycle_interval in these tests
 
 
-def make_bmc(state_dir: Path, **power: Any) -> Bmc:
+def make_bmc(state_dir: Path, clock: FakeClock | None = None, **power: Any) -> Bmc:
     config = parse_config({
         "bmc": {"name": "t", "address": "127.0.0.2", "state_dir": str(state_dir)},
         "users": [{"name": "admin", "password": "secret"}],
         "power": {"soft_off_delay": DELAY, "cycle_interval": DELAY, **power},
     })
-    return Bmc(config)
+    return Bmc(config, clock=clock or FakeClock())
+
+
+def wait(bmc: Bmc, seconds: float) -> None:
+    """Let `seconds` pass on the BMC's fake clock, its timer firing as it falls due."""
+    assert isinstance(bmc.clock, FakeClock)
+    run_timers(bmc, bmc.clock, seconds)
 
 
 @pytest.fixture
@@ -128,77 +134,79 @@ def test_chassis_control_without_data_is_c7(bmc: Bmc):
     assert call(bmc, "00 02") == "c7"
 
 
-async def test_soft_off_completes_after_the_delay(bmc: Bmc):
+def test_soft_off_completes_after_the_delay(bmc: Bmc):
     call(bmc, "00 02 01")
     assert call(bmc, "00 02 05") == "00"
     assert bmc.power.is_on()  # the OS is shutting down
-    await asyncio.sleep(DELAY * 4)
+    wait(bmc, DELAY * 4)
     assert not bmc.power.is_on()
     assert not bmc.state.power_on
 
 
-async def test_soft_off_asked_twice_keeps_the_first_deadline(tmp_path: Path):
+def test_soft_off_asked_twice_keeps_the_first_deadline(tmp_path: Path):
     bmc = make_bmc(tmp_path, soft_off_delay=0.2)
     call(bmc, "00 02 01")
     call(bmc, "00 02 05")
-    await asyncio.sleep(0.12)
+    wait(bmc, 0.12)
     call(bmc, "00 02 05")
-    await asyncio.sleep(0.15)  # 0.27 s after the first request, 0.15 s after the second
+    wait(bmc, 0.07)  # 0.19 s after the first request: still shutting down
+    assert bmc.power.is_on()
+    wait(bmc, 0.02)  # 0.21 s after the first request, 0.09 s after the second
     assert not bmc.power.is_on()
 
 
-async def test_power_on_during_soft_off_does_not_stop_the_shutdown(bmc: Bmc):
+def test_power_on_during_soft_off_does_not_stop_the_shutdown(bmc: Bmc):
     call(bmc, "00 02 01")
     call(bmc, "00 02 05")
     assert call(bmc, "00 02 01") == "00"
-    await asyncio.sleep(DELAY * 4)
+    wait(bmc, DELAY * 4)
     assert not bmc.power.is_on()
 
 
-async def test_reset_cancels_a_soft_off(bmc: Bmc):
+def test_reset_cancels_a_soft_off(bmc: Bmc):
     call(bmc, "00 02 01")
     call(bmc, "00 02 05")
     assert call(bmc, "00 02 03") == "00"
-    await asyncio.sleep(DELAY * 4)
+    wait(bmc, DELAY * 4)
     assert bmc.power.is_on()
 
 
-async def test_cycle_goes_off_then_on_after_the_interval(bmc: Bmc):
+def test_cycle_goes_off_then_on_after_the_interval(bmc: Bmc):
     events: list[str] = []
     listener = bmc._on_power_event
     bmc.power.set_listener(lambda e: (events.append(e.kind), listener(e))[1])
     call(bmc, "00 02 01")
     assert call(bmc, "00 02 02") == "00"
     assert not bmc.power.is_on()
-    await asyncio.sleep(DELAY * 4)
+    wait(bmc, DELAY * 4)
     assert bmc.power.is_on()
     assert events == ["on", "boot", "off", "on", "boot"]
 
 
-async def test_cycle_while_off_powers_on(bmc: Bmc):
+def test_cycle_while_off_powers_on(bmc: Bmc):
     assert call(bmc, "00 02 02") == "00"
-    await asyncio.sleep(DELAY * 4)
+    wait(bmc, DELAY * 4)
     assert bmc.power.is_on()
 
 
-async def test_set_power_cycle_interval_applies_to_the_next_cycle(tmp_path: Path):
+def test_set_power_cycle_interval_applies_to_the_next_cycle(tmp_path: Path):
     bmc = make_bmc(tmp_path, cycle_interval=5.0)
     assert call(bmc, "00 0b 00") == "00"
     call(bmc, "00 02 02")
-    await asyncio.sleep(DELAY)
+    wait(bmc, 0.001)  # interval 0: on at the next timer
     assert bmc.power.is_on()
     again = make_bmc(tmp_path, cycle_interval=5.0)  # the interval a client set persists
     call(again, "00 02 00")
     call(again, "00 02 02")
-    await asyncio.sleep(DELAY)
+    wait(again, 0.001)
     assert again.power.is_on()
 
 
-async def test_off_during_a_cycle_keeps_the_machine_off(bmc: Bmc):
+def test_off_during_a_cycle_keeps_the_machine_off(bmc: Bmc):
     call(bmc, "00 02 01")
     call(bmc, "00 02 02")
     call(bmc, "00 02 00")
-    await asyncio.sleep(DELAY * 4)
+    wait(bmc, DELAY * 4)
     assert not bmc.power.is_on()
 
 
@@ -486,12 +494,12 @@ def test_boot_acknowledges_bios_post_handled_the_boot_info(bmc: Bmc):
     assert call(bmc, "00 09 04 00 00") == "00 01 04 00 00"
 
 
-async def test_one_time_override_survives_until_a_cycle_boots(bmc: Bmc):
+def test_one_time_override_survives_until_a_cycle_boots(bmc: Bmc):
     seen = boots(bmc)
     call(bmc, "00 08 05 80 04 00 00 00")
     call(bmc, "00 02 02")  # cycle while off: powers on after the interval
     assert seen == []
-    await asyncio.sleep(DELAY * 4)
+    wait(bmc, DELAY * 4)
     assert seen == [BootChoice("pxe")]
 
 

@@ -18,6 +18,7 @@ import pytest
 from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
 from pybmc.edge.inband import InBandServer
+from pybmc.edge.timer import BmcTimer
 from pybmc.protocol.inband import (
     CapabilitiesReceived,
     FrameDecoder,
@@ -392,10 +393,12 @@ async def test_a_new_connection_replaces_the_old_one(server: InBandServer):
 
 
 async def test_watchdog_pretimeout_is_delivered_on_time(server: InBandServer, bmc: Bmc):
+    timer = BmcTimer(bmc)  # the BMC's one timer, as the edge arms it
+    server.after_input = timer.arm
     qemu = await FakeQemu.connect(server)
     await qemu.handshake()
-    # messaging pre-timeout + no action, pre-timeout 0 s, countdown 0.3 s: the server's own
-    # timer must fire it (the process-wide 1 s tick is not running in this test).
+    # messaging pre-timeout + no action, pre-timeout 0 s, countdown 0.3 s: the BMC's timer
+    # must fire it at its deadline (the sensor update is a whole second away).
     assert (await qemu.request(0x06, 0x24, h("04300010 0300"))).hex() == "00"
     assert (await qemu.request(0x06, 0x22)).hex() == "00"
     started = asyncio.get_running_loop().time()
@@ -406,6 +409,7 @@ async def test_watchdog_pretimeout_is_delivered_on_time(server: InBandServer, bm
     assert (await qemu.request(0x06, 0x30, h("08"))).hex() == "00"
     assert await qemu.control() == h("00")
     await qemu.close()
+    timer.cancel()
 
 
 async def test_tcp_listener(bmc: Bmc):

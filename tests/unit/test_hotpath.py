@@ -261,19 +261,20 @@ async def test_a_later_deadline_keeps_the_armed_timer(runtime: BmcRuntime,
     now = asyncio.get_running_loop().time()
     deadline: list[float | None] = [now + 60]
     monkeypatch.setattr(bmc, "get_timer", lambda: deadline[0])
-    service._arm_timer()
-    armed = service._timer
+    service.timer.arm()
+    armed = service.timer._handle
     assert armed is not None and armed.when() == pytest.approx(now + 60)
     deadline[0] = now + 61  # a request moved the session's deadline later
-    service._arm_timer()
-    assert service._timer is armed
+    service.timer.arm()
+    assert service.timer._handle is armed
     deadline[0] = now + 10  # something new is due sooner
-    service._arm_timer()
-    assert service._timer is not armed and armed.cancelled()
-    assert service._timer is not None and service._timer.when() == pytest.approx(now + 10)
+    service.timer.arm()
+    assert service.timer._handle is not armed and armed.cancelled()
+    handle = service.timer._handle
+    assert handle is not None and handle.when() == pytest.approx(now + 10)
     deadline[0] = None  # nothing left to time
-    service._arm_timer()
-    assert service._timer is None
+    service.timer.arm()
+    assert service.timer._handle is None
 
 
 async def test_an_early_timer_finds_nothing_due_and_arms_the_real_deadline(
@@ -284,10 +285,10 @@ async def test_an_early_timer_finds_nothing_due_and_arms_the_real_deadline(
     deadline = [loop.time() + 0.01]
     monkeypatch.setattr(bmc, "get_timer", lambda: deadline[0])
     monkeypatch.setattr(bmc, "handle_timer", lambda now: handled.append(now))
-    service._arm_timer()
+    service.timer.arm()
     deadline[0] = loop.time() + 30  # the session stayed busy: its deadline moved on
     await asyncio.sleep(0.05)
     assert len(handled) == 1  # the early timer ran once ...
-    assert service._timer is not None  # ... and armed the moved deadline
-    assert service._timer.when() == pytest.approx(deadline[0])
-    service._timer.cancel()
+    assert service.timer._handle is not None  # ... and armed the moved deadline
+    assert service.timer._handle.when() == pytest.approx(deadline[0])
+    service.timer._handle.cancel()

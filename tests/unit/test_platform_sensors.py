@@ -210,7 +210,7 @@ def test_lower_threshold_crossing_when_a_value_drops(bmc: Bmc):
 def test_tick_logs_crossings_without_a_client(bmc: Bmc):
     power(bmc, PowerAction.ON, T0)
     bmc.platform.set_value("12V", 13.5)  # above uc 13.2
-    bmc.tick(T0 + 5)
+    bmc.handle_timer(T0 + 5)
     twelve = number(bmc, "12V")
     offsets = [entry[3] & 0x0F for entry in sel_tail(bmc, 2)]
     assert offsets == [0x07, 0x09]  # unc going high, then uc going high

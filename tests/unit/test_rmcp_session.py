@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
 from pybmc.protocol.rmcp import crypto
+from pybmc.protocol.rmcp.events import PayloadReceived, SessionOpened
 from pybmc.protocol.rmcp.packet import (
     build_ipmi15,
     build_rmcpplus,
@@ -401,7 +402,7 @@ def test_unknown_user_gets_rakp2_status_0d_at_once(bmc: Bmc, wire: Wire,
     data = client.rakp1()
     assert data[1] == RmcpStatus.UNAUTHORIZED_NAME
     assert data[4:8] == le32(client.console_sid)
-    assert not bmc.sessions._sessions  # the half-open session is gone
+    assert not bmc.sessions.sessions_by_id  # the half-open session is gone
     assert any("unknown user 'nobody'" in r.getMessage() for r in caplog.records)
 
 
@@ -420,7 +421,7 @@ def test_wrong_password_fails_at_rakp3_with_status_0f(bmc: Bmc, wire: Wire,
     assert rakp2[1] == 0 and not client.rakp2_matches_my_password(rakp2)
     rakp4 = client.rakp3()
     assert rakp4 is not None and rakp4[1] == RmcpStatus.INVALID_INTEGRITY_CHECK_VALUE
-    assert not bmc.sessions._sessions
+    assert not bmc.sessions.sessions_by_id
     assert any("bad password for user 'admin'" in r.getMessage() for r in caplog.records)
 
 
@@ -429,7 +430,7 @@ def test_console_error_in_rakp3_ends_the_login_silently(bmc: Bmc, wire: Wire):
     client.open()
     client.rakp1()
     assert client.rakp3(status=RmcpStatus.INVALID_INTEGRITY_CHECK_VALUE) is None
-    assert not bmc.sessions._sessions
+    assert not bmc.sessions.sessions_by_id
 
 
 def test_role_above_the_user_limit_is_clamped(wire: Wire):
@@ -610,7 +611,7 @@ def test_half_open_logins_expire_sooner(bmc: Bmc, wire: Wire):
     PlusClient(wire).open()
     assert bmc.sessions.get_timer() == pytest.approx(wire.now + HALF_OPEN_TIMEOUT)
     bmc.sessions.handle_timer(wire.now + HALF_OPEN_TIMEOUT)
-    assert not bmc.sessions._sessions
+    assert not bmc.sessions.sessions_by_id
 
 
 def test_table_full_refuses_with_status_01(tmp_path: Path):
@@ -630,7 +631,7 @@ def test_abandoned_half_open_logins_never_block_a_real_one(tmp_path: Path):
     for n in range(100):
         PlusClient(wire, console_sid=1000 + n).open()
         wire.now += 0.01
-    assert len(bmc.sessions._sessions) <= 8
+    assert len(bmc.sessions.sessions_by_id) <= 8
     assert PlusClient(wire, console_sid=5).login().request(*GET_DEVICE_ID)[0] == 0
 
 
@@ -641,18 +642,21 @@ def test_close_all_ends_every_session(bmc: Bmc, wire: Wire):
     assert bmc.sessions.sessions == [] and bmc.sessions.get_timer() is None
 
 
-def test_sol_payload_hook_and_send_payload(bmc: Bmc, wire: Wire):
-    received: list[tuple[int, bytes]] = []
-    bmc.sessions.payload_handlers[1] = lambda s, data, now: received.append((s.handle, data))
+def test_sol_payload_event_and_send_payload(bmc: Bmc, wire: Wire):
     client = PlusClient(wire, suite=17).login()
+    [opened] = bmc.sessions.events_to_process()
+    assert isinstance(opened, SessionOpened)
     assert wire.send(client.seal(1, b"\x01\x00\x00\x00hello")) == []
     [session] = bmc.sessions.sessions
-    assert received == [(session.handle, b"\x01\x00\x00\x00hello")]
+    assert opened.session is session
+    assert bmc.sessions.events_to_process() == [
+        PayloadReceived(session, 1, b"\x01\x00\x00\x00hello", wire.now)]
     bmc.sessions.send_payload(session, 1, b"\x02\x01\x05\x00world")
     [(datagram, dest)] = bmc.sessions.datagrams_to_send()
     assert dest == ADDR
     assert client.unseal(datagram) == (1, b"\x02\x01\x05\x00world")
-    assert wire.send(client.seal(0x22, b"???")) == []  # no handler: dropped
+    assert wire.send(client.seal(0x22, b"???")) == []  # not a payload type it carries
+    assert bmc.sessions.events_to_process() == []
 
 
 # ============================================================================ IPMI 1.5

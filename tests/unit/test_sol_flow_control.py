@@ -15,6 +15,7 @@ from pybmc.config.bmc import parse_config
 from pybmc.edge import console as console_module
 from pybmc.edge.assembly import BmcRuntime
 from pybmc.edge.console import ConsoleBridge, SerialTarget
+from pybmc.model.power import Untimed
 from pybmc.protocol.sol import OP_CTS_PAUSE, SolPacket, SolStream
 from tests.unit.test_sol_console import FakeGuest
 
@@ -80,7 +81,7 @@ async def test_qemu_backend_gets_a_hook_that_connects_the_console(short_dir: Pat
         await guest.stop()
 
 
-class FakeQemu:
+class FakeQemu(Untimed):
     """The parts of QemuPower the console wiring uses: its serial socket and before_run."""
 
     cycle_interval = 1.0

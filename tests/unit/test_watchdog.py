@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
-from pybmc.model.power import PowerAction, PowerError, PowerListener
+from pybmc.model.power import PowerAction, PowerError, PowerListener, Untimed
 from pybmc.model.watchdog import Watchdog
 from pybmc.wire.codes import LAN_CHANNEL, Cc, Privilege
+from tests.unit.clock import FakeClock, run_timers
 
 T0 = 1000.0
 
 
-class FakePower:
+class FakePower(Untimed):
     """Records what the watchdog asks of the machine."""
 
     def __init__(self, on: bool = True) -> None:
@@ -347,10 +347,13 @@ def test_listeners_hear_timer_changes(bmc: Bmc, watchdog: Watchdog):
     assert deadlines == [None, pytest.approx(T0 + 1), None]
 
 
-def test_bmc_tick_drives_the_watchdog(bmc: Bmc, power: FakePower):
+def test_the_bmc_timer_drives_the_watchdog(bmc: Bmc, power: FakePower):
     set_timer(bmc, "04 01 00 00 0a 00")
     run(bmc, 0x22, now=T0)
-    bmc.tick(T0 + 1)
+    assert bmc.get_timer() is not None and bmc.get_timer() <= T0 + 1
+    bmc.handle_timer(T0 + 0.9)
+    assert power.requests == []
+    bmc.handle_timer(T0 + 1)
     assert power.requests == [PowerAction.RESET]
 
 
@@ -371,7 +374,7 @@ def test_zero_countdown_acts_at_once(bmc: Bmc, power: FakePower, watchdog: Watch
     assert power.requests == [PowerAction.OFF]
 
 
-async def test_a_reset_of_the_simulated_machine_stops_the_timer(tmp_path: Path):
+def test_a_reset_of_the_simulated_machine_stops_the_timer(tmp_path: Path):
     config = parse_config({"bmc": {"name": "s", "address": "127.0.0.2",
                                    "state_dir": str(tmp_path)},
                            "power": {"initial_state": "on"}})
@@ -391,7 +394,7 @@ def simulated_bmc(tmp_path: Path) -> Bmc:
     config = parse_config({"bmc": {"name": "s", "address": "127.0.0.2",
                                    "state_dir": str(tmp_path)},
                            "power": {"cycle_interval": 0.01}})
-    return Bmc(config)
+    return Bmc(config, clock=FakeClock(T0))
 
 
 def chassis(bmc: Bmc, cmd: int, data: bytes = b"") -> str:
@@ -411,16 +414,14 @@ def test_watchdog_hard_reset_is_restart_cause_watchdog(tmp_path: Path):
     assert chassis(bmc, 0x07) == "000400", "watchdog (4), not chassis control (1)"
 
 
-async def test_watchdog_power_cycle_is_restart_cause_watchdog(tmp_path: Path):
+def test_watchdog_power_cycle_is_restart_cause_watchdog(tmp_path: Path):
     bmc = simulated_bmc(tmp_path)
     assert chassis(bmc, 0x02, b"\x01") == "00"
     set_timer(bmc, "04 03 00 00 0a 00")  # SMS/OS, power cycle, 1 s
     run(bmc, 0x22, now=T0)
-    bmc.watchdog.tick(T0 + 1)
+    bmc.clock.advance(1)
+    bmc.handle_timer(T0 + 1)
     assert not bmc.power.is_on()
-    for _ in range(100):
-        if bmc.power.is_on():
-            break
-        await asyncio.sleep(0.01)
+    run_timers(bmc, bmc.clock, 0.01)
     assert bmc.power.is_on(), "the cycle powers the machine up again"
     assert chassis(bmc, 0x07) == "000400"

@@ -9,20 +9,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pybmc.model.power import BootChoice, PowerEvent, PowerListener
+from pybmc.model.power import BootChoice, PowerEvent, PowerListener, Untimed, event_cause
+
+__all__ = ["QueuedActions", "event_cause"]
 
 log = logging.getLogger("pybmc.power")
 
 Operation = Callable[[], Awaitable[None]]
 
 
-def event_cause(requester: str | None, what: str) -> str:
-    """The PowerEvent cause: what happened, and who asked when it was not Chassis Control
-    (pybmc.model.boot reads "watchdog (hard reset)" as a watchdog restart)."""
-    return what if requester is None else f"{requester} ({what})"
-
-
-class QueuedActions:
+class QueuedActions(Untimed):
     """Serialised power actions and the events they report, for a backend named `name`.
 
     `_pending` counts actions asked for and not finished (a reset asked for right after a

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 from typing import TYPE_CHECKING
 
 from pybmc.protocol.rmcp import crypto
+from pybmc.protocol.rmcp.login_state import LoginEvent
 from pybmc.protocol.rmcp.packet import Ipmi15Packet, PacketError, build_ipmi15
 from pybmc.protocol.rmcp.sequence import V15_SEQ_WINDOW, SequenceWindow, le32, u32
 from pybmc.protocol.rmcp.session_record import MAX_USER_NAME, Address, Challenge, Session
+from pybmc.protocol.rmcp.table import SessionTable
 from pybmc.wire.codes import AuthType, Cc, NetFn, Privilege
 from pybmc.wire.message import MessageError, decode_request, encode_response
 
 if TYPE_CHECKING:
-    from pybmc.model.state import UserRecord
-    from pybmc.protocol.rmcp.session import SessionManager
+    from pybmc.protocol.rmcp.host import Account
 
 log = logging.getLogger("pybmc.session")
 
@@ -37,67 +37,67 @@ CC_INVALID_USER_NAME = 0x81
 CC_NULL_USER_DISABLED = 0x82
 
 
-def receive_v15(manager: SessionManager, packet: Ipmi15Packet, addr: Address, now: float) -> None:
+def receive_v15(table: SessionTable, packet: Ipmi15Packet, addr: Address, now: float) -> None:
     if packet.session_id == 0:
-        _sessionless(manager, packet, addr, now)
+        _sessionless(table, packet, addr, now)
         return
-    session = manager._sessions.get(packet.session_id)
+    session = table.sessions_by_id.get(packet.session_id)
     if session is not None and session.active and not session.is_rmcpplus:
-        _in_session(manager, session, packet, addr, now)
+        _in_session(table, session, packet, addr, now)
         return
-    challenge = manager._challenges.get(packet.session_id)
+    challenge = table.challenges.get(packet.session_id)
     if challenge is not None:
-        _activate_session(manager, challenge, packet, addr, now)
+        _activate_session(table, challenge, packet, addr, now)
         return
     raise PacketError(f"IPMI 1.5 packet for unknown session {packet.session_id:#010x}")
 
 
-def _sessionless(manager: SessionManager, packet: Ipmi15Packet, addr: Address, now: float) -> None:
+def _sessionless(table: SessionTable, packet: Ipmi15Packet, addr: Address, now: float) -> None:
     if packet.auth_type != AuthType.NONE:
         raise PacketError("session-less IPMI 1.5 packet with an authtype")
     req = decode_request(packet.message)
     if req.netfn & 1:
         raise MessageError("session-less packet is a response")
     if (req.netfn, req.cmd) == (NetFn.APP, CMD_GET_SESSION_CHALLENGE):
-        result = _get_session_challenge(manager, req.data, addr, now)
+        result = _get_session_challenge(table, req.data, addr, now)
         reply = encode_response(req, result)
     else:
-        reply = manager._run_request(packet.message, Privilege.NONE, None, now)
-    manager._queue(build_ipmi15(AuthType.NONE, 0, 0, reply), addr)
+        reply = table.run_request(packet.message, Privilege.NONE, None, now)
+    table.queue(build_ipmi15(AuthType.NONE, 0, 0, reply), addr)
 
 
-def _auth_type_enabled(manager: SessionManager, auth_type: int,
+def _auth_type_enabled(table: SessionTable, auth_type: int,
                        privilege: Privilege | None = None) -> bool:
     if auth_type not in (AuthType.NONE, AuthType.MD2, AuthType.MD5, AuthType.PASSWORD):
         return False
     levels = [privilege] if privilege is not None else [
         Privilege.CALLBACK, Privilege.USER, Privilege.OPERATOR, Privilege.ADMINISTRATOR]
-    return any(manager.bmc.lan.auth_types_enabled(level) >> auth_type & 1 for level in levels)
+    return any(table.host.channel.auth_types_enabled(level) >> auth_type & 1 for level in levels)
 
 
-def _get_session_challenge(manager: SessionManager, data: bytes, addr: Address,
+def _get_session_challenge(table: SessionTable, data: bytes, addr: Address,
                            now: float) -> bytes:
     """06 39: look the user up, hand out a temporary session ID and a 16-byte challenge."""
     if len(data) != 1 + MAX_USER_NAME:
         return bytes([Cc.REQUEST_DATA_LENGTH_INVALID])
     auth_type = data[0] & 0x0F
-    if not _auth_type_enabled(manager, auth_type):
-        manager._refused(addr, f"IPMI 1.5 auth type {auth_type} is not enabled")
+    if not _auth_type_enabled(table, auth_type):
+        table.refused(addr, f"IPMI 1.5 auth type {auth_type} is not enabled")
         return bytes([Cc.INVALID_DATA_FIELD])
     name = data[1:].rstrip(b"\x00")
-    user = manager.bmc.users.find_user(name)
+    user = table.host.accounts.find_user(name)
     if user is None:
-        manager._refused(addr, f"unknown user {name.decode(errors='replace')!r}")
+        table.refused(addr, f"unknown user {name.decode(errors='replace')!r}")
         return bytes([CC_NULL_USER_DISABLED if not name else CC_INVALID_USER_NAME])
-    manager._make_room_for_half_open()
-    temp_sid = manager._new_session_id()
-    challenge = os.urandom(16)
-    manager._challenges[temp_sid] = Challenge(temp_sid, challenge, user.user_id, name,
+    table.make_room_for_half_open()
+    temp_sid = table.new_session_id()
+    challenge = table.host.random(16)
+    table.challenges[temp_sid] = Challenge(temp_sid, challenge, user.user_id, name,
                                               auth_type, addr, now)
     return bytes([Cc.OK]) + le32(temp_sid) + challenge
 
 
-def _activate_session(manager: SessionManager, challenge: Challenge, packet: Ipmi15Packet,
+def _activate_session(table: SessionTable, challenge: Challenge, packet: Ipmi15Packet,
                       addr: Address, now: float) -> None:
     """06 3A on a temporary session ID: verify, then create the session."""
     attempt = (packet.sequence, packet.authcode, packet.message)
@@ -105,15 +105,15 @@ def _activate_session(manager: SessionManager, challenge: Challenge, packet: Ipm
         answered_attempt, reply_datagram = challenge.answered
         if attempt != answered_attempt:
             raise PacketError("temporary session ID already used")
-        manager._queue(reply_datagram, addr)  # the client lost our reply and asked again
+        table.queue(reply_datagram, addr)  # the client lost our reply and asked again
         return
     req = decode_request(packet.message)
     if (req.netfn, req.cmd) != (NetFn.APP, CMD_ACTIVATE_SESSION):
         raise PacketError("only Activate Session may use a temporary session ID")
-    user = manager.bmc.state.users.get(challenge.user_id)
+    user = table.host.accounts.get(challenge.user_id)
     if user is None or not user.enabled or user.name != challenge.user_name:
-        del manager._challenges[challenge.temp_sid]
-        manager._refused(addr, "user changed since Get Session Challenge")
+        del table.challenges[challenge.temp_sid]
+        table.refused(addr, "user changed since Get Session Challenge")
         return
     if packet.auth_type != challenge.auth_type or not crypto.v15_authcode_ok(
             packet.auth_type, user.password, packet.session_id, packet.sequence,
@@ -122,14 +122,14 @@ def _activate_session(manager: SessionManager, challenge: Challenge, packet: Ipm
         # would hand out a hash to guess it offline): its authcode field is all zeros.
         # ipmitool reads the completion code and fails at once instead of retrying for
         # seconds; clients that check authcodes (FreeIPMI) see a bad packet and time out.
-        del manager._challenges[challenge.temp_sid]
-        manager._refused(addr, f"bad password for user {user.name.decode(errors='replace')!r}"
+        del table.challenges[challenge.temp_sid]
+        table.refused(addr, f"bad password for user {user.name.decode(errors='replace')!r}"
                       " (IPMI 1.5 authcode mismatch)")
         reply = encode_response(req, bytes([Cc.INSUFFICIENT_PRIVILEGE]))
         zeros = bytes(16) if packet.auth_type != AuthType.NONE else b""
-        manager._queue(build_ipmi15(packet.auth_type, 0, challenge.temp_sid, reply, zeros), addr)
+        table.queue(build_ipmi15(packet.auth_type, 0, challenge.temp_sid, reply, zeros), addr)
         return
-    result, session = _check_activation(manager, challenge, req.data, user, addr, now)
+    result, session = _check_activation(table, challenge, req.data, user, addr, now)
     # The reply carries the temporary session ID (FreeIPMI checks it) and, when a session
     # was made, the console's initial outbound sequence number as its first sequence.
     sequence = session.next_v15_sequence() if session is not None else 0
@@ -138,10 +138,10 @@ def _activate_session(manager: SessionManager, challenge: Challenge, packet: Ipm
                                    sequence, reply)
     datagram = build_ipmi15(packet.auth_type, sequence, challenge.temp_sid, reply, authcode)
     challenge.answered = (attempt, datagram)  # kept until it expires, for retransmits
-    manager._queue(datagram, addr)
+    table.queue(datagram, addr)
 
 
-def _check_activation(manager: SessionManager, challenge: Challenge, data: bytes, user: UserRecord,
+def _check_activation(table: SessionTable, challenge: Challenge, data: bytes, user: Account,
                       addr: Address, now: float) -> tuple[bytes, Session | None]:
     """The Activate Session checks after authentication; (cc + data, new session)."""
     if len(data) != 22:
@@ -150,39 +150,37 @@ def _check_activation(manager: SessionManager, challenge: Challenge, data: bytes
     if auth_type != challenge.auth_type or not 1 <= requested <= Privilege.OEM:
         return bytes([Cc.INVALID_DATA_FIELD]), None
     if not hmac.compare_digest(data[2:18], challenge.challenge):
-        manager._refused(addr, "Activate Session with a wrong challenge string")
+        table.refused(addr, "Activate Session with a wrong challenge string")
         return bytes([Cc.INVALID_DATA_FIELD]), None
     privilege = Privilege(requested)
-    limit = manager.bmc.users.privilege_limit(user)
+    limit = table.host.accounts.privilege_limit(user)
     if privilege > limit:
-        manager._refused(addr, f"user {user.name.decode(errors='replace')!r} asked for "
+        table.refused(addr, f"user {user.name.decode(errors='replace')!r} asked for "
                       f"{privilege.name}, limit is {limit.name}")
         return bytes([CC_PRIVILEGE_EXCEEDS_LIMIT]), None
-    if not _auth_type_enabled(manager, auth_type, privilege):
-        manager._refused(addr, f"auth type {auth_type} not enabled for {privilege.name}")
+    if not _auth_type_enabled(table, auth_type, privilege):
+        table.refused(addr, f"auth type {auth_type} not enabled for {privilege.name}")
         return bytes([Cc.INVALID_DATA_FIELD]), None
     outbound = u32(data[18:22])
     if outbound == 0:
         return bytes([CC_INVALID_SESSION_ID]), None
-    if manager._active_count() >= int(manager._security.max_sessions):
-        manager._refused(addr, "session table full")
+    if table.table_full():
+        table.refused(addr, "session table full")
         return bytes([CC_NO_SESSION_SLOT]), None
-    session = Session(manager, manager._new_session_id(), addr, auth_type, now)
+    session = table.new_session(addr, auth_type, now)
     session.user_id, session.user_name = user.user_id, user.name
     session.password = user.password
     session.max_privilege = privilege
     session.privilege = min(Privilege.USER, privilege)  # IPMI 1.5 sessions start at USER
-    inbound = int.from_bytes(os.urandom(4), "little") or 1
+    inbound = int.from_bytes(table.host.random(4), "little") or 1
     session.inbound = SequenceWindow(V15_SEQ_WINDOW, inbound)
     session.outbound_sequence = outbound
-    manager._sessions[session.session_id] = session
-    manager._activate(session, now)
-    manager._opened(session)
+    table.activate(session, LoginEvent.ACTIVATED, now)
     return (bytes([Cc.OK, auth_type]) + le32(session.session_id) + le32(inbound)
             + bytes([privilege])), session
 
 
-def _in_session(manager: SessionManager, session: Session, packet: Ipmi15Packet, addr: Address,
+def _in_session(table: SessionTable, session: Session, packet: Ipmi15Packet, addr: Address,
                 now: float) -> None:
     if packet.auth_type != session.auth_type:
         raise PacketError(f"authtype {packet.auth_type} is not the session's "
@@ -193,9 +191,9 @@ def _in_session(manager: SessionManager, session: Session, packet: Ipmi15Packet,
     if not session.inbound.accept(packet.sequence):
         raise PacketError(f"sequence {packet.sequence:#010x} replayed or out of window")
     session.touch(now, addr)
-    reply = manager._run_request(packet.message, session.privilege, session, now)
+    reply = table.run_request(packet.message, session.privilege, session, now)
     sequence = session.next_v15_sequence()
     authcode = crypto.v15_authcode(session.auth_type, session.password, session.session_id,
                                    sequence, reply)
-    manager._queue(build_ipmi15(session.auth_type, sequence, session.session_id, reply,
+    table.queue(build_ipmi15(session.auth_type, sequence, session.session_id, reply,
                                 authcode), addr)

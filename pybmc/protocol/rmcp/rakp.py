@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
-from typing import TYPE_CHECKING
 
 from pybmc.protocol.rmcp import crypto
 from pybmc.protocol.rmcp.crypto import CipherSuite, RakpExchange
+from pybmc.protocol.rmcp.login_state import LoginEvent, SessionState, allows
 from pybmc.protocol.rmcp.packet import PacketError, RmcpPlusPacket, build_rmcpplus
 from pybmc.protocol.rmcp.sequence import le32, u32
-from pybmc.protocol.rmcp.session_record import MAX_USER_NAME, Address, Session, SessionState
+from pybmc.protocol.rmcp.session_record import MAX_USER_NAME, Address, Session
+from pybmc.protocol.rmcp.table import SessionTable
 from pybmc.wire.codes import LAN_CHANNEL, AuthType, PayloadType, Privilege, RmcpStatus
-
-if TYPE_CHECKING:
-    from pybmc.protocol.rmcp.session import SessionManager
 
 log = logging.getLogger("pybmc.session")
 
@@ -32,15 +29,15 @@ OPEN_REQUEST_LEN = 32
 SUITE_PREFERENCE = (17, 3, 16, 8, 12, 2, 7, 11, 15, 1, 6, 0)
 
 
-def _setup_reply(manager: SessionManager, payload_type: int, payload: bytes,
+def _setup_reply(table: SessionTable, payload_type: int, payload: bytes,
                  addr: Address) -> bytes:
     datagram = build_rmcpplus(payload_type, 0, 0, payload)
-    manager._queue(datagram, addr)
+    table.queue(datagram, addr)
     return datagram
 
 
 # ----------------------------------------------------------------- Open Session
-def open_session(manager: SessionManager, packet: RmcpPlusPacket, addr: Address,
+def open_session(table: SessionTable, packet: RmcpPlusPacket, addr: Address,
                  now: float) -> None:
     data = packet.payload
     if not data:
@@ -49,8 +46,8 @@ def open_session(manager: SessionManager, packet: RmcpPlusPacket, addr: Address,
     console_sid = u32(data[4:8]) if len(data) >= 8 else 0
 
     def refuse(status: RmcpStatus, why: str) -> None:
-        manager._refused(addr, f"Open Session: {why} (status {status:#04x})")
-        _setup_reply(manager, PayloadType.OPEN_SESSION_RESPONSE,
+        table.refused(addr, f"Open Session: {why} (status {status:#04x})")
+        _setup_reply(table, PayloadType.OPEN_SESSION_RESPONSE,
                      bytes([tag, status, 0, 0]) + le32(console_sid), addr)
 
     if packet.session_id != 0:
@@ -62,33 +59,32 @@ def open_session(manager: SessionManager, packet: RmcpPlusPacket, addr: Address,
         return refuse(RmcpStatus.ILLEGAL_PARAMETER, f"privilege {requested}")
     if console_sid == 0:
         return refuse(RmcpStatus.INVALID_SESSION_ID, "remote console session ID 0")
-    choice = _choose_suite(manager, data)
+    choice = _choose_suite(table, data)
     if isinstance(choice, RmcpStatus):
         return refuse(choice, "no enabled cipher suite matches the proposal "
                       f"{data[12] & 0x3F}/{data[20] & 0x3F}/{data[28] & 0x3F}")
-    limit = min(manager.bmc.users.channel_privilege_limit(LAN_CHANNEL),
-                manager.bmc.lan.cipher_suite_max_privilege(choice.suite_id))
+    limit = min(table.host.accounts.channel_privilege_limit(LAN_CHANNEL),
+                table.host.channel.cipher_suite_max_privilege(choice.suite_id))
     if limit == Privilege.NONE:
         return refuse(RmcpStatus.NO_CIPHER_SUITE_MATCH, f"{choice} is disabled")
-    if manager._active_count() >= int(manager._security.max_sessions):
+    if table.table_full():
         return refuse(RmcpStatus.INSUFFICIENT_RESOURCES, "session table full")
-    manager._make_room_for_half_open()
-    session = Session(manager, manager._new_session_id(), addr, AuthType.RMCPPLUS, now)
+    table.make_room_for_half_open()
+    session = table.new_session(addr, AuthType.RMCPPLUS, now)
     session.console_sid = console_sid
     session.suite = choice
     # "Highest" (0) is answered with what the channel and suite allow; xCAT needs >= 4.
     session.open_privilege = limit if requested == 0 else min(Privilege(requested), limit)
-    manager._sessions[session.session_id] = session
     response = (bytes([tag, RmcpStatus.NO_ERRORS, session.open_privilege, 0])
                 + le32(console_sid) + le32(session.session_id)
                 + _algorithm_record(0, choice.auth.number)
                 + _algorithm_record(1, choice.integrity.number)
                 + _algorithm_record(2, choice.confidentiality.number))
-    _setup_reply(manager, PayloadType.OPEN_SESSION_RESPONSE, response, addr)
+    _setup_reply(table, PayloadType.OPEN_SESSION_RESPONSE, response, addr)
     return None
 
 
-def _choose_suite(manager: SessionManager, data: bytes) -> CipherSuite | RmcpStatus:
+def _choose_suite(table: SessionTable, data: bytes) -> CipherSuite | RmcpStatus:
     """Match the proposal (length-0 records are wildcards) against the enabled suites."""
     proposal: list[int | None] = []
     for index, offset in enumerate((8, 16, 24)):
@@ -101,7 +97,7 @@ def _choose_suite(manager: SessionManager, data: bytes) -> CipherSuite | RmcpSta
             proposal.append(record[4] & 0x3F)
         else:
             return RmcpStatus.ILLEGAL_PARAMETER
-    enabled_ids = set(manager.bmc.lan.cipher_suites())
+    enabled_ids = set(table.host.channel.cipher_suites())
     enabled = [crypto.CIPHER_SUITES[i] for i in SUITE_PREFERENCE if i in enabled_ids]
     unknown = (RmcpStatus.INVALID_AUTHENTICATION_ALGORITHM,
                RmcpStatus.INVALID_INTEGRITY_ALGORITHM,
@@ -116,41 +112,41 @@ def _choose_suite(manager: SessionManager, data: bytes) -> CipherSuite | RmcpSta
 
 
 # ----------------------------------------------------------------- RAKP 1 -> 2
-def rakp1(manager: SessionManager, packet: RmcpPlusPacket, addr: Address, now: float) -> None:
+def rakp1(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float) -> None:
     data = packet.payload
     if len(data) < 8:
         raise PacketError(f"RAKP 1 too short ({len(data)} bytes)")
     tag = data[0]
-    session = manager._sessions.get(u32(data[4:8]))
+    session = table.sessions_by_id.get(u32(data[4:8]))
     if session is None or not session.is_rmcpplus:
-        _rakp_error(manager, PayloadType.RAKP2, tag, RmcpStatus.INVALID_SESSION_ID, 0, addr)
+        _rakp_error(table, PayloadType.RAKP2, tag, RmcpStatus.INVALID_SESSION_ID, 0, addr)
         return
     if session.state is SessionState.RAKP2_SENT and data == session.last_rakp1:
-        manager._queue(session.rakp2_reply, addr)  # a retransmitted RAKP 1: same answer
+        table.queue(session.rakp2_reply, addr)  # a retransmitted RAKP 1: same answer
         return
-    if session.state is not SessionState.OPENED:
-        log.debug("%s: RAKP 1 out of order for session %#010x (%s)", manager._name,
+    if not allows(session.state, LoginEvent.RAKP1_ACCEPTED):
+        log.debug("%s: RAKP 1 out of order for session %#010x (%s)", table.name,
                   session.session_id, session.state.value)
-        _rakp_error(manager, PayloadType.RAKP2, tag, RmcpStatus.INVALID_SESSION_ID,
+        _rakp_error(table, PayloadType.RAKP2, tag, RmcpStatus.INVALID_SESSION_ID,
                     session.console_sid, addr)
         return
-    status, why = _rakp1_checks(manager, session, data)
+    status, why = _rakp1_checks(table, session, data)
     if status is not RmcpStatus.NO_ERRORS:
-        manager._refused(addr, f"RAKP 1: {why} (status {status:#04x})")
-        _rakp_error(manager, PayloadType.RAKP2, tag, status, session.console_sid, addr)
-        manager._discard(session)
+        table.refused(addr, f"RAKP 1: {why} (status {status:#04x})")
+        _rakp_error(table, PayloadType.RAKP2, tag, status, session.console_sid, addr)
+        table.discard(session, LoginEvent.RAKP1_REFUSED)
         return
     assert session.exchange is not None
     reply = (bytes([tag, RmcpStatus.NO_ERRORS, 0, 0]) + le32(session.console_sid)
              + session.exchange.bmc_random + session.exchange.guid
              + session.exchange.rakp2_authcode(session.kuid))
-    session.state = SessionState.RAKP2_SENT
+    session.advance(LoginEvent.RAKP1_ACCEPTED)
     session.last_rakp1 = data
-    session.rakp2_reply = _setup_reply(manager, PayloadType.RAKP2, reply, addr)
+    session.rakp2_reply = _setup_reply(table, PayloadType.RAKP2, reply, addr)
     session.touch(now, addr)
 
 
-def _rakp1_checks(manager: SessionManager, session: Session, data: bytes) -> tuple[RmcpStatus, str]:
+def _rakp1_checks(table: SessionTable, session: Session, data: bytes) -> tuple[RmcpStatus, str]:
     """Validate RAKP 1, look the user up and fill in the exchange; (status, why)."""
     if len(data) < RAKP1_FIXED_LEN:
         return RmcpStatus.ILLEGAL_PARAMETER, f"message is {len(data)} bytes"
@@ -162,15 +158,15 @@ def _rakp1_checks(manager: SessionManager, session: Session, data: bytes) -> tup
     requested = role & 0x0F
     if not Privilege.CALLBACK <= requested <= Privilege.OEM:
         return RmcpStatus.INVALID_ROLE, f"role byte {role:#04x}"
-    user = manager.bmc.users.find_user(name)  # name-only and name+role lookups both go by name
+    user = table.host.accounts.find_user(name)  # name-only and name+role lookups both go by name
     if user is None:
         return RmcpStatus.UNAUTHORIZED_NAME, f"unknown user {shown!r}"
-    user_limit = manager.bmc.users.privilege_limit(user)
+    user_limit = table.host.accounts.privilege_limit(user)
     if user_limit == Privilege.NONE:
         return RmcpStatus.UNAUTHORIZED_NAME, f"user {shown!r} has no LAN access"
     assert session.suite is not None
     limit = min(Privilege(requested), user_limit,
-                manager.bmc.lan.cipher_suite_max_privilege(session.suite.suite_id))
+                table.host.channel.cipher_suite_max_privilege(session.suite.suite_id))
     if limit == Privilege.NONE:
         return RmcpStatus.INVALID_ROLE, f"no privilege left for {shown!r}"
     session.user_id, session.user_name = user.user_id, bytes(name)
@@ -179,48 +175,48 @@ def _rakp1_checks(manager: SessionManager, session: Session, data: bytes) -> tup
     session.exchange = RakpExchange(
         auth=session.suite.auth, console_sid=session.console_sid,
         bmc_sid=session.session_id, console_random=bytes(data[8:24]),
-        bmc_random=os.urandom(16), guid=bytes(manager.bmc.guid), role=role,
+        bmc_random=table.host.random(16), guid=bytes(table.host.guid), role=role,
         user_name=bytes(name))
     return RmcpStatus.NO_ERRORS, ""
 
 
 # ----------------------------------------------------------------- RAKP 3 -> 4
-def rakp3(manager: SessionManager, packet: RmcpPlusPacket, addr: Address, now: float) -> None:
+def rakp3(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float) -> None:
     data = packet.payload
     if len(data) < 8:
         raise PacketError(f"RAKP 3 too short ({len(data)} bytes)")
     tag, status = data[0], data[1]
-    session = manager._sessions.get(u32(data[4:8]))
+    session = table.sessions_by_id.get(u32(data[4:8]))
     if session is None or not session.is_rmcpplus:
-        _rakp_error(manager, PayloadType.RAKP4, tag, RmcpStatus.INVALID_SESSION_ID, 0, addr)
+        _rakp_error(table, PayloadType.RAKP4, tag, RmcpStatus.INVALID_SESSION_ID, 0, addr)
         return
     if session.active and data == session.last_rakp3:
-        manager._queue(session.rakp4_reply, addr)  # a retransmitted RAKP 3: same answer
+        table.queue(session.rakp4_reply, addr)  # a retransmitted RAKP 3: same answer
         return
-    if session.state is not SessionState.RAKP2_SENT:
-        log.debug("%s: RAKP 3 out of order for session %#010x (%s)", manager._name,
+    if not allows(session.state, LoginEvent.RAKP3_ACCEPTED):
+        log.debug("%s: RAKP 3 out of order for session %#010x (%s)", table.name,
                   session.session_id, session.state.value)
-        _rakp_error(manager, PayloadType.RAKP4, tag, RmcpStatus.INVALID_SESSION_ID,
+        _rakp_error(table, PayloadType.RAKP4, tag, RmcpStatus.INVALID_SESSION_ID,
                     session.console_sid, addr)
         return
     exchange = session.exchange
     assert exchange is not None and session.suite is not None
     user = session.user_name.decode(errors="replace")
     if status != RmcpStatus.NO_ERRORS:
-        manager._refused(addr, f"console ended the login of {user!r} with status {status:#04x}")
-        manager._discard(session)
+        table.refused(addr, f"console ended the login of {user!r} with status {status:#04x}")
+        table.discard(session, LoginEvent.CONSOLE_ABORTED)
         return
     if not hmac.compare_digest(bytes(data[8:]), exchange.rakp3_authcode(session.kuid)):
-        manager._refused(addr, f"bad password for user {user!r} (RAKP 3 mismatch)")
-        _rakp_error(manager, PayloadType.RAKP4, tag, RmcpStatus.INVALID_INTEGRITY_CHECK_VALUE,
+        table.refused(addr, f"bad password for user {user!r} (RAKP 3 mismatch)")
+        _rakp_error(table, PayloadType.RAKP4, tag, RmcpStatus.INVALID_INTEGRITY_CHECK_VALUE,
                     session.console_sid, addr)
-        manager._discard(session)
+        table.discard(session, LoginEvent.RAKP3_REFUSED)
         return
-    if manager._active_count() >= int(manager._security.max_sessions):
-        manager._refused(addr, "session table full")
-        _rakp_error(manager, PayloadType.RAKP4, tag, RmcpStatus.INSUFFICIENT_RESOURCES,
+    if table.table_full():
+        table.refused(addr, "session table full")
+        _rakp_error(table, PayloadType.RAKP4, tag, RmcpStatus.INSUFFICIENT_RESOURCES,
                     session.console_sid, addr)
-        manager._discard(session)
+        table.discard(session, LoginEvent.RAKP3_REFUSED)
         return
     sik = exchange.session_integrity_key(session.kuid)
     session.keys = crypto.derive_keys(session.suite.auth, sik, session.kuid)
@@ -228,15 +224,14 @@ def rakp3(manager: SessionManager, packet: RmcpPlusPacket, addr: Address, now: f
              + exchange.rakp4_icv(sik))
     session.privilege = session.max_privilege  # RMCP+ starts at the negotiated role
     session.last_rakp3 = data
-    session.rakp4_reply = _setup_reply(manager, PayloadType.RAKP4, reply, addr)
+    session.rakp4_reply = _setup_reply(table, PayloadType.RAKP4, reply, addr)
     session.touch(now, addr)
-    manager._activate(session, now)
-    manager._opened(session)
+    table.activate(session, LoginEvent.RAKP3_ACCEPTED, now)
 
 
-def _rakp_error(manager: SessionManager, payload_type: int, tag: int, status: RmcpStatus,
+def _rakp_error(table: SessionTable, payload_type: int, tag: int, status: RmcpStatus,
                 console_sid: int, addr: Address) -> None:
-    _setup_reply(manager, payload_type, bytes([tag, status, 0, 0]) + le32(console_sid), addr)
+    _setup_reply(table, payload_type, bytes([tag, status, 0, 0]) + le32(console_sid), addr)
 
 
 def _algorithm_record(kind: int, number: int) -> bytes:

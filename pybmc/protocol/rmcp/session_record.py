@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from pybmc.protocol.rmcp.crypto import CipherSuite, RakpExchange, SessionKeys
+from pybmc.protocol.rmcp.login_state import LoginEvent, SessionState, advance
 from pybmc.protocol.rmcp.sequence import (
     V15_SEQ_WINDOW,
     V20_SEQ_WINDOW,
@@ -15,20 +15,12 @@ from pybmc.protocol.rmcp.sequence import (
 from pybmc.wire.codes import LAN_CHANNEL, AuthType, Privilege
 from pybmc.wire.message import Request
 
-if TYPE_CHECKING:
-    from pybmc.protocol.rmcp.session import SessionManager
+__all__ = ["MAX_USER_NAME", "Address", "Challenge", "Session", "SessionState"]
 
 Address = tuple[str, int]
 
 RETRANSMIT_WINDOW = 5.0  # a repeated request within this gets the cached reply
 MAX_USER_NAME = 16
-
-
-class SessionState(Enum):
-    OPENED = "opened"  # RMCP+ Open Session answered, waiting for RAKP 1
-    RAKP2_SENT = "rakp2-sent"  # waiting for RAKP 3
-    ACTIVE = "active"
-    CLOSED = "closed"
 
 
 class Challenge:
@@ -50,9 +42,9 @@ class Challenge:
 class Session:
     """One session (half-open or active) as the BMC sees it; a dispatch.SessionView."""
 
-    def __init__(self, manager: SessionManager, session_id: int, remote: Address,
-                 auth_type: int, now: float) -> None:
-        self._manager = manager
+    def __init__(self, session_id: int, remote: Address, auth_type: int, now: float,
+                 closer: Callable[[Session, str], None]) -> None:
+        self._closer = closer  # the session table's close: Close Session ends it there
         self.session_id = session_id
         self.handle = 0
         self.user_id = 0
@@ -94,7 +86,11 @@ class Session:
         self.privilege = Privilege(privilege)
 
     def close(self) -> None:
-        self._manager.close_session(self, "close session")
+        self._closer(self, "close session")
+
+    def advance(self, event: LoginEvent) -> None:
+        """Move along the login state table (pybmc.protocol.rmcp.login_state)."""
+        self.state = advance(self.session_id, self.state, event)
 
     # ----------------------------------------------------------------- helpers
     @property

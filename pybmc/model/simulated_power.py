@@ -12,33 +12,38 @@ What each Chassis Control action does:
 - soft off: the "OS" shuts down and the power goes off after `soft_off_delay`; 0xD5 while off.
   Asking again while it shuts down does not restart the delay.
 
+Delays are now-driven: a pending soft off or the power-on half of a cycle is a deadline that
+`get_timer()` reports and `handle_timer(now)` carries out, with `clock` (given by whoever builds
+the machine; a fake one in tests) saying when a request arrived. Nothing here schedules itself.
+
 The machine is not stopped with the BMC (`stop(leave_running=True)`): a simulated machine that
 was on keeps being on when the BMC comes back, as a real server does across a BMC reset.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
-from pybmc.edge.power.actions import event_cause
-from pybmc.model.power import PowerAction, PowerError, PowerEvent, PowerListener
+from pybmc.model.power import PowerAction, PowerError, PowerEvent, PowerListener, event_cause
 from pybmc.wire.codes import Cc
 
 log = logging.getLogger("pybmc.power")
 
 
 class SimulatedPower:
+    """A machine with a power state and no VM (the default backend)."""
+
     def __init__(self, name: str, initially_on: bool, soft_off_delay: float = 2.0,
-                 cycle_interval: float = 1.0) -> None:
+                 cycle_interval: float = 1.0, *, clock: Callable[[], float]) -> None:
         self.name = name
+        self._clock = clock
         self._on = initially_on
         self.soft_off_delay = soft_off_delay
         self.cycle_interval = cycle_interval
         self._listener: PowerListener | None = None
-        self._pending: asyncio.TimerHandle | None = None
-        self._pending_what = ""  # "soft off" or "power cycle" while a timer is pending
+        self._pending: tuple[float, Callable[[], None]] | None = None  # (due, action)
+        self._pending_what = ""  # "soft off" or "power cycle" while one is pending
 
     # ----------------------------------------------------------------- PowerBackend
     def is_on(self) -> bool:
@@ -128,27 +133,24 @@ class SimulatedPower:
             self._listener(PowerEvent(kind, cause))
 
     # ----------------------------------------------------------------- timers
-    def _later(self, what: str, delay: float, callback: Callable[[], None]) -> None:
-        self._cancel_pending()
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if delay <= 0 or loop is None:
-            # No event loop (a synchronous caller) means no way to wait: act at once.
-            callback()
-            return
+    def get_timer(self) -> float | None:
+        return self._pending[0] if self._pending is not None else None
 
-        def fire() -> None:
+    def handle_timer(self, now: float) -> None:
+        if self._pending is not None and self._pending[0] <= now:
+            _, action = self._pending
             self._pending = None
             self._pending_what = ""
-            callback()
+            action()
 
-        self._pending = loop.call_later(delay, fire)
+    def _later(self, what: str, delay: float, callback: Callable[[], None]) -> None:
+        self._cancel_pending()
+        if delay <= 0:
+            callback()
+            return
+        self._pending = (self._clock() + delay, callback)
         self._pending_what = what
 
     def _cancel_pending(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
+        self._pending = None
         self._pending_what = ""

@@ -1,0 +1,69 @@
+"""What the session layer needs from the BMC it serves, declared here so it never imports it.
+
+The core builds one `SessionHost` per BMC from its model parts: the security settings, the user
+accounts, the LAN channel's login policy, a callable that runs one IPMI request, and the random
+source every session ID, challenge and RAKP nonce comes from (injected so a captured login can
+be replayed byte for byte).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from pybmc.config.bmc import SecurityConfig
+from pybmc.wire.codes import LAN_CHANNEL, Privilege
+from pybmc.wire.message import Request
+
+if TYPE_CHECKING:
+    from pybmc.protocol.rmcp.session_record import Session
+
+
+class Account(Protocol):
+    """One user slot as a login sees it."""
+
+    user_id: int
+    name: bytes
+    password: bytes
+    enabled: bool
+
+
+class Accounts(Protocol):
+    """User lookups for logins (pybmc.model.users.Users is one)."""
+
+    def get(self, user_id: int) -> Account | None: ...
+
+    def find_user(self, name: bytes) -> Account | None: ...
+
+    def privilege_limit(self, user: Account, channel: int = LAN_CHANNEL) -> Privilege: ...
+
+    def channel_privilege_limit(self, channel: int = LAN_CHANNEL) -> Privilege: ...
+
+
+class ChannelPolicy(Protocol):
+    """The LAN channel's login settings (pybmc.model.lan.Lan is one)."""
+
+    def cipher_suites(self) -> Iterable[int]: ...
+
+    def cipher_suite_max_privilege(self, suite: int) -> Privilege: ...
+
+    def auth_types_enabled(self, privilege: Privilege) -> int: ...
+
+
+# Runs one decoded request at a privilege, for a session (None: session-less) at `now`;
+# returns completion code + response data.
+Execute = Callable[[Request, Privilege, "Session | None", float], bytes]
+RandomSource = Callable[[int], bytes]
+
+
+@dataclass
+class SessionHost:
+    name: str
+    guid: bytes  # the System GUID in wire order, part of every RAKP exchange
+    security: SecurityConfig
+    accounts: Accounts
+    channel: ChannelPolicy
+    execute: Execute
+    random: RandomSource = field(default=os.urandom)

@@ -1,0 +1,168 @@
+"""The session table of one BMC: sessions, pending logins, outbox and events, and their upkeep.
+
+The login modules (ipmi15.py, rakp.py) and the router (session.py) share this table; it holds
+no protocol logic of its own beyond the bounds every login obeys (session and half-open
+limits, timeouts) and running one IPMI request for a session through the host.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pybmc.protocol.rmcp.events import SessionClosed, SessionEvent, SessionOpened
+from pybmc.protocol.rmcp.host import SessionHost
+from pybmc.protocol.rmcp.login_state import LoginEvent, SessionState
+from pybmc.protocol.rmcp.session_record import Address, Challenge, Session
+from pybmc.wire.codes import Privilege
+from pybmc.wire.message import MessageError, decode_request, encode_response
+
+log = logging.getLogger("pybmc.session")
+
+HALF_OPEN_TIMEOUT = 30.0  # an unfinished login (or an unused challenge) is dropped after this
+MAX_HANDLE = 0xFD
+
+
+class SessionTable:
+    """All sessions of one BMC and what waits to leave: datagrams and events."""
+
+    def __init__(self, host: SessionHost) -> None:
+        self.host = host
+        self.name = host.name
+        self.sessions_by_id: dict[int, Session] = {}  # by BMC session ID, half-open and active
+        self.challenges: dict[int, Challenge] = {}  # IPMI 1.5, by temporary session ID
+        self._outbox: list[tuple[bytes, Address]] = []
+        self._events: list[SessionEvent] = []
+        self._next_handle = 1
+
+    # ----------------------------------------------------------------- outputs
+    def queue(self, datagram: bytes, addr: Address) -> None:
+        self._outbox.append((datagram, addr))
+
+    def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
+        out, self._outbox = self._outbox, []
+        return out
+
+    def events_to_process(self) -> list[SessionEvent]:
+        events, self._events = self._events, []
+        return events
+
+    # ----------------------------------------------------------------- limits and timers
+    @property
+    def half_open_timeout(self) -> float:
+        return min(HALF_OPEN_TIMEOUT, float(self.host.security.session_timeout))
+
+    def deadline(self, session: Session) -> float:
+        if session.active:
+            return session.last_activity + float(self.host.security.session_timeout)
+        return session.last_activity + self.half_open_timeout
+
+    def active_count(self) -> int:
+        return sum(1 for s in self.sessions_by_id.values() if s.active)
+
+    def table_full(self) -> bool:
+        return self.active_count() >= int(self.host.security.max_sessions)
+
+    def new_session_id(self) -> int:
+        while True:
+            candidate = int.from_bytes(self.host.random(4), "little")
+            if (candidate and candidate not in self.sessions_by_id
+                    and candidate not in self.challenges):
+                return candidate
+
+    def new_session(self, remote: Address, auth_type: int, now: float) -> Session:
+        session = Session(self.new_session_id(), remote, auth_type, now, self.close_session)
+        self.sessions_by_id[session.session_id] = session
+        return session
+
+    def _new_handle(self) -> int:
+        used = {s.handle for s in self.sessions_by_id.values() if s.active}
+        for _ in range(MAX_HANDLE):
+            handle = self._next_handle
+            self._next_handle = handle % MAX_HANDLE + 1
+            if handle not in used:
+                return handle
+        raise RuntimeError("no free session handle")  # max_sessions <= 63 makes this impossible
+
+    def make_room_for_half_open(self) -> None:
+        """Half-open logins are cheap to abandon (xCAT does); evict the oldest beyond the bound."""
+        limit = max(8, 2 * int(self.host.security.max_sessions))
+        while True:
+            half_open: list[tuple[float, Session | Challenge]] = [
+                (s.created, s) for s in self.sessions_by_id.values() if not s.active]
+            half_open += [(c.created, c) for c in self.challenges.values()]
+            if len(half_open) < limit:
+                return
+            _, oldest = min(half_open, key=lambda item: item[0])
+            if isinstance(oldest, Session):
+                self.abandoned(oldest, "evicted")
+                self.discard(oldest, LoginEvent.EVICTED)
+            else:
+                del self.challenges[oldest.temp_sid]
+            log.debug("%s: evicted the oldest half-open login", self.name)
+
+    # ----------------------------------------------------------------- life cycle
+    def activate(self, session: Session, event: LoginEvent, now: float) -> None:
+        session.advance(event)
+        session.handle = self._new_handle()
+        session.last_activity = now
+        log.info("%s: session %#010x opened: user %r, %s, %s, from %s", self.name,
+                 session.session_id, session.user_name.decode(errors="replace"),
+                 session.privilege.name, session.describe(), fmt_addr(session.remote))
+        self._events.append(SessionOpened(session))
+
+    def discard(self, session: Session, event: LoginEvent) -> None:
+        self.sessions_by_id.pop(session.session_id, None)
+        if session.state is not SessionState.CLOSED:
+            session.advance(event)
+
+    def close_session(self, session: Session, reason: str,
+                      event: LoginEvent = LoginEvent.CLOSED) -> None:
+        """End one session now. A reply already being built for it is still sent."""
+        if self.sessions_by_id.get(session.session_id) is not session:
+            return
+        was_active = session.active
+        self.discard(session, event)
+        if was_active:
+            log.info("%s: session %#010x closed (%s): user %r from %s", self.name,
+                     session.session_id, reason, session.user_name.decode(errors="replace"),
+                     fmt_addr(session.remote))
+            self._events.append(SessionClosed(session, reason))
+
+    def abandoned(self, session: Session, how: str) -> None:
+        """A half-open login went away. After RAKP 2 that usually means the client found the
+        BMC's HMAC wrong: a wrong password (ipmitool then stops without sending RAKP 3)."""
+        if session.state is SessionState.RAKP2_SENT:
+            self.refused(session.remote, f"login of user "
+                         f"{session.user_name.decode(errors='replace')!r} abandoned after "
+                         f"RAKP 2, {how} (wrong password on the client?)")
+        else:
+            log.debug("%s: half-open session %#010x from %s %s", self.name,
+                      session.session_id, fmt_addr(session.remote), how)
+
+    def refused(self, addr: Address, why: str) -> None:
+        log.info("%s: login from %s refused: %s", self.name, fmt_addr(addr), why)
+
+    # ----------------------------------------------------------------- requests
+    def run_request(self, message: bytes, privilege: Privilege, session: Session | None,
+                    now: float) -> bytes:
+        """Decode, execute and encode one IPMI request (MessageError when it is not one)."""
+        req = decode_request(message)
+        if req.netfn & 1:
+            raise MessageError(f"netfn {req.netfn:#04x} is a response")
+        if session is not None:
+            cached = session.cached_reply(req, now)
+            if cached is not None:
+                log.debug("%s: retransmitted request rqSeq %d cmd %#04x answered from cache",
+                          self.name, req.rq_seq, req.cmd)
+                return cached
+        reply = encode_response(req, self.host.execute(req, privilege, session, now))
+        if session is not None:
+            session.remember(req, reply, now)
+        return reply
+
+
+def fmt_addr(addr: tuple) -> str:
+    try:
+        return f"{addr[0]}:{addr[1]}"
+    except (IndexError, TypeError):
+        return repr(addr)
