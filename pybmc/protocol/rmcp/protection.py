@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from pybmc.protocol.rmcp import crypto
 from pybmc.protocol.rmcp.packet import PacketError, RmcpPlusPacket, build_rmcpplus
@@ -35,12 +36,15 @@ def unwrap(session: Session, packet: RmcpPlusPacket, name: str) -> bytes:
     return packet.payload
 
 
-def wrap(session: Session, payload_type: int, payload: bytes) -> bytes:
+def wrap(session: Session, payload_type: int, payload: bytes,
+         random: Callable[[int], bytes]) -> bytes:
+    """Sign and/or encrypt a payload for the session; `random` gives the AES-CBC IV."""
     suite, keys = session.suite, session.keys
     assert suite is not None and keys is not None
     signed = suite.integrity.number != crypto.INTEGRITY_NONE
     sealed = suite.confidentiality.number != crypto.CONFIDENTIALITY_NONE
-    body = crypto.aes_encrypt(keys.aes_key, payload) if sealed else payload
+    body = (crypto.aes_encrypt(keys.aes_key, payload, random(crypto.AES_BLOCK)) if sealed
+            else payload)
     sign = (lambda data: crypto.integrity_authcode(suite.integrity, keys, data)) \
         if signed else None
     sequence = session.next_rmcpplus_sequence(signed)

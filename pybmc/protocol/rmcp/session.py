@@ -127,7 +127,7 @@ class SessionManager(SessionTable):
             log.debug("%s: payload for inactive session %#010x dropped", self.name,
                       session.session_id)
             return
-        self.queue(wrap(session, payload_type, payload), session.remote)
+        self.queue(wrap(session, payload_type, payload, self.host.random), session.remote)
 
     # ================================================================= dispatch
     def _receive(self, data: bytes, addr: Address, now: float) -> None:
@@ -175,7 +175,7 @@ class SessionManager(SessionTable):
         session.touch(now, addr)
         if kind == PayloadType.IPMI:
             reply = self.run_request(payload, session.privilege, session, now)
-            self.queue(wrap(session, PayloadType.IPMI, reply), addr)
+            self.queue(wrap(session, PayloadType.IPMI, reply, self.host.random), addr)
             return
         self._events.append(PayloadReceived(session, kind, payload, now))
 
