@@ -37,6 +37,7 @@ from pybmc.protocol.rmcp.events import (
     SessionOpened,
 )
 from pybmc.protocol.rmcp.host import RandomSource, SessionHost
+from pybmc.protocol.rmcp.packet import is_rmcp
 from pybmc.protocol.rmcp.session import SessionManager
 from pybmc.protocol.rmcp.session_record import Address, Session
 from pybmc.wire.codes import LAN_CHANNEL, SYSTEM_INTERFACE_CHANNEL, PayloadType, Privilege
@@ -194,13 +195,17 @@ class Bmc:
     # ----------------------------------------------------------------- datagrams
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
         """One datagram from the LAN; what it caused waits in datagrams_to_send()."""
+        self.lan.statistics.count_received(valid_rmcp=is_rmcp(data))
         self.sessions.receive_datagram(data, addr, now)
         self._process_session_events()
         self.sol.flush()  # SOL output it released goes after the reply, never before
         self.save_if_changed()
 
     def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
-        return self.sessions.datagrams_to_send()
+        out = self.sessions.datagrams_to_send()
+        for _ in out:
+            self.lan.statistics.count_transmitted()
+        return out
 
     def _process_session_events(self) -> None:
         for event in self.sessions.events_to_process():

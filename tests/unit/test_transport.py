@@ -475,10 +475,11 @@ def test_suspend_bmc_arps(bmc: Bmc) -> None:
 
 def test_statistics(bmc: Bmc) -> None:
     assert run(bmc, GET_STATS, bytes([1, 0])) == OK + bytes(18)
-    stats = bmc.lan.statistics
-    stats.count_received(valid_rmcp=True)
-    stats.count_received(valid_rmcp=False)
-    stats.count_transmitted()
+    peer = ("127.0.0.1", 40000)
+    ping = bytes.fromhex("0600ff06000011be80000000")  # an ASF presence ping: one pong back
+    bmc.receive_datagram(ping, peer, 1000.0)
+    bmc.receive_datagram(b"not rmcp", peer, 1000.0)  # counted as IP/UDP, not RMCP
+    assert len(bmc.datagrams_to_send()) == 1
     expected = OK + bytes([2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2, 0, 1, 0, 0, 0, 0, 0])
     assert run(bmc, GET_STATS, bytes([1, 0])) == expected
     assert run(bmc, GET_STATS, bytes([1, 1])) == expected  # reports, then clears

@@ -70,6 +70,11 @@ def parse_rmcp(data: bytes) -> tuple[RmcpHeader, bytes]:
     return RmcpHeader(data[0], data[2], data[3]), bytes(data[4:])
 
 
+def is_rmcp(data: bytes) -> bool:
+    """Whether a datagram starts with an RMCP header (what the LAN statistics count)."""
+    return len(data) >= 4 and data[0] == RMCP_VERSION
+
+
 def build_rmcp(msg_class: int, sequence: int = RMCP_SEQ_NO_ACK) -> bytes:
     return bytes([RMCP_VERSION, 0x00, sequence, msg_class])
 
