@@ -63,7 +63,12 @@ class BmcService:
         self.bmc = runtime.bmc
         self.endpoints: dict[str, BmcEndpoint] = {}
         self.primary: str = ""
+        # Which socket a live session's peer talks to; kept only while the BMC answers on
+        # more than one address (moving), and only for peers of live sessions, so datagrams
+        # from many sources leave nothing behind. A reply to the datagram being handled goes
+        # back through the socket it came in on.
         self._routes: dict[Address, BmcEndpoint] = {}
+        self._arrived: tuple[Address, BmcEndpoint] | None = None
         self.timer = BmcTimer(self.bmc, after_fire=self.flush)
         self._moving: asyncio.Task[None] | None = None
         self.hooks = LanHooks(self.bmc)
@@ -95,21 +100,30 @@ class BmcService:
 
     # ------------------------------------------------------------------ datagrams
     def receive(self, endpoint: BmcEndpoint, data: bytes, addr: Address) -> None:
-        self._routes[addr] = endpoint
+        self._arrived = (addr, endpoint)
         try:
             self.bmc.receive_datagram(data, addr, time.monotonic())
         except Exception:  # the core promises not to raise; this is the last guard
             log.exception("%s: datagram from %s:%s dropped", self.bmc.name, *addr)
-        self.flush()
+        try:
+            self.flush()
+        finally:
+            self._arrived = None
 
     def flush(self) -> None:
         """Send what the BMC queued, each from the address its peer talks to, and re-arm the
         timer (whatever just happened may have moved the BMC's next deadline)."""
         primary = self.endpoints.get(self.primary)
+        arrived = self._arrived
         for payload, dest in self.bmc.datagrams_to_send():
-            endpoint = self._routes.get(dest) or primary
+            if arrived is not None and dest == arrived[0]:
+                endpoint: BmcEndpoint | None = arrived[1]
+            else:
+                endpoint = self._routes.get(dest) or primary
             if endpoint is not None:
                 endpoint.send(payload, dest)
+        if len(self.endpoints) > 1:
+            self._update_routes(arrived)
         self._retire_old_endpoints()
         self.timer.arm()
 
@@ -123,6 +137,7 @@ class BmcService:
 
     async def _move_to(self, address: str) -> None:
         await self.hooks.before_bind(address)
+        self._pin_sessions_to_primary()
         if address in self.endpoints:
             self.primary = address
         else:
@@ -136,8 +151,23 @@ class BmcService:
                  self.bmc.name, address)
         self._retire_old_endpoints()
 
+    def _pin_sessions_to_primary(self) -> None:
+        """Before the primary address changes, every live session keeps the socket it uses."""
+        current = self.endpoints.get(self.primary)
+        if current is not None:
+            for session in self.bmc.sessions.sessions:
+                self._routes.setdefault(session.remote, current)
+
+    def _update_routes(self, arrived: tuple[Address, BmcEndpoint] | None) -> None:
+        remotes = {s.remote for s in self.bmc.sessions.sessions}
+        if arrived is not None and arrived[0] in remotes:
+            self._routes[arrived[0]] = arrived[1]
+        if len(self._routes) > len(remotes):
+            self._routes = {k: v for k, v in self._routes.items() if k in remotes}
+
     def _retire_old_endpoints(self) -> None:
         if len(self.endpoints) == 1:
+            self._routes.clear()
             return
         in_use = {id(self._routes.get(s.remote)) for s in self.bmc.sessions.sessions}
         for address, endpoint in list(self.endpoints.items()):
