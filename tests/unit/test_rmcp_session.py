@@ -891,3 +891,44 @@ def test_in_band_administrator_can_close_a_lan_session(bmc: Bmc, wire: Wire):
     client = PlusClient(wire).login()
     assert in_band(bmc, 0x3C, le32(client.bmc_sid)) == b"\x00"
     assert client.request(*GET_DEVICE_ID) is None
+
+
+# ============================================================================ peer binding
+def test_a_spoofed_rakp1_from_another_address_leaves_the_login_pending(wire: Wire):
+    client = PlusClient(wire, suite=17)
+    assert client.open()[1] == 0
+    spoofed = bytes([9, 0, 0, 0]) + le32(client.bmc_sid) + bytes(16) + bytes([0x14, 0, 0, 5])
+    assert wire.send(build_rmcpplus(0x12, 0, 0, spoofed + b"admin"), OTHER) == []
+    rakp2 = client.rakp1()  # the real client goes on as if nothing happened
+    assert rakp2[1] == 0 and client.rakp2_matches_my_password(rakp2)
+    rakp4 = client.rakp3()
+    assert rakp4 is not None and rakp4[1] == 0
+
+
+def test_a_spoofed_rakp3_abort_from_another_address_leaves_the_login_pending(wire: Wire):
+    client = PlusClient(wire, suite=17)
+    assert client.open()[1] == 0
+    assert client.rakp1()[1] == 0
+    abort = bytes([9, RmcpStatus.INVALID_SESSION_ID, 0, 0]) + le32(client.bmc_sid)
+    assert wire.send(build_rmcpplus(0x14, 0, 0, abort), OTHER) == []
+    rakp4 = client.rakp3()
+    assert rakp4 is not None and rakp4[1] == 0
+
+
+def test_a_packet_without_integrity_never_moves_the_reply_address(bmc: Bmc, wire: Wire):
+    client = PlusClient(wire, suite=1).login()  # suite 1: RAKP-HMAC-SHA1, no integrity
+    [session] = bmc.sessions.sessions
+    injected = client.seal(0, client.message(0x06, 0x01, b""))
+    bmc.sessions.receive_datagram(injected, OTHER, wire.now)
+    assert bmc.sessions.datagrams_to_send() == []  # dropped: not from the session's peer
+    assert session.remote == ADDR
+    assert client.request(0x06, 0x01)[0] == 0  # the real client is still served
+
+
+def test_a_signed_packet_moves_the_reply_address(bmc: Bmc, wire: Wire):
+    client = PlusClient(wire, suite=3).login()
+    [session] = bmc.sessions.sessions
+    bmc.sessions.receive_datagram(client.seal(0, client.message(0x06, 0x01, b"")), OTHER,
+                                  wire.now)
+    assert [dest for _, dest in bmc.sessions.datagrams_to_send()] == [OTHER]
+    assert session.remote == OTHER  # a client behind NAT whose port changed

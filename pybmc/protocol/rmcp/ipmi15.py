@@ -188,6 +188,9 @@ def _in_session(table: SessionTable, session: Session, packet: Ipmi15Packet, add
     if not crypto.v15_authcode_ok(session.auth_type, session.password, packet.session_id,
                                   packet.sequence, packet.message, packet.authcode):
         raise PacketError(f"bad authcode on session {session.session_id:#010x}")
+    if not session.signed and addr != session.remote:
+        raise PacketError(f"unsigned packet for session {session.session_id:#010x} from "
+                          "another address")
     if not session.inbound.accept(packet.sequence):
         raise PacketError(f"sequence {packet.sequence:#010x} replayed or out of window")
     session.touch(now, addr)

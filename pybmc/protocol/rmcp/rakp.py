@@ -121,6 +121,12 @@ def rakp1(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
     if session is None or not session.is_rmcpplus:
         _rakp_error(table, PayloadType.RAKP2, tag, RmcpStatus.INVALID_SESSION_ID, 0, addr)
         return
+    if addr != session.remote:
+        # A half-open login belongs to the address that opened it: a RAKP 1 from anywhere
+        # else (someone who saw the session ID) must not cancel or take it over.
+        table.refused(addr, f"RAKP 1 for session {session.session_id:#010x} opened from "
+                      "another address; ignored")
+        return
     if session.state is SessionState.RAKP2_SENT and data == session.last_rakp1:
         table.queue(session.rakp2_reply, addr)  # a retransmitted RAKP 1: same answer
         return
@@ -189,6 +195,10 @@ def rakp3(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
     session = table.sessions_by_id.get(u32(data[4:8]))
     if session is None or not session.is_rmcpplus:
         _rakp_error(table, PayloadType.RAKP4, tag, RmcpStatus.INVALID_SESSION_ID, 0, addr)
+        return
+    if addr != session.remote:
+        table.refused(addr, f"RAKP 3 for session {session.session_id:#010x} opened from "
+                      "another address; ignored")
         return
     if session.active and data == session.last_rakp3:
         table.queue(session.rakp4_reply, addr)  # a retransmitted RAKP 3: same answer

@@ -171,6 +171,10 @@ class SessionManager(SessionTable):
                               f"{packet.session_id:#010x}")
         if kind != PayloadType.IPMI and kind not in self.payload_types:
             raise PacketError(f"no handler for payload type {kind:#04x}")
+        if not session.signed and addr != session.remote:
+            # Without an AuthCode only the address that logged in speaks for the session.
+            raise PacketError(f"unsigned packet for session {session.session_id:#010x} "
+                              "from another address")
         payload = unwrap(session, packet, self.name)
         session.touch(now, addr)
         if kind == PayloadType.IPMI:

@@ -117,8 +117,20 @@ class Session:
         return f"IPMI 1.5 auth {AuthType(self.auth_type).name}"
 
     def touch(self, now: float, remote: Address) -> None:
+        """A packet that passed the session's checks arrived from `remote`. Only a packet
+        whose integrity was checked may move the session's reply address: with no AuthCode
+        (RMCP+ integrity none, IPMI 1.5 authtype none) anyone who saw the session ID could
+        redirect the replies."""
         self.last_activity = now
-        self.remote = remote
+        if self.signed:
+            self.remote = remote
+
+    @property
+    def signed(self) -> bool:
+        """Whether every packet of this session carries a checked AuthCode."""
+        if self.is_rmcpplus:
+            return self.authenticated
+        return self.auth_type != AuthType.NONE
 
     def next_v15_sequence(self) -> int:
         sequence = self.outbound_sequence
