@@ -24,6 +24,7 @@ import pytest
 from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
 from pybmc.edge.inband import InBandServer
+from pybmc.edge.timer import BmcTimer
 from pybmc.model.power import PowerAction, PowerListener, Untimed
 
 pytestmark = [pytest.mark.qemu, pytest.mark.e2e]
@@ -168,6 +169,8 @@ async def vm(guest_dir: Path, accel: str, short_dir: Path) -> AsyncIterator[Vm]:
                                     "state_dir": str(short_dir / "state")}}), power=power)
     server = InBandServer(bmc, short_dir / "ipmi.sock")
     power.server = server
+    timer = BmcTimer(bmc)  # the BMC's one timer, armed after in-band requests as the edge does
+    server.after_input = timer.arm
     await server.start()
     serial = short_dir / "ttyS0.sock"
     args = [QEMU, "-machine", f"q35,accel={accel}", "-m", "256", "-display", "none",
@@ -196,6 +199,7 @@ async def vm(guest_dir: Path, accel: str, short_dir: Path) -> AsyncIterator[Vm]:
         proc.wait()
         if writer is not None:
             writer.close()
+        timer.cancel()
         await server.stop()
 
 
