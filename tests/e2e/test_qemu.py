@@ -185,9 +185,11 @@ def test_restarting_pybmc_keeps_the_vm(qemu_bmc, firmware_vm) -> None:
 
     bmc.process.restart()
     assert bmc.is_on() and bmc.pid == pid
-    time.sleep(1)
+    # Wait until start-up has re-attached and served a request: whatever pybmc does to a VM
+    # it finds running is done by then, so counting boots now cannot come too early.
+    assert wait_until(lambda: "re-attached to QEMU pid" in bmc.process.log(), 10)
+    assert "System Power         : on" in bmc.process.ipmitool("chassis", "status").stdout
     assert len(debugcon.boots_since(0)) == boots  # not reset, not power-cycled
-    assert "re-attached to QEMU pid" in bmc.process.log()
 
     bmc.power("off")
     bmc.wait_power(False)

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
-from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
 from pybmc.model import boot
 from pybmc.model.boot import RestartCause
 from pybmc.model.power import BootChoice, PowerEvent
 from pybmc.model.state import State
 from pybmc.wire.errors import CommandError
-
-
-def make_bmc(state_dir: Path) -> Bmc:
-    return Bmc(parse_config({"bmc": {"name": "t", "address": "127.0.0.2",
-                                     "state_dir": str(state_dir)}}))
-
-
-@pytest.fixture
-def bmc(tmp_path: Path) -> Bmc:
-    return make_bmc(tmp_path)
+from tests.unit.conftest import MakeBmc
 
 
 def set_flags(bmc: Bmc, flags: str) -> None:
@@ -73,10 +62,10 @@ def test_persistent_override_stays(bmc: Bmc):
     assert boot.read_parameter(bmc.state, boot.BOOT_FLAGS) == bytes.fromhex("c018000000")
 
 
-def test_clearing_is_saved_at_once(bmc: Bmc, tmp_path: Path):
+def test_clearing_is_saved_at_once(bmc: Bmc, make_bmc: MakeBmc):
     set_flags(bmc, "80 04 00 00 00")
     boot_event(bmc, "chassis control")
-    assert make_bmc(tmp_path).state.boot["5"] == bytes.fromhex("0004000000")
+    assert make_bmc().state.boot["5"] == bytes.fromhex("0004000000")
 
 
 def test_locked_boot_flags_are_not_applied(bmc: Bmc):
@@ -224,12 +213,12 @@ def test_power_on_minutes_add_up_periods_and_carry_seconds(bmc: Bmc):
     assert bmc.state.poh_minutes_base == 2
 
 
-def test_power_on_minutes_survive_a_bmc_restart(bmc: Bmc, tmp_path: Path):
+def test_power_on_minutes_survive_a_bmc_restart(bmc: Bmc, make_bmc: MakeBmc):
     fake = FakePower()
     bmc.power = fake  # type: ignore[assignment]
     power(bmc, fake, "on", 0.0)
     power(bmc, fake, "off", 3 * 3600.0)
-    again = make_bmc(tmp_path)
+    again = make_bmc()
     assert boot.power_on_minutes(again.state, again.power.is_on(), time.time()) == 180
 
 

@@ -4,35 +4,31 @@ power events in the SEL, Platform Event Message, event receiver and PEF paramete
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
 from pybmc.model.platform.sensors import Reading
 from pybmc.model.power import PowerAction
 from pybmc.wire.codes import LAN_CHANNEL, Privilege
+from tests.unit.conftest import ADMIN, MakeBmc
 
 T0 = 1000.0  # monotonic seconds: the tests' time line
 
 
-def make_bmc(state_dir: Path, **sections: Any) -> Bmc:
-    config = parse_config({
-        "bmc": {"name": "t", "address": "127.0.0.2", "state_dir": str(state_dir)},
-        "users": [{"name": "admin", "password": "secret"}],
-        "power": {"soft_off_delay": 0, "cycle_interval": 0},
-        **sections,
-    })
-    bmc = Bmc(config)
-    bmc.platform.clock = lambda: T0
-    return bmc
+@pytest.fixture
+def bmc_sections() -> dict[str, Any]:
+    return {"users": [ADMIN], "power": {"soft_off_delay": 0, "cycle_interval": 0}}
 
 
 @pytest.fixture
-def bmc(tmp_path: Path) -> Bmc:
-    return make_bmc(tmp_path)
+def prepare_bmc() -> Callable[[Bmc], None]:
+    def pin_clock(bmc: Bmc) -> None:
+        bmc.platform.clock = lambda: T0
+    return pin_clock
 
 
 def call(bmc: Bmc, netfn: int, cmd: int, data: bytes = b"", now: float = T0,
@@ -152,7 +148,7 @@ def test_thresholds_hysteresis_factors_enables_and_type(bmc: Bmc):
     assert ok(bmc, 0x04, 0x2F, bytes([number(bmc, "Watchdog")])) == b"\x23\x6f"
 
 
-def test_set_thresholds_and_hysteresis_read_back_and_persist(tmp_path: Path):
+def test_set_thresholds_and_hysteresis_read_back_and_persist(tmp_path: Path, make_bmc: MakeBmc):
     bmc = make_bmc(tmp_path)
     cpu = bytes([number(bmc, "CPU Temp")])
     request = cpu + bytes([0x08, 0, 0, 0, 0x90, 0, 0])  # unc only: 72 degC
@@ -277,7 +273,7 @@ def test_platform_event_message_in_band_and_over_lan(bmc: Bmc):
     assert call(bmc, 0x04, 0x02, event[:6])[0] == 0xC7
 
 
-def test_event_receiver_reads_back_and_persists(tmp_path: Path):
+def test_event_receiver_reads_back_and_persists(tmp_path: Path, make_bmc: MakeBmc):
     bmc = make_bmc(tmp_path)
     assert ok(bmc, 0x04, 0x01, privilege=Privilege.USER) == b"\x20\x00"
     assert call(bmc, 0x04, 0x00, b"\x22\x01", privilege=Privilege.OPERATOR)[0] == 0xD4
@@ -286,7 +282,7 @@ def test_event_receiver_reads_back_and_persists(tmp_path: Path):
 
 
 # ------------------------------------------------------------------------------- PEF
-def test_pef_capabilities_and_xcat_alert_policy(tmp_path: Path):
+def test_pef_capabilities_and_xcat_alert_policy(tmp_path: Path, make_bmc: MakeBmc):
     bmc = make_bmc(tmp_path)
     assert ok(bmc, 0x04, 0x10, privilege=Privilege.USER) == bytes([0x51, 0x01, 0x08])
     assert ok(bmc, 0x04, 0x13, b"\x09\x01\x00") == bytes([0x11, 0x01, 0x00, 0x00, 0x00])

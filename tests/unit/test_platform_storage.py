@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
 from pybmc.wire.codes import LAN_CHANNEL, Privilege
+from tests.unit.conftest import MakeBmc
 
 WALL = 1_700_000_000.0  # the wall clock these tests give the SEL
 
 
-def make_bmc(state_dir: Path, **sections: Any) -> Bmc:
-    config = parse_config({
-        "bmc": {"name": "t", "address": "127.0.0.2", "state_dir": str(state_dir)},
-        "users": [{"name": "admin", "password": "secret"}],
-        **sections,
-    })
-    bmc = Bmc(config)
-    bmc.platform.sel.wall_clock = lambda: WALL
-    return bmc
-
-
 @pytest.fixture
-def bmc(tmp_path: Path) -> Bmc:
-    return make_bmc(tmp_path)
+def prepare_bmc() -> Callable[[Bmc], None]:
+    def pin_wall_clock(bmc: Bmc) -> None:
+        bmc.platform.sel.wall_clock = lambda: WALL
+    return pin_wall_clock
 
 
 def call(bmc: Bmc, netfn: int, cmd: int, data: bytes = b"",
@@ -111,7 +102,7 @@ def test_device_sdr_commands_serve_the_same_records(bmc: Bmc):
     assert part[2:] == bmc.platform.sdr.records[0][5:8]
 
 
-def test_sdr_timestamp_depends_on_the_records_only(tmp_path: Path):
+def test_sdr_timestamp_depends_on_the_records_only(tmp_path: Path, make_bmc: MakeBmc):
     # pyghmi (per process) and FreeIPMI (on disk) key their SDR caches on it.
     first = make_bmc(tmp_path / "a").platform.sdr.info()[5:9]
     assert make_bmc(tmp_path / "a").platform.sdr.info()[5:9] == first  # a restart
@@ -151,7 +142,7 @@ def test_fru_read_edges(bmc: Bmc):
     assert call(bmc, 0x0A, 0x11, struct.pack("<BHB", 7, 0, 16))[0] == 0xCB
 
 
-def test_fru_write_reads_back_and_persists(tmp_path: Path):
+def test_fru_write_reads_back_and_persists(tmp_path: Path, make_bmc: MakeBmc):
     bmc = make_bmc(tmp_path)
     assert call(bmc, 0x0A, 0x12, b"\x00\xf0\x00ABC", Privilege.USER)[0] == 0xD4
     assert ok(bmc, 0x0A, 0x12, b"\x00\xf0\x00ABC", Privilege.OPERATOR) == b"\x03"
@@ -161,7 +152,7 @@ def test_fru_write_reads_back_and_persists(tmp_path: Path):
     assert ok(again, 0x0A, 0x11, b"\x00\xf0\x00\x03") == b"\x03ABC"
 
 
-def test_fru_config_values_and_second_device(tmp_path: Path):
+def test_fru_config_values_and_second_device(tmp_path: Path, make_bmc: MakeBmc):
     bmc = make_bmc(tmp_path, fru={"product": {"serial_number": "SN-4711", "asset_tag": "A-17"},
                                   "board": {"manufacture_date": "2020-02-29 12:00"}})
     data = read_fru(bmc, 0)
@@ -230,7 +221,7 @@ def test_clear_sel_protocol(bmc: Bmc):
     assert call(bmc, 0x0A, 0x47, struct.pack("<H", 0x7777) + b"CLR\x00")[0] == 0xC5
 
 
-def test_sel_time_set_get_and_utc_offset(tmp_path: Path):
+def test_sel_time_set_get_and_utc_offset(tmp_path: Path, make_bmc: MakeBmc):
     bmc = make_bmc(tmp_path)
     assert ok(bmc, 0x0A, 0x48, privilege=Privilege.USER) == struct.pack("<I", int(WALL))
     assert call(bmc, 0x0A, 0x49, struct.pack("<I", 0x5F5E1000), Privilege.USER)[0] == 0xD4
@@ -243,7 +234,7 @@ def test_sel_time_set_get_and_utc_offset(tmp_path: Path):
     assert ok(again, 0x0A, 0x5C) == struct.pack("<h", -300)
 
 
-def test_sel_survives_a_restart(tmp_path: Path):
+def test_sel_survives_a_restart(tmp_path: Path, make_bmc: MakeBmc):
     bmc = make_bmc(tmp_path)
     record = bytes([0, 0, 0x02, 0, 0, 0, 0, 0x41, 0x00, 0x04, 0x01, 0x30, 0x01, 0x59, 0x60, 0x55])
     ok(bmc, 0x0A, 0x44, record)
@@ -254,7 +245,7 @@ def test_sel_survives_a_restart(tmp_path: Path):
     assert len(after) == 3 and after[2][:2] == b"\x03\x00"  # restart logged, IDs go on
 
 
-def test_sel_full_sets_overflow_and_refuses_adds(tmp_path: Path):
+def test_sel_full_sets_overflow_and_refuses_adds(tmp_path: Path, make_bmc: MakeBmc):
     bmc = make_bmc(tmp_path, sel={"capacity": 16})
     record = bytes([0, 0, 0x02, *bytes(13)])
     for _ in range(15):

@@ -16,7 +16,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
 from pybmc.protocol.rmcp import crypto
 from pybmc.protocol.rmcp.events import PayloadReceived, SessionOpened
@@ -30,6 +29,7 @@ from pybmc.protocol.rmcp.packet import (
 from pybmc.protocol.rmcp.session import HALF_OPEN_TIMEOUT, SessionManager
 from pybmc.wire.codes import AuthType, Privilege, RmcpStatus
 from pybmc.wire.message import Request, decode_response, encode_request
+from tests.unit.conftest import MakeBmc
 
 ADDR = ("127.0.0.1", 40000)
 OTHER = ("127.0.0.9", 41000)
@@ -39,22 +39,13 @@ def le32(value: int) -> bytes:
     return value.to_bytes(4, "little")
 
 
-def make_bmc(tmp_path: Path, **security: Any) -> Bmc:
-    config = parse_config({
-        "bmc": {"name": "t", "address": "127.0.0.2", "state_dir": str(tmp_path / "state")},
-        "users": [
-            {"name": "admin", "password": "secret"},
-            {"name": "oper", "password": "operpw", "privilege": "operator"},
-            {"name": "viewer", "password": "viewerpw", "privilege": "user"},
-        ],
-        "security": security,
-    })
-    return Bmc(config)
-
-
 @pytest.fixture
-def bmc(tmp_path: Path) -> Bmc:
-    return make_bmc(tmp_path)
+def bmc_sections() -> dict[str, Any]:
+    return {"users": [
+        {"name": "admin", "password": "secret"},
+        {"name": "oper", "password": "operpw", "privilege": "operator"},
+        {"name": "viewer", "password": "viewerpw", "privilege": "user"},
+    ]}
 
 
 class Wire:
@@ -325,8 +316,8 @@ CLOSE_SESSION = (0x06, 0x3C)
 
 # ============================================================================ RMCP+ logins
 @pytest.mark.parametrize("suite", sorted(crypto.CIPHER_SUITES))
-def test_rmcpplus_login_and_requests_for_every_suite(tmp_path: Path, suite: int):
-    bmc = make_bmc(tmp_path, cipher_suites=[suite])
+def test_rmcpplus_login_and_requests_for_every_suite(make_bmc: MakeBmc, suite: int):
+    bmc = make_bmc(security={"cipher_suites": [suite]})
     client = PlusClient(Wire(bmc.sessions), suite=suite).login()
     assert client.request(*SET_SESSION_PRIV, b"\x04") == (0, b"\x04")
     cc, info = client.request(*GET_SESSION_INFO, b"\x00")
@@ -387,8 +378,8 @@ def test_open_session_wildcards_pick_the_strongest_enabled_suite(wire: Wire):
     assert client.open(proposal=(1, None, None))[1] == 0
 
 
-def test_suite_zero_only_when_configured(tmp_path: Path):
-    bmc = make_bmc(tmp_path, cipher_suites=[0, 3])
+def test_suite_zero_only_when_configured(make_bmc: MakeBmc):
+    bmc = make_bmc(security={"cipher_suites": [0, 3]})
     # RAKP-none: no password proves anything, which is why it must be opt-in.
     client = PlusClient(Wire(bmc.sessions), suite=0, password=b"whatever").login()
     assert client.request(*GET_DEVICE_ID)[0] == 0
@@ -614,8 +605,8 @@ def test_half_open_logins_expire_sooner(bmc: Bmc, wire: Wire):
     assert not bmc.sessions.sessions_by_id
 
 
-def test_table_full_refuses_with_status_01(tmp_path: Path):
-    bmc = make_bmc(tmp_path, max_sessions=2)
+def test_table_full_refuses_with_status_01(make_bmc: MakeBmc):
+    bmc = make_bmc(security={"max_sessions": 2})
     wire = Wire(bmc.sessions)
     PlusClient(wire, console_sid=1).login()
     PlusClient(wire, console_sid=2).login()
@@ -625,8 +616,8 @@ def test_table_full_refuses_with_status_01(tmp_path: Path):
     assert client.activate()[0] == 0x81
 
 
-def test_abandoned_half_open_logins_never_block_a_real_one(tmp_path: Path):
-    bmc = make_bmc(tmp_path, max_sessions=4)
+def test_abandoned_half_open_logins_never_block_a_real_one(make_bmc: MakeBmc):
+    bmc = make_bmc(security={"max_sessions": 4})
     wire = Wire(bmc.sessions)
     for n in range(100):
         PlusClient(wire, console_sid=1000 + n).open()
@@ -674,9 +665,9 @@ def test_v15_login_and_requests(bmc: Bmc, wire: Wire, auth_type: int):
     assert client.request(*GET_DEVICE_ID) is None
 
 
-def test_v15_auth_type_none_only_when_enabled(tmp_path: Path, wire: Wire):
+def test_v15_auth_type_none_only_when_enabled(tmp_path: Path, make_bmc: MakeBmc, wire: Wire):
     assert V15Client(wire, auth_type=AuthType.NONE).get_challenge() == 0xCC
-    bmc = make_bmc(tmp_path / "b", auth_types=["none", "md5"])
+    bmc = make_bmc(tmp_path / "b", security={"auth_types": ["none", "md5"]})
     client = V15Client(Wire(bmc.sessions), auth_type=AuthType.NONE).login()
     assert client.request(*GET_DEVICE_ID)[0] == 0
 
@@ -775,8 +766,8 @@ FUZZ_SEEDS = [
         lambda t: t[0] + t[1]),
 ))
 def test_random_datagrams_never_raise_and_sessions_keep_working(
-        tmp_path_factory: pytest.TempPathFactory, datagram: bytes) -> None:
-    bmc = fuzz_bmc(tmp_path_factory)
+        tmp_path_factory: pytest.TempPathFactory, make_bmc: MakeBmc, datagram: bytes) -> None:
+    bmc = fuzz_bmc(tmp_path_factory, make_bmc)
     wire = Wire(bmc.sessions)
     handler = _WarningCatcher()
     logging.getLogger("pybmc").addHandler(handler)
@@ -793,7 +784,7 @@ def test_random_datagrams_never_raise_and_sessions_keep_working(
 FUZZ_STATE: dict[str, Any] = {}
 
 
-def fuzz_bmc(factory: pytest.TempPathFactory) -> Bmc:
+def fuzz_bmc(factory: pytest.TempPathFactory, make_bmc: MakeBmc) -> Bmc:
     """One BMC with two live sessions shared by every fuzz example."""
     if "bmc" not in FUZZ_STATE:
         bmc = make_bmc(factory.mktemp("fuzz"))

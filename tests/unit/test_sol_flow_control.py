@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 import time
 from collections.abc import Iterator
@@ -17,7 +18,9 @@ from pybmc.edge.assembly import BmcRuntime
 from pybmc.edge.console import ConsoleBridge, SerialTarget
 from pybmc.model.power import Untimed
 from pybmc.protocol.sol import OP_CTS_PAUSE, SolPacket, SolStream
-from tests.unit.test_sol_console import FakeGuest
+from tests.unit.test_sol_console import FakeGuest, wait_for
+
+NOT_REACHABLE = "not reachable yet"  # the console's log line for a failed attempt
 
 
 @pytest.fixture
@@ -27,18 +30,20 @@ def short_dir() -> Iterator[Path]:
 
 
 @pytest.fixture
-def slow_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+def slow_retry(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """A reconnect delay far longer than any test: only an explicit wait connects quickly."""
+    caplog.set_level(logging.DEBUG, logger=console_module.log.name)
     monkeypatch.setattr(console_module, "RECONNECT_DELAY", 60.0)
 
 
-async def test_wait_connected_connects_now_not_at_the_next_retry(short_dir: Path, slow_retry):
+async def test_wait_connected_connects_now_not_at_the_next_retry(short_dir: Path, slow_retry,
+                                                                  caplog):
     guest = FakeGuest(str(short_dir / "s"))
     bridge = ConsoleBridge("t", lambda: SerialTarget("unix", path=guest.path))
     bridge.start()
     try:
-        await asyncio.sleep(0.1)  # first attempt failed: nothing listens; now a 60 s delay
-        assert not bridge.connected
+        await wait_for(lambda: NOT_REACHABLE in caplog.text)  # first attempt failed
+        assert not bridge.connected  # and the next one is 60 s away
         await guest.start()  # QEMU launched, paused, its serial socket open
         started = time.monotonic()
         assert await bridge.wait_connected(5.0)
@@ -62,7 +67,7 @@ async def test_wait_connected_gives_up_after_its_timeout(short_dir: Path):
 
 
 async def test_qemu_backend_gets_a_hook_that_connects_the_console(short_dir: Path, slow_retry,
-                                                                  monkeypatch):
+                                                                  monkeypatch, caplog):
     monkeypatch.setenv("PYBMC_RUN_DIR", str(short_dir / "run"))
     guest = FakeGuest(str(short_dir / "s"))
     runtime = BmcRuntime(parse_config({"bmc": {"name": "t", "address": "127.0.0.2",
@@ -72,7 +77,7 @@ async def test_qemu_backend_gets_a_hook_that_connects_the_console(short_dir: Pat
                          power=FakeQemu(guest.path))  # what QemuPower offers
     await runtime._start_console()
     try:
-        await asyncio.sleep(0.1)
+        await wait_for(lambda: NOT_REACHABLE in caplog.text)  # first attempt failed
         await guest.start()
         await asyncio.wait_for(runtime.bmc.power.before_run(), 5)  # QemuPower awaits it
         assert runtime.console.connected
