@@ -5,9 +5,10 @@ returns the frozen specs the Platform is built from. Errors are one line naming 
 
 Sensors
 -------
-Without [[sensors]] a BMC has the sensors in DEFAULT_SENSORS_TOML below; a [[sensors]] list
-replaces that set as a whole. The sensors pybmc writes events against (SYSTEM_SENSORS_TOML:
-Watchdog, Power Unit, ACPI State, System Boot, Event Log, BMC Health) are always there; a
+Without [[sensors]] a BMC has the sensors in default_sensors.toml (DEFAULT_SENSORS_TOML); a
+[[sensors]] list replaces that set as a whole. The sensors pybmc writes events against
+(system_sensors.toml, SYSTEM_SENSORS_TOML: Watchdog, Power Unit, ACPI State, System Boot,
+Event Log, BMC Health) are always there; a
 [[sensors]] entry with the same behaviour replaces one (to rename or renumber it).
 
 Keys of one [[sensors]] entry:
@@ -56,6 +57,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.resources
 import itertools
 import math
 import tomllib
@@ -109,115 +111,15 @@ FRU_TEXT_MAX = 63  # a FRU type/length byte holds 6 bits of length
 FRU_EPOCH = dt.datetime(1996, 1, 1, tzinfo=dt.UTC)
 FRU_DATE_LIMIT = FRU_EPOCH + dt.timedelta(minutes=0xFFFFFF)
 
-DEFAULT_SENSORS_TOML = """
-[[sensors]]
-name = "CPU Temp"
-type = "temperature"
-entity = "processor"
-rest = 25.0
-nominal = 48.0
-max = 127.0
-thresholds = { unc = 85.0, uc = 95.0, unr = 105.0 }
 
-[[sensors]]
-name = "Inlet Temp"
-type = "temperature"
-entity = "air-inlet"
-rest = 22.0
-nominal = 24.0
-max = 127.0
-thresholds = { lc = 5.0, lnc = 10.0, unc = 38.0, uc = 42.0 }
+def _package_text(name: str) -> str:
+    """A TOML file shipped in pybmc.config (package data, so wheels carry it too)."""
+    return importlib.resources.files("pybmc.config").joinpath(name).read_text(encoding="utf-8")
 
-[[sensors]]
-name = "FAN1"
-type = "fan"
-entity_instance = 1
-idle = 3000.0
-nominal = 5400.0
-max = 25500.0
-thresholds = { lc = 600.0, lnc = 900.0 }
 
-[[sensors]]
-name = "FAN2"
-type = "fan"
-entity_instance = 2
-idle = 3100.0
-nominal = 5600.0
-max = 25500.0
-thresholds = { lc = 600.0, lnc = 900.0 }
+DEFAULT_SENSORS_TOML = _package_text("default_sensors.toml")
 
-[[sensors]]
-name = "12V"
-type = "voltage"
-nominal = 12.0
-max = 16.0
-thresholds = { lc = 10.8, lnc = 11.4, unc = 12.6, uc = 13.2 }
-
-[[sensors]]
-name = "5VCC"
-type = "voltage"
-nominal = 5.0
-max = 8.0
-thresholds = { lc = 4.5, lnc = 4.75, unc = 5.25, uc = 5.5 }
-
-[[sensors]]
-name = "3.3VCC"
-type = "voltage"
-nominal = 3.3
-max = 4.0
-thresholds = { lc = 2.97, lnc = 3.135, unc = 3.465, uc = 3.63 }
-
-[[sensors]]
-name = "Pwr Consumption"
-type = "power"
-rest = 8.0
-idle = 90.0
-nominal = 160.0
-max = 1000.0
-thresholds = { unc = 800.0, uc = 900.0 }
-
-[[sensors]]
-name = "PS1 Status"
-type = "power-supply"
-states = [0]
-
-[[sensors]]
-name = "Intrusion"
-type = "physical-security"
-"""
-
-SYSTEM_SENSORS_TOML = """
-[[sensors]]
-name = "Watchdog"
-type = "watchdog"
-number = 0xD0
-
-[[sensors]]
-name = "Power Unit"
-type = "power-unit"
-number = 0xD1
-
-[[sensors]]
-name = "ACPI State"
-type = "acpi-power-state"
-behaviour = "acpi"
-number = 0xD2
-
-[[sensors]]
-name = "System Boot"
-type = "system-boot"
-number = 0xD3
-
-[[sensors]]
-name = "Event Log"
-type = "event-logging"
-number = 0xD4
-
-[[sensors]]
-name = "BMC Health"
-type = "management-health"
-number = 0xD5
-"""
+SYSTEM_SENSORS_TOML = _package_text("system_sensors.toml")
 
 
 @dataclass(frozen=True)

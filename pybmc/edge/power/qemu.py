@@ -366,6 +366,9 @@ class QemuPower(QueuedActions):
         self._hop_deadline = 0.0
         self._cmos_order: str | None = None
         self._version: tuple[int, int, int] | None = None
+        # Awaited after QMP is up and before `cont`: the console wiring sets it so the SOL
+        # socket is read before the guest writes its first lines.
+        self.before_run: Callable[[], Awaitable[None]] | None = None
 
     @classmethod
     def from_bmc_config(cls, config: BmcConfig, initially_on: bool) -> QemuPower:
@@ -681,9 +684,8 @@ class QemuPower(QueuedActions):
             await self._apply_boot_choice(self._take_boot_choice(cause))
             # The SOL console connects first (SolManager sets the hook): QEMU drops serial
             # output that nobody reads, so a guest running before it would lose its first lines.
-            before_run = getattr(self, "before_run", None)
-            if before_run is not None:
-                await before_run()
+            if self.before_run is not None:
+                await self.before_run()
             await self._qmp_execute("cont")
         except Exception as err:
             log.error("%s: QEMU started but did not take commands (%s); stopping it",
