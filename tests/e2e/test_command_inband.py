@@ -17,7 +17,7 @@ import pytest
 
 from pybmc.config.bmc import parse_config
 from pybmc.config.paths import run_dir
-from pybmc.edge.power.qemu import kvm_works
+from pybmc.edge.power.qemu_probe import kvm_works
 from tests.e2e.conftest import base_config, next_address
 from tests.e2e.guestshell import GuestBmc
 from tests.guest.vm import QEMU, guest_files, kill_from_run_dir, require_guest, wait_until

@@ -52,7 +52,7 @@ def accel_args() -> list[str]:
 def _kvm_boots() -> bool:
     """The same probe pybmc's QEMU backend uses: SeaBIOS must finish POST quickly under KVM
     (some nested setups open /dev/kvm fine and then crawl through firmware code)."""
-    from pybmc.edge.power.qemu import kvm_works
+    from pybmc.edge.power.qemu_probe import kvm_works
 
     # In a thread of its own: callers may already be inside a running event loop.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.edge.power import qemu
+from pybmc.edge.power import qemu_probe as qemu
 
 
 @pytest.fixture(autouse=True)

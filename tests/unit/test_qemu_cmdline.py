@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pybmc.config.bmc import QemuConfig, parse_config
-from pybmc.edge.power.qemu import (
-    QemuPower,
+from pybmc.edge.power.qemu import QemuPower
+from pybmc.edge.power.qemu_argv import (
     RunPaths,
     accel_args,
     build_command,

@@ -1,12 +1,9 @@
 """[power] backend = "qemu": pybmc launches the user's QEMU and drives it over QMP the way a
 BMC drives a server.
 
-What pybmc adds to the user's [qemu] args (everything else is theirs: disks, NICs, memory,
--kernel): a QMP socket, the first serial port as a raw Unix socket for SOL (`serial_path`),
--uuid = the BMC's System GUID, -name, -display none when no display is given, an accelerator
-unless the args choose one (KVM when a short SeaBIOS run shows it works at speed, else TCG;
-see `kvm_works`), -S and -no-shutdown, and the in-band IPMI device once someone listens for
-it (`in_band_path`, see `in_band_args`).
+The command line is built in qemu_argv.py (the in-band IPMI device is added once someone
+listens for it, see `in_band_args`), KVM is probed in qemu_probe.py, boot overrides are applied
+as qemu_boot.py says.
 
 Power state: off when no QEMU process runs, or when QEMU sits in run state "shutdown" (the
 guest powered itself off; -no-shutdown keeps the process, its sockets and its SOL console).
@@ -21,17 +18,6 @@ Everything else, paused and panicked included, is on, as a hung server is still 
 | power cycle          | down, cycle_interval, up                                        |
 | diagnostic interrupt | inject-nmi                                                      |
 
-Boot device overrides (chassis bootdev) use QEMU's legacy boot order in CMOS, which SeaBIOS
-reads at POST: HMP `boot_set <order>` just before the firmware runs, i.e. before `cont` on a
-power-on and before `system_reset` on a reset. Guest-initiated reboots are caught, not
-guessed: while pybmc is attached QEMU runs with `set-action reboot=shutdown`, so a guest reboot
-pauses the VM (SHUTDOWN, reason guest-reset); pybmc then asks the BMC for the boot device
-(consuming a one-time override), sets the order, and resets and resumes the VM. SeaBIOS, when
-started by a warm reset, first resets the machine once more by itself; that second reset comes
-within milliseconds and is recognised as part of the same boot (HOP_WINDOW), so it does not
-consume another override. Limits: the CMOS order has three entries; a `bootindex` on any device
-and `-kernel` both take precedence over it in SeaBIOS; OVMF (UEFI) ignores it.
-
 Restarts: QEMU runs in its own session and its pid file and sockets live in the run
 directory, so a restarted pybmc re-attaches to it and reports it on; `stop(leave_running=True)`
 (the default) lets go of QEMU without touching it, after setting reboot=reset so that a guest
@@ -43,15 +29,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import fcntl
 import logging
-import os
-import re
 import shlex
 import shutil
 import signal
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,6 +52,16 @@ from pybmc.edge.power.process import (
     spawn,
     write_pid_file,
 )
+from pybmc.edge.power.qemu_argv import (
+    RunPaths,
+    argument_warnings,
+    build_command,
+    opt_path,
+    split_boot_option,
+    user_sets_accel,
+)
+from pybmc.edge.power.qemu_boot import apply_boot_choice
+from pybmc.edge.power.qemu_probe import kvm_works, qemu_version
 from pybmc.model.power import BootChoice, PowerAction, PowerError
 from pybmc.wire.codes import Cc
 
@@ -80,16 +73,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("pybmc.power")
 
 OFF_STATES = frozenset({"shutdown"})
-DEFAULT_BOOT_ORDER = "cad"  # QEMU's own default for PC machines
-MAX_BOOT_ORDER = 3  # CMOS holds three boot entries
-BOOT_LETTERS = {"floppy": "a", "disk": "c", "cdrom": "d", "pxe": "n"}
 HOP_WINDOW = 1.5  # seconds after a warm reset in which SeaBIOS's own extra reset arrives
-SERIAL_ID = "pybmc-serial"
 QMP_EVENT_HISTORY_LIMIT = 1000
-
-# Options that mean "the user chose the accelerator / display / identity themselves".
-ACCEL_OPTIONS = ("-accel", "-enable-kvm", "-no-kvm")
-DISPLAY_OPTIONS = ("-display", "-nographic", "-vnc", "-spice", "-curses", "-sdl")
 
 
 @dataclass(frozen=True)
@@ -99,242 +84,6 @@ class QemuTimeouts:
     quit: float = 5.0  # QMP quit -> exit
     terminate: float = 5.0  # SIGTERM -> exit
     kill: float = 5.0  # SIGKILL -> exit
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    """The files of one BMC's QEMU; the directory is short so socket paths fit in sun_path."""
-
-    run_dir: Path
-
-    @property
-    def qmp(self) -> Path:
-        return self.run_dir / "qmp.sock"
-
-    @property
-    def serial(self) -> Path:
-        return self.run_dir / "serial.sock"
-
-    @property
-    def in_band(self) -> Path:
-        return self.run_dir / "ipmi.sock"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.run_dir / "qemu.pid"
-
-    @property
-    def log(self) -> Path:
-        return self.run_dir / "qemu.log"
-
-
-# ------------------------------------------------------------------------ the command line
-def _option_values(args: Sequence[str], *names: str) -> list[str]:
-    values = []
-    for index, arg in enumerate(args[:-1]):
-        if arg in names:
-            values.append(args[index + 1])
-    return values
-
-
-def has_option(args: Sequence[str], *names: str) -> bool:
-    return any(arg in names for arg in args)
-
-
-def user_sets_accel(args: Sequence[str]) -> bool:
-    if has_option(args, *ACCEL_OPTIONS):
-        return True
-    machines = _option_values(args, "-machine", "-M")
-    return any("accel=" in value for value in machines)
-
-
-def split_boot_option(args: Sequence[str]) -> tuple[str, list[str]]:
-    """The user's base boot order, and their args without `once=` (pybmc owns one-time boots:
-    QEMU's own once= restores the order at a reset and would undo a pybmc override)."""
-    order = DEFAULT_BOOT_ORDER
-    kept: list[str] = []
-    skip = False
-    for index, arg in enumerate(args):
-        if skip:
-            skip = False
-            continue
-        if arg != "-boot" or index + 1 >= len(args):
-            kept.append(arg)
-            continue
-        skip = True
-        parts = []
-        for position, item in enumerate(args[index + 1].split(",")):
-            key, sep, value = item.partition("=")
-            if not sep and position == 0:  # legacy "-boot cd" means order=cd
-                key, value = "order", item
-            if key == "order":
-                order = value
-            if key != "once":
-                parts.append(item)
-        if parts:
-            kept += ["-boot", ",".join(parts)]
-    return order, kept
-
-
-def firmware_boot_order(choice: BootChoice, base: str) -> str:
-    """The CMOS boot order for this boot: the chosen device first, then the user's order."""
-    base = "".join(dict.fromkeys(base)) or DEFAULT_BOOT_ORDER
-    letter = BOOT_LETTERS.get(choice.device)
-    if letter is None:  # default, or bios (SeaBIOS has no setup screen)
-        return base[:MAX_BOOT_ORDER]
-    return (letter + base.replace(letter, ""))[:MAX_BOOT_ORDER]
-
-
-def accel_args(args: Sequence[str], kvm: bool) -> list[str]:
-    if user_sets_accel(args):
-        return []
-    # A second -accel is QEMU's fallback when the first fails to initialise.
-    return ["-accel", "kvm", "-accel", "tcg"] if kvm else ["-accel", "tcg"]
-
-
-def build_command(binary: str, user_args: Sequence[str], *, name: str, guid: uuid.UUID,
-                  paths: RunPaths, kvm: bool, extra: Sequence[str] = ()) -> list[str]:
-    """The full QEMU argv. Our serial port comes before the user's args so it is ttyS0."""
-    argv = [binary,
-            "-qmp", f"unix:{_opt(paths.qmp)},server=on,wait=off",
-            "-chardev", f"socket,id={SERIAL_ID},path={_opt(paths.serial)},server=on,wait=off",
-            "-serial", f"chardev:{SERIAL_ID}"]
-    if not has_option(user_args, "-name"):
-        argv += ["-name", name]
-    if not has_option(user_args, "-uuid"):
-        argv += ["-uuid", str(guid)]
-    if not has_option(user_args, *DISPLAY_OPTIONS):
-        argv += ["-display", "none"]
-    argv += accel_args(user_args, kvm)
-    argv += [arg for arg in user_args if arg != "-daemonize"]
-    argv += list(extra)
-    argv += ["-S", "-no-shutdown"]
-    return argv
-
-
-def _opt(path: Path | str) -> str:
-    """A value inside a QEMU option string, where a comma is written twice."""
-    return str(path).replace(",", ",,")
-
-
-# ------------------------------------------------------------------------ host probes
-KVM_GET_API_VERSION = 0xAE00
-KVM_CREATE_VM = 0xAE01
-# Under a working KVM, SeaBIOS gets from reset to "No bootable device." (an empty machine) in
-# well under a second; under TCG in about 0.1 s. Nested setups where /dev/kvm opens but every
-# VM exit is slow (e.g. kvm_pvm) take 3 s or more, and iPXE then hangs: TCG is better there.
-KVM_PROBE_TIMEOUT = 1.5
-KVM_PROBE_DONE = b"No bootable device"
-_KVM_WORKS: dict[str, bool] = {}
-_KVM_PROBING: dict[str, asyncio.Future[bool]] = {}
-
-
-def kvm_device_usable() -> bool:
-    """Whether /dev/kvm opens and can create a VM (what QEMU's KVM init does first)."""
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        if fcntl.ioctl(fd, KVM_GET_API_VERSION, 0) != 12:
-            return False
-        os.close(fcntl.ioctl(fd, KVM_CREATE_VM, 0))
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
-def kvm_probe_argv(binary: str) -> list[str]:
-    """An empty machine whose SeaBIOS writes its debug log (I/O port 0x402) to stdout."""
-    return [binary, "-accel", "kvm", "-machine", "q35", "-m", "32", "-nodefaults",
-            "-no-user-config", "-display", "none", "-chardev", "stdio,id=pybmc-probe",
-            "-device", "isa-debugcon,iobase=0x402,chardev=pybmc-probe"]
-
-
-async def kvm_works(binary: str, timeout: float = KVM_PROBE_TIMEOUT) -> bool:
-    """Whether KVM really runs guests at speed here: once per QEMU binary and process (the
-    first caller probes, concurrent callers wait for it), and the choice is logged."""
-    if binary in _KVM_WORKS:
-        return _KVM_WORKS[binary]
-    loop = asyncio.get_running_loop()
-    pending = _KVM_PROBING.get(binary)
-    if pending is not None and pending.get_loop() is loop and not pending.done():
-        return await asyncio.shield(pending)
-    future: asyncio.Future[bool] = loop.create_future()
-    _KVM_PROBING[binary] = future
-    try:
-        works, why = await _probe_kvm(binary, timeout)
-        _KVM_WORKS[binary] = works
-        log.info("accelerator for %s: %s (%s)", binary, "KVM" if works else "TCG", why)
-        future.set_result(works)
-        return works
-    finally:
-        if not future.done():
-            future.set_result(False)
-        _KVM_PROBING.pop(binary, None)
-
-
-async def _probe_kvm(binary: str, timeout: float) -> tuple[bool, str]:
-    """(works, why): the device test first, then SeaBIOS must finish POST within `timeout`."""
-    if not kvm_device_usable():
-        return False, "/dev/kvm is missing or cannot create a VM"
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *kvm_probe_argv(binary), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True)
-    except OSError as err:
-        return False, f"cannot run {binary}: {err.strerror or err}"
-    assert proc.stdout is not None
-    seen = b""
-    try:
-        # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation.
-        async with asyncio.timeout_at(started + timeout):
-            while KVM_PROBE_DONE not in seen:
-                chunk = await proc.stdout.read(4096)
-                if not chunk:
-                    return False, f"QEMU with KVM exited ({describe_exit(await proc.wait())})"
-                seen = seen[-64:] + chunk
-    except TimeoutError:
-        return False, (f"/dev/kvm works but SeaBIOS did not finish POST within {timeout:g}s "
-                       "(nested or slow KVM)")
-    finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # our own probe's session, by its id
-            await proc.wait()
-    return True, f"SeaBIOS finished POST in {loop.time() - started:.2f}s"
-
-
-_VERSIONS: dict[str, tuple[int, int, int] | None] = {}
-
-
-async def qemu_version(binary: str, timeout: float = 10.0) -> tuple[int, int, int] | None:
-    """`binary --version` as (major, minor, micro), cached per binary; None if unknown."""
-    if binary in _VERSIONS:
-        return _VERSIONS[binary]
-    version = None
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            binary, "--version", stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-        try:
-            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            out = b""
-        match = re.search(rb"version (\d+)\.(\d+)\.(\d+)", out)
-        if match:
-            version = (int(match[1]), int(match[2]), int(match[3]))
-    except OSError:
-        return None  # not cached: the binary may appear later
-    _VERSIONS[binary] = version
-    return version
 
 
 # ------------------------------------------------------------------------ the backend
@@ -402,7 +151,7 @@ class QemuPower(QueuedActions):
             return []
         new_style = self._version is not None and self._version >= (9, 2, 0)
         reconnect = "reconnect-ms=1000" if new_style else "reconnect=1"
-        return ["-chardev", f"socket,id=pybmc-ipmi,path={_opt(self.in_band_path)},{reconnect}",
+        return ["-chardev", f"socket,id=pybmc-ipmi,path={opt_path(self.in_band_path)},{reconnect}",
                 "-device", "ipmi-bmc-extern,id=pybmc-bmc,chardev=pybmc-ipmi",
                 "-device", f"isa-ipmi-{self.config.in_band_interface},bmc=pybmc-bmc"]
 
@@ -586,23 +335,8 @@ class QemuPower(QueuedActions):
 
     # ---------------------------------------------------------------- firmware
     async def _apply_boot_choice(self, choice: BootChoice) -> None:
-        """Set the CMOS boot order SeaBIOS reads at its next POST."""
-        if choice.device == "bios":
-            log.info("%s: boot to BIOS setup requested; SeaBIOS has none, booting normally",
-                     self.name)
-        if choice.efi:
-            log.info("%s: EFI boot requested; the override is set in the legacy boot order, "
-                     "which OVMF ignores", self.name)
-        order = firmware_boot_order(choice, self._base_order)
-        if order == self._cmos_order:
-            return
-        reply = await self._qmp_execute("human-monitor-command",
-                                        {"command-line": f"boot_set {order}"})
-        if "now set" not in str(reply):
-            log.warning("%s: boot_set %s: %s", self.name, order, str(reply).strip())
-            return
-        self._cmos_order = order
-        log.debug("%s: boot order set to %s", self.name, order)
+        self._cmos_order = await apply_boot_choice(self.name, self._qmp_execute, choice,
+                                                   self._base_order, self._cmos_order)
 
     async def _reset_and_run(self, expect_hop: bool) -> None:
         """A warm reset that ends with the VM running. set-action reboot=shutdown turns any
@@ -710,18 +444,8 @@ class QemuPower(QueuedActions):
         self._set_on(False, "QEMU failed to start")
 
     def _warn_about_args(self) -> None:
-        args = self._user_args
-        if any("bootindex" in arg for arg in args):
-            log.warning("%s: a device has a bootindex; SeaBIOS then ignores the boot order "
-                        "pybmc sets for chassis bootdev", self.name)
-        if has_option(args, "-nographic"):
-            log.warning("%s: -nographic puts a monitor on stdio; prefer -display none",
-                        self.name)
-        if any(arg.startswith("once=") or ",once=" in arg for arg in self.config.args):
-            log.warning("%s: -boot once= dropped: use chassis bootdev (IPMI) instead", self.name)
-        if "-daemonize" in self.config.args:
-            log.warning("%s: -daemonize dropped: pybmc watches the QEMU process itself",
-                        self.name)
+        for warning in argument_warnings(self._user_args, self.config.args):
+            log.warning("%s: %s", self.name, warning)
 
     async def _power_off(self, cause: str) -> None:
         proc = self._running_process()
