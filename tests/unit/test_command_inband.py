@@ -21,6 +21,7 @@ from pybmc.edge.power.process import process_start_time
 from pybmc.model.power import BootChoice, PowerAction, PowerError, PowerEvent
 from pybmc.protocol.inband import VmCapability
 from pybmc.wire.codes import Cc
+from tests.unit.power_fakes import Recorder
 
 # Writes its PYBMC_BOOT_DEVICE to a file (one line per start), then runs until signalled.
 MACHINE = ("import os, sys, time\n"
@@ -59,17 +60,6 @@ class FakeLink:
             listener()
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[PowerEvent] = []
-        self.next_boot = BootChoice()
-
-    def __call__(self, event: PowerEvent) -> BootChoice | None:
-        self.events.append(event)
-        if event.kind == "boot":
-            choice, self.next_boot = self.next_boot, BootChoice()
-            return choice
-        return None
 
 
 async def until(predicate: Callable[[], object], timeout: float = 10.0) -> None:

@@ -34,32 +34,12 @@ from tests.guest.vm import (
     short_tmp_dir,
     tiny_guest_args,
 )
+from tests.unit.power_fakes import Recorder
 
 pytestmark = [pytest.mark.qemu,
               pytest.mark.skipif(QEMU is None, reason="qemu-system-x86_64 is not installed")]
 
 GUID = uuid.UUID("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")
-
-
-class Recorder:
-    """The BMC side of the listener: records events, hands out boot choices."""
-
-    def __init__(self) -> None:
-        self.events: list[PowerEvent] = []
-        self.next_boot = BootChoice()
-        self.persistent: BootChoice | None = None
-
-    def __call__(self, event: PowerEvent) -> BootChoice | None:
-        self.events.append(event)
-        if event.kind != "boot":
-            return None
-        if self.persistent is not None:
-            return self.persistent
-        choice, self.next_boot = self.next_boot, BootChoice()
-        return choice
-
-    def of(self, kind: str) -> list[str]:
-        return [event.cause for event in self.events if event.kind == kind]
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:

@@ -16,6 +16,7 @@ from pybmc.edge.power.command import CommandPower
 from pybmc.edge.power.process import process_start_time
 from pybmc.model.power import BootChoice, PowerAction, PowerError, PowerEvent
 from pybmc.wire.codes import Cc
+from tests.unit.power_fakes import Recorder
 
 GUID = uuid.UUID("12345678-1234-5678-9abc-def012345678")
 # Writes its environment's PYBMC_* to a file, then runs until signalled.
@@ -30,20 +31,6 @@ STUBBORN = ("import signal, sys, time\n"
             "time.sleep(600)\n")
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[PowerEvent] = []
-        self.next_boot = BootChoice()
-
-    def __call__(self, event: PowerEvent) -> BootChoice | None:
-        self.events.append(event)
-        if event.kind == "boot":
-            choice, self.next_boot = self.next_boot, BootChoice()
-            return choice
-        return None
-
-    def kinds(self) -> list[str]:
-        return [event.kind for event in self.events]
 
 
 async def until(predicate, timeout: float = 10.0) -> None:
