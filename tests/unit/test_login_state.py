@@ -87,7 +87,7 @@ def test_only_listed_pairs_are_allowed():
 def test_each_transition_is_logged_at_debug(caplog: pytest.LogCaptureFixture):
     with caplog.at_level(logging.DEBUG, logger="pybmc.session.state"):
         assert advance(0x1234, S.OPENED, E.RAKP1_ACCEPTED) is S.RAKP2_SENT
-    assert caplog.messages == ["session 0x00001234: opened --rakp1-accepted--> rakp2-sent"]
+    assert caplog.messages == ["session 0x00001234: half-open --rakp1-accepted--> rakp2-sent"]
 
 
 def test_a_real_login_walks_the_table(tmp_path: Path, caplog: pytest.LogCaptureFixture):
@@ -96,6 +96,6 @@ def test_a_real_login_walks_the_table(tmp_path: Path, caplog: pytest.LogCaptureF
         for request, _ in read_transcript(DATA / "login_ipmitool_c17.txt"):
             bmc.receive_datagram(request, PEER, 1000.0)
     steps = [m.split(": ", 1)[1] for m in caplog.messages]
-    assert steps == ["opened --rakp1-accepted--> rakp2-sent",
+    assert steps == ["half-open --rakp1-accepted--> rakp2-sent",
                      "rakp2-sent --rakp3-accepted--> active",
                      "active --closed--> closed"]

@@ -14,7 +14,7 @@ log = logging.getLogger("pybmc.session.state")
 
 
 class SessionState(Enum):
-    OPENED = "opened"  # RMCP+ Open Session answered, waiting for RAKP 1
+    OPENED = "half-open"  # RMCP+ Open Session answered, waiting for RAKP 1
     RAKP2_SENT = "rakp2-sent"  # waiting for RAKP 3
     ACTIVE = "active"
     CLOSED = "closed"
