@@ -1,7 +1,8 @@
 """What happens outside pybmc when a client moves the BMC to a new IP address.
 
 - `[lan] interface = "br0"`: pybmc adds the new address to that interface before it binds
-  there, and removes the address it added before once nothing uses it any more (through
+  there, and removes the address it added before (or the configured one, which whoever set
+  up the interface put there for this BMC) once nothing uses it any more (through
   netlink, in pybmc's own network namespace: `pybmc cluster` starts it inside the lab's).
 - `[lan] config_program = "prog args"`: the compatibility hook of ipmi_sim's
   `lan_config_program`, called the same way: `prog args set ip_addr "A" subnet_mask "M"
@@ -63,10 +64,18 @@ class LanHooks:
 
     def retired(self, address: str) -> None:
         added = self.bmc.state.extra.get(ADDED_KEY, {})
-        if not self.interface or address not in added:
+        if not self.interface:
             return
-        prefix = added.pop(address)
-        self.bmc.save()
+        if address in added:
+            prefix = added.pop(address)
+            self.bmc.save()
+        elif address == self.bmc.config.lan_settings.ip_address:
+            # The configured address was put on the interface for this BMC (`pybmc cluster up`
+            # does): it leaves with the BMC, or a moved BMC would still answer pings there.
+            prefix = ipaddress.IPv4Network(f"0.0.0.0/{self.bmc.config.lan_settings.netmask}",
+                                           strict=False).prefixlen
+        else:
+            return
         self._spawn(self._netlink(netlink.remove_address, address, prefix, "remove address"))
 
     async def _netlink(self, change: Callable[[netlink.Handle, str, str, int], bool],

@@ -6,7 +6,10 @@ namespace of the handle it is given (IPRoute for this process's own, NetNS for a
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import os
+from collections.abc import Callable
 from typing import Any
 
 try:  # an optional dependency of `serve` (only `[lan] interface` needs it), required by cluster
@@ -18,6 +21,8 @@ except ImportError:  # pragma: no cover - exercised only where pyroute2 is missi
     pyroute2_netns = None
     NetlinkError = OSError
 
+NETNS_RUN_DIR = "/var/run/netns"  # where `ip netns` and pyroute2 keep named namespaces
+CLONE_NEWNET = 0x40000000
 Handle = Any  # pyroute2.IPRoute | pyroute2.NetNS; both share the same methods
 
 
@@ -28,7 +33,12 @@ class NetlinkUnavailable(RuntimeError):
 def open_handle(netns: str = "") -> Handle:
     if pyroute2 is None:
         raise NetlinkUnavailable("pyroute2 is not installed (pip install pyroute2)")
-    return pyroute2.NetNS(netns) if netns else pyroute2.IPRoute()
+    if not netns:
+        return pyroute2.IPRoute()
+    # NetNS() would create a missing namespace: one nobody removes afterwards.
+    if netns not in namespaces():
+        raise LookupError(f"no network namespace {netns!r}")
+    return pyroute2.NetNS(netns)
 
 
 def link_index(handle: Handle, name: str) -> int | None:
@@ -135,6 +145,19 @@ def remove_namespace(name: str) -> bool:
     return True
 
 
-def enter_namespace(name: str) -> None:
-    """Move the calling process into the named namespace (for a child about to exec)."""
-    pyroute2_netns.setns(name)
+def namespace_entry(name: str) -> Callable[[], None]:
+    """A function that moves the calling thread into the named network namespace: a child's
+    preexec_fn (so everything it execs lives there) or a thread that opens sockets there.
+    libc and the path are looked up now, not in the forked child."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    path = f"{NETNS_RUN_DIR}/{name}"
+
+    def enter() -> None:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if libc.setns(fd, CLONE_NEWNET) != 0:
+                code = ctypes.get_errno()
+                raise OSError(code, f"setns {path}: {os.strerror(code)}")
+        finally:
+            os.close(fd)
+    return enter
