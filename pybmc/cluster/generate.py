@@ -90,6 +90,7 @@ def dnsmasq_config(spec: ClusterSpec, tftp_root: Path, lease_file: Path, pid_fil
         f"interface={spec.network.bridge}",
         "bind-interfaces",
         "except-interface=lo",
+        "user=root",  # state_dir stays private (0700); dnsmasq's usual nobody could not read it
         f"dhcp-range={low},{high},{network.netmask},12h",
         f"dhcp-option=option:router,{network.ip}",
         f"dhcp-leasefile={lease_file}",
