@@ -52,6 +52,14 @@ def ipmitool_in(netns: str, host: str, user: str, password: str, *args: str) -> 
     return result.stdout
 
 
+def ipmitool_ok(netns: str, host: str, user: str, password: str) -> bool:
+    try:
+        ipmitool_in(netns, host, user, password, "chassis", "power", "status")
+    except AssertionError:
+        return False
+    return True
+
+
 def namespace_exists(name: str) -> bool:
     return Path("/var/run/netns", name).exists()
 

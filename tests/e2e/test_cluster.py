@@ -17,6 +17,7 @@ import pytest
 from tests.e2e.clusterlab import (
     cluster_file,
     ipmitool_in,
+    ipmitool_ok,
     namespace_exists,
     pid_alive,
     qemu_pids,
@@ -122,6 +123,8 @@ def test_pxe_boot_runs_bmcsetup_and_the_bmc_moves(lab):
     log = (workdir / "state" / "run" / "dnsmasq.log")
     assert moved, (log.read_text() if log.exists() else "no dnsmasq log")[-3000:]
     assert "00-00-00-00-00-02.ipxe" in log.read_text()  # it really came through our TFTP
+    # bmcsetup moves the address first, then makes the new administrator.
+    assert wait_until(lambda: ipmitool_ok(netns, new_ip, new_user, new_password), 120, 1.0)
     out = ipmitool_in(netns, new_ip, new_user, new_password, "chassis", "power", "status")
     assert "Chassis Power is on" in out
     assert new_ip in bridge_addresses(netns)
