@@ -50,6 +50,8 @@ def in_lab(spec: ClusterSpec) -> Callable[[], None] | None:
 def up(spec: ClusterSpec, timeout: float = UP_TIMEOUT) -> Record:
     """Create whatever is missing, start what does not run, return once every BMC answers."""
     record = Record.load(run_dir(spec))
+    if spec.network.nat:
+        log.warning("[network] nat = true is not implemented yet: no masquerading is set up")
     try:
         _network_up(spec, record)
         _write_files(spec)
