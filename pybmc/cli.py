@@ -26,6 +26,15 @@ log = logging.getLogger("pybmc")
 DEFAULT_NAME = "pybmc"
 
 
+def _add_cluster_commands() -> None:
+    from pybmc.cli_cluster import cluster_app
+
+    app.add_typer(cluster_app, name="cluster")
+
+
+_add_cluster_commands()
+
+
 def _fail(message: str, status: int = 2) -> typer.Exit:
     typer.echo(f"pybmc: {message}", err=True)
     return typer.Exit(status)

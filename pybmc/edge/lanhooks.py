@@ -1,7 +1,9 @@
 """What happens outside pybmc when a client moves the BMC to a new IP address.
 
 - `[lan] interface = "br0"`: pybmc adds the new address to that interface before it binds
-  there, and removes the address it added before once nothing uses it any more.
+  there, and removes the address it added before (or the configured one, which whoever set
+  up the interface put there for this BMC) once nothing uses it any more (through
+  netlink, in pybmc's own network namespace: `pybmc cluster` starts it inside the lab's).
 - `[lan] config_program = "prog args"`: the compatibility hook of ipmi_sim's
   `lan_config_program`, called the same way: `prog args set ip_addr "A" subnet_mask "M"
   default_gw_ip_addr "G" ip_addr_src "static"` (see docs/migrating-from-ipmi_sim.md).
@@ -13,8 +15,10 @@ import asyncio
 import ipaddress
 import logging
 import shlex
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING
+
+from pybmc.edge import netlink
 
 if TYPE_CHECKING:
     from pybmc.core.bmc import Bmc
@@ -52,8 +56,7 @@ class LanHooks:
             return
         netmask = _netmask(self.bmc)
         prefix = ipaddress.IPv4Network(f"0.0.0.0/{netmask}").prefixlen
-        ok = await self._run(["ip", "addr", "add", f"{address}/{prefix}", "dev", self.interface],
-                             "add address", tolerate="File exists")
+        ok = await self._netlink(netlink.add_address, address, prefix, "add address")
         if ok:
             added = self.bmc.state.extra.setdefault(ADDED_KEY, {})
             added[address] = prefix
@@ -61,14 +64,36 @@ class LanHooks:
 
     def retired(self, address: str) -> None:
         added = self.bmc.state.extra.get(ADDED_KEY, {})
-        if not self.interface or address not in added:
+        if not self.interface:
             return
-        prefix = added.pop(address)
-        self.bmc.save()
-        self._spawn(self._run(["ip", "addr", "del", f"{address}/{prefix}", "dev",
-                               self.interface], "remove address"))
+        if address in added:
+            prefix = added.pop(address)
+            self.bmc.save()
+        elif address == self.bmc.config.lan_settings.ip_address:
+            # The configured address was put on the interface for this BMC (`pybmc cluster up`
+            # does): it leaves with the BMC, or a moved BMC would still answer pings there.
+            prefix = ipaddress.IPv4Network(f"0.0.0.0/{self.bmc.config.lan_settings.netmask}",
+                                           strict=False).prefixlen
+        else:
+            return
+        self._spawn(self._netlink(netlink.remove_address, address, prefix, "remove address"))
 
-    async def _run(self, args: list[str], what: str, tolerate: str = "") -> bool:
+    async def _netlink(self, change: Callable[[netlink.Handle, str, str, int], bool],
+                       address: str, prefix: int, what: str) -> bool:
+        def run() -> bool:
+            with netlink.open_handle() as handle:
+                return change(handle, self.interface, address, prefix)
+        try:
+            done = await asyncio.wait_for(asyncio.to_thread(run), COMMAND_TIMEOUT)
+        except (OSError, LookupError, TimeoutError, netlink.NetlinkUnavailable) as exc:
+            log.error("%s: %s %s/%s on %s failed: %s", self.bmc.name, what, address, prefix,
+                      self.interface, exc)
+            return False
+        log.info("%s: %s %s/%s on %s%s", self.bmc.name, what, address, prefix, self.interface,
+                 "" if done else " (was not there)")
+        return done
+
+    async def _run(self, args: list[str], what: str) -> bool:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -77,7 +102,7 @@ class LanHooks:
             log.error("%s: %s failed: %s: %s", self.bmc.name, what, shlex.join(args), exc)
             return False
         text = (out + err).decode(errors="replace").strip()
-        if proc.returncode == 0 or (tolerate and tolerate in text):
+        if proc.returncode == 0:
             log.info("%s: %s: %s", self.bmc.name, what, shlex.join(args))
             return True
         log.error("%s: %s failed (exit %s): %s: %s", self.bmc.name, what, proc.returncode,

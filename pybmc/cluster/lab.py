@@ -1,0 +1,239 @@
+"""`up` and `down`: build the lab (namespace, bridge, taps, addresses, disks, dnsmasq, one
+`pybmc serve`) from its spec, and remove exactly what was built, idempotently."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pybmc.cluster import generate
+from pybmc.cluster.record import Record, stop_process
+from pybmc.cluster.spec import ClusterSpec
+from pybmc.cluster.status import bmc_config_path, current_addresses, qemu_process
+from pybmc.config.bmc import ConfigError
+from pybmc.edge import netlink
+
+log = logging.getLogger("pybmc.cluster")
+
+UP_TIMEOUT = 60.0
+IPXE_ROMS = (Path("/usr/lib/ipxe/undionly.kpxe"), Path("/usr/lib/ipxe/ipxe.efi"))
+# IPMI 1.5 Get Channel Authentication Capabilities, session-less: every BMC answers it.
+AUTH_CAP_PING = bytes.fromhex("0600ff07" "00" "00000000" "00000000" "09" "2018c8" "8100388e04b5")
+
+
+class ClusterError(Exception):
+    """Something up/down could not do, phrased for the user."""
+
+
+def run_dir(spec: ClusterSpec) -> Path:
+    return spec.state_dir / "run"
+
+
+def serve_command(spec: ClusterSpec) -> list[str]:
+    command = [sys.executable, "-m", "pybmc", "serve", "--stop-vms-on-exit"]
+    for node in spec.nodes:
+        command += ["-c", str(bmc_config_path(spec, node.name))]
+    return command
+
+
+def in_lab(spec: ClusterSpec) -> Callable[[], None] | None:
+    return netlink.namespace_entry(spec.netns) if spec.netns else None
+
+
+def up(spec: ClusterSpec, timeout: float = UP_TIMEOUT) -> Record:
+    """Create whatever is missing, start what does not run, return once every BMC answers."""
+    record = Record.load(run_dir(spec))
+    if spec.network.nat:
+        log.warning("[network] nat = true is not implemented yet: no masquerading is set up")
+    try:
+        _network_up(spec, record)
+        _write_files(spec)
+        if spec.provision.enabled and record.process("dnsmasq") is None:
+            _start_dnsmasq(spec, record)
+        if record.process("serve") is None:
+            _start(spec, record, "serve", serve_command(spec), "serve.log")
+        _wait_for_bmcs(spec, record, timeout)
+    except (OSError, LookupError, netlink.NetlinkError, subprocess.SubprocessError) as err:
+        raise ClusterError(f"up failed: {err} (`pybmc cluster down` removes what was made)") \
+            from None
+    return record
+
+
+def _network_up(spec: ClusterSpec, record: Record) -> None:
+    if spec.netns and netlink.create_namespace(spec.netns):
+        record.netns = spec.netns
+        record.save()
+    bridge = spec.network.bridge
+    prefix = spec.network.interface.network.prefixlen
+    with netlink.open_handle(spec.netns) as handle:
+        if netlink.ensure_bridge(handle, bridge):
+            _note_link(record, bridge)
+        # Where each BMC is now: a client or bmcsetup may have moved it, and the BMC's state
+        # (kept across down/up, as on real hardware) says so.
+        wanted = [str(spec.network.interface.ip), *current_addresses(spec).values()]
+        for address in wanted:
+            if not netlink.has_address(handle, bridge, address):
+                netlink.add_address(handle, bridge, address, prefix)
+                record.addresses.append((bridge, address, prefix))
+                record.save()
+        for node in spec.nodes:
+            if netlink.ensure_tap(handle, spec.tap_name(node), bridge):
+                _note_link(record, spec.tap_name(node))
+
+
+def _note_link(record: Record, name: str) -> None:
+    if name not in record.links:
+        record.links.append(name)
+        record.save()
+
+
+def _write_files(spec: ClusterSpec) -> None:
+    for node in spec.nodes:
+        path = bmc_config_path(spec, node.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(generate.to_toml(generate.bmc_config(spec, node)))
+        path.chmod(0o600)  # it holds the BMC passwords
+        disk = generate.disk_path(spec, node)
+        if not disk.exists():
+            disk.parent.mkdir(parents=True, exist_ok=True)
+            command = ["qemu-img", "create", "-q", "-f", "qcow2"]
+            if node.base:
+                command += ["-b", str(spec.resolve(node.base).resolve()), "-F", "qcow2"]
+            command += [str(disk)] + ([] if node.base else [node.disk])
+            subprocess.run(command, check=True, timeout=60, capture_output=True)
+
+
+def tftp_root(spec: ClusterSpec) -> Path:
+    return spec.state_dir / "tftp"
+
+
+def _start_dnsmasq(spec: ClusterSpec, record: Record) -> None:
+    binary = shutil.which("dnsmasq")
+    if binary is None:
+        raise ClusterError("[provision] needs dnsmasq (apt-get install dnsmasq)")
+    root = tftp_root(spec)
+    root.mkdir(parents=True, exist_ok=True)
+    for source in (spec.provision.kernel, spec.provision.initrd):
+        if source:
+            path = spec.resolve(source)
+            if not path.is_file():
+                raise ClusterError(f"{spec.source}: [provision]: no such file {path}")
+            shutil.copyfile(path, root / path.name)
+    for rom in IPXE_ROMS:  # for real PXE ROMs; QEMU's NIC ROMs are iPXE already
+        if rom.is_file():
+            shutil.copyfile(rom, root / rom.name)
+    (root / "boot.ipxe").write_text(generate.ipxe_dispatch())
+    for node in spec.nodes:
+        (root / generate.ipxe_script_name(node)).write_text(generate.ipxe_script(spec, node))
+    conf = run_dir(spec) / "dnsmasq.conf"
+    conf.write_text(generate.dnsmasq_config(spec, root, run_dir(spec) / "dnsmasq.leases",
+                                            run_dir(spec) / "dnsmasq.pid"))
+    _start(spec, record, "dnsmasq", [binary, "--keep-in-foreground", f"--conf-file={conf}",
+                                     f"--log-facility={run_dir(spec) / 'dnsmasq.log'}"],
+           "dnsmasq.out")
+
+
+def _start(spec: ClusterSpec, record: Record, what: str, command: list[str],
+           log_name: str) -> None:
+    run_dir(spec).mkdir(parents=True, exist_ok=True)
+    with open(run_dir(spec) / log_name, "ab") as out:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                start_new_session=True, preexec_fn=in_lab(spec))
+    record.add_process(proc.pid, what)
+    log.info("started %s (pid %d)", what, proc.pid)
+
+
+def _wait_for_bmcs(spec: ClusterSpec, record: Record, timeout: float) -> None:
+    pending = set(current_addresses(spec).values())
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        if record.process("serve") is None:
+            raise ClusterError(f"pybmc serve exited; see {run_dir(spec) / 'serve.log'}")
+        pending -= {a for a in pending if probe(spec, a, 0.3)}
+        if pending:
+            time.sleep(0.2)
+    if pending:
+        raise ClusterError(f"BMCs at {', '.join(sorted(pending))} did not answer within "
+                           f"{timeout:.0f} s; see {run_dir(spec) / 'serve.log'}")
+
+
+def probe(spec: ClusterSpec, address: str, timeout: float) -> bool:
+    """Does a BMC answer at address:623 (inside the lab's namespace)?"""
+    result: list[bool] = []
+
+    def ask() -> None:
+        try:
+            enter = in_lab(spec)
+            if enter is not None:
+                enter()  # this thread only: the namespace is per thread
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.settimeout(timeout)
+                sock.sendto(AUTH_CAP_PING, (address, 623))
+                sock.recvfrom(512)
+            result.append(True)
+        except OSError:
+            result.append(False)
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    thread.join(timeout + 2.0)
+    return bool(result and result[0])
+
+
+def down(spec: ClusterSpec) -> list[str]:
+    """Stop and remove what the record says `up` made; returns what was removed."""
+    record = Record.load(run_dir(spec))
+    removed: list[str] = []
+    for proc in reversed(record.processes):
+        if proc.alive():
+            if not stop_process(proc):
+                raise ClusterError(f"{proc.what} (pid {proc.pid}) does not stop")
+            removed.append(f"{proc.what} (pid {proc.pid})")
+    removed += _stop_leftover_vms(spec)
+    record.processes.clear()
+    record.save()
+    if record.netns:
+        if netlink.remove_namespace(record.netns):
+            removed.append(f"namespace {record.netns}")
+    elif record.links or record.addresses:
+        if spec.netns and spec.netns not in netlink.namespaces():
+            pass  # someone else's namespace, gone already: and all it held with it
+        else:
+            removed += _remove_links(spec, record)
+    record.forget()
+    return removed
+
+
+def _remove_links(spec: ClusterSpec, record: Record) -> list[str]:
+    removed = []
+    with netlink.open_handle(spec.netns) as handle:
+        for interface, address, prefix in record.addresses:
+            if netlink.remove_address(handle, interface, address, prefix):
+                removed.append(f"address {address}/{prefix} on {interface}")
+        for name in reversed(record.links):
+            if netlink.delete_link(handle, name):
+                removed.append(f"interface {name}")
+    return removed
+
+
+def _stop_leftover_vms(spec: ClusterSpec) -> list[str]:
+    """QEMUs the serve process left running (it crashed, or was killed): by their pid files."""
+    removed = []
+    for node in spec.nodes:
+        proc = qemu_process(spec, node)
+        if proc is not None and stop_process(proc, wait=3.0):
+            removed.append(f"QEMU of {node.name} (pid {proc.pid})")
+    return removed
+
+
+def require_root() -> None:
+    import os
+
+    if os.geteuid() != 0:
+        raise ConfigError("pybmc cluster up/down needs root (bridges, taps, namespaces)")

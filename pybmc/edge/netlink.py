@@ -1,0 +1,163 @@
+"""Interfaces and addresses through netlink (pyroute2): bridges, taps, addresses, namespaces.
+
+Blocking calls, each short; asyncio callers run them in a thread. Every function works in the
+namespace of the handle it is given (IPRoute for this process's own, NetNS for a named one).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from collections.abc import Callable
+from typing import Any
+
+try:  # an optional dependency of `serve` (only `[lan] interface` needs it), required by cluster
+    import pyroute2
+    from pyroute2 import netns as pyroute2_netns
+    from pyroute2.netlink.exceptions import NetlinkError
+except ImportError:  # pragma: no cover - exercised only where pyroute2 is missing
+    pyroute2 = None
+    pyroute2_netns = None
+    NetlinkError = OSError
+
+NETNS_RUN_DIR = "/var/run/netns"  # where `ip netns` and pyroute2 keep named namespaces
+CLONE_NEWNET = 0x40000000
+Handle = Any  # pyroute2.IPRoute | pyroute2.NetNS; both share the same methods
+
+
+class NetlinkUnavailable(RuntimeError):
+    """pyroute2 is not installed."""
+
+
+def open_handle(netns: str = "") -> Handle:
+    if pyroute2 is None:
+        raise NetlinkUnavailable("pyroute2 is not installed (pip install pyroute2)")
+    if not netns:
+        return pyroute2.IPRoute()
+    # NetNS() would create a missing namespace: one nobody removes afterwards.
+    if netns not in namespaces():
+        raise LookupError(f"no network namespace {netns!r}")
+    return pyroute2.NetNS(netns)
+
+
+def link_index(handle: Handle, name: str) -> int | None:
+    found = handle.link_lookup(ifname=name)
+    return found[0] if found else None
+
+
+def ensure_bridge(handle: Handle, name: str) -> bool:
+    """Create the bridge (up) unless it exists; True when this call created it."""
+    created = False
+    if link_index(handle, name) is None:
+        handle.link("add", ifname=name, kind="bridge")
+        created = True
+    handle.link("set", index=link_index(handle, name), state="up")
+    return created
+
+
+def ensure_tap(handle: Handle, name: str, bridge: str) -> bool:
+    """A persistent tap attached to the bridge (up); True when this call created it."""
+    created = False
+    if link_index(handle, name) is None:
+        handle.link("add", ifname=name, kind="tuntap", mode="tap")
+        created = True
+    handle.link("set", index=link_index(handle, name), master=link_index(handle, bridge),
+                state="up")
+    return created
+
+
+def set_up(handle: Handle, name: str) -> None:
+    index = link_index(handle, name)
+    if index is not None:
+        handle.link("set", index=index, state="up")
+
+
+def delete_link(handle: Handle, name: str) -> bool:
+    index = link_index(handle, name)
+    if index is None:
+        return False
+    handle.link("del", index=index)
+    return True
+
+
+def has_address(handle: Handle, interface: str, address: str) -> bool:
+    index = link_index(handle, interface)
+    if index is None:
+        return False
+    return any(a.get("address") == address for a in handle.get_addr(index=index))
+
+
+def add_address(handle: Handle, interface: str, address: str, prefix: int) -> bool:
+    """Add address/prefix; True when it is there afterwards (also when it already was)."""
+    index = link_index(handle, interface)
+    if index is None:
+        raise LookupError(f"no interface {interface!r}")
+    try:
+        handle.addr("add", index=index, address=address, prefixlen=prefix)
+    except NetlinkError as err:
+        if getattr(err, "code", None) != errno.EEXIST:
+            raise
+    return True
+
+
+def remove_address(handle: Handle, interface: str, address: str, prefix: int) -> bool:
+    """Remove address/prefix; False when it was not there."""
+    index = link_index(handle, interface)
+    if index is None:
+        return False
+    try:
+        handle.addr("del", index=index, address=address, prefixlen=prefix)
+    except NetlinkError as err:
+        if getattr(err, "code", None) in (errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH):
+            return False
+        raise
+    return True
+
+
+def interface_addresses(handle: Handle, interface: str) -> list[str]:
+    index = link_index(handle, interface)
+    if index is None:
+        return []
+    return [a.get("address") for a in handle.get_addr(index=index, family=2)]
+
+
+def namespaces() -> list[str]:
+    if pyroute2 is None:
+        raise NetlinkUnavailable("pyroute2 is not installed (pip install pyroute2)")
+    return list(pyroute2_netns.listnetns())
+
+
+def create_namespace(name: str) -> bool:
+    """Create the named namespace (loopback up); True when this call created it."""
+    created = name not in namespaces()
+    if created:
+        pyroute2_netns.create(name)
+    with open_handle(name) as handle:
+        set_up(handle, "lo")
+    return created
+
+
+def remove_namespace(name: str) -> bool:
+    if name not in namespaces():
+        return False
+    pyroute2_netns.remove(name)
+    return True
+
+
+def namespace_entry(name: str) -> Callable[[], None]:
+    """A function that moves the calling thread into the named network namespace: a child's
+    preexec_fn (so everything it execs lives there) or a thread that opens sockets there.
+    libc and the path are looked up now, not in the forked child."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    path = f"{NETNS_RUN_DIR}/{name}"
+
+    def enter() -> None:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if libc.setns(fd, CLONE_NEWNET) != 0:
+                code = ctypes.get_errno()
+                raise OSError(code, f"setns {path}: {os.strerror(code)}")
+        finally:
+            os.close(fd)
+    return enter

@@ -1,0 +1,137 @@
+"""`pybmc cluster` end to end, as root, inside a network namespace the cluster file names:
+bridge and BMC addresses, IPMI power of a node, PXE through dnsmasq/iPXE into the tiny guest,
+in-band bmcsetup moving the BMC, status, exports, and a `down` that leaves nothing behind."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.clusterlab import (
+    cluster_file,
+    ipmitool_in,
+    ipmitool_ok,
+    namespace_exists,
+    pid_alive,
+    qemu_pids,
+    recorded_pids,
+    run_cluster,
+    wait_until,
+)
+
+try:
+    import pyroute2
+except ImportError:  # pragma: no cover
+    pyroute2 = None
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.qemu,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, bridges, taps)"),
+    pytest.mark.skipif(pyroute2 is None, reason="pyroute2 is not installed"),
+    pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="dnsmasq is not installed"),
+    pytest.mark.skipif(shutil.which("ipmitool") is None, reason="ipmitool is not installed"),
+    pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="no QEMU"),
+]
+
+
+@pytest.fixture
+def lab(tmp_path: Path):
+    """A fresh namespace name per test; whatever happens, `down` and then (by that name and by
+    the recorded pids only) a last-resort cleanup."""
+    netns = f"pybmct{secrets.token_hex(3)}"
+    yield netns, tmp_path
+    path = tmp_path / "lab.toml"
+    if path.exists():
+        run_cluster("down", path, check=False)
+    for pid in recorded_pids(tmp_path / "state"):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
+    if namespace_exists(netns):
+        pyroute2.netns.remove(netns)
+
+
+def bridge_addresses(netns: str, bridge: str = "br0") -> set[str]:
+    with pyroute2.NetNS(netns) as ns:
+        index = ns.link_lookup(ifname=bridge)[0]
+        return {a.get("address") for a in ns.get_addr(index=index, family=2)}
+
+
+def test_up_power_status_export_down_and_again(lab):
+    netns, workdir = lab
+    path = cluster_file(workdir, netns)
+    for _ in range(2):  # up/down run again cleanly
+        started = time.monotonic()
+        run_cluster("up", path, timeout=90)
+        assert time.monotonic() - started < 60
+        assert namespace_exists(netns)
+        assert {"192.168.123.1", "192.168.123.4", "192.168.123.6"} <= bridge_addresses(netns)
+        login = ("admin", "secret")
+        out = ipmitool_in(netns, "192.168.123.6", *login, "chassis", "power", "on")
+        assert "Up/On" in out
+        assert wait_until(lambda: "cn2   on" in run_cluster("status", path), 20)
+        status = json.loads(run_cluster("status", path, "--json"))
+        assert [(n["name"], n["power"]) for n in status["nodes"]] == [("cn1", "off"),
+                                                                      ("cn2", "on")]
+        assert status["serve_running"] is True
+        assert status["nodes"][1]["uptime"] is not None
+        vms = qemu_pids(path)
+        assert len(vms) == 1 and pid_alive(vms[0])
+        assert "Down/Off" in ipmitool_in(netns, "192.168.123.6", *login, "chassis", "power", "off")
+        assert wait_until(lambda: "cn2   off" in run_cluster("status", path), 20)
+        # Exports load: ironic JSON, xCAT stanzas with the BMC addresses.
+        ironic = json.loads(run_cluster("export", path, "--format", "ironic"))
+        assert [n["driver_info"]["ipmi_address"] for n in ironic["nodes"]] == [
+            "192.168.123.4", "192.168.123.6"]
+        xcat = run_cluster("export", path, "--format", "xcat")
+        assert "cn2:\n" in xcat and "    bmc=192.168.123.6\n" in xcat
+        pids = recorded_pids(workdir / "state")
+        assert pids and all(pid_alive(pid) for pid in pids)
+
+        run_cluster("down", path)
+        assert not namespace_exists(netns)
+        assert not any(pid_alive(pid) for pid in pids)
+        assert recorded_pids(workdir / "state") == []
+        assert "down" in run_cluster("down", path)  # idempotent
+
+
+def test_pxe_boot_runs_bmcsetup_and_the_bmc_moves(lab):
+    from tests.e2e.clusterlab import discovery_boot_files
+    from tests.guest.vm import require_guest
+
+    require_guest()
+    netns, workdir = lab
+    new_ip, new_user, new_password = "192.168.123.44", "xcatbmc", "Discovered-Pw-20b"
+    kernel, initrd = discovery_boot_files(workdir, new_ip, new_user, new_password)
+    path = cluster_file(workdir, netns, provision={
+        "range": "192.168.123.100,192.168.123.199", "kernel": str(kernel),
+        "initrd": str(initrd), "cmdline": "console=ttyS0,115200 panic=-1 quiet"})
+    run_cluster("up", path, timeout=90)
+    login = ("admin", "secret")
+    ipmitool_in(netns, "192.168.123.4", *login, "chassis", "bootdev", "pxe")
+    assert "Up/On" in ipmitool_in(netns, "192.168.123.4", *login, "chassis", "power", "on")
+    # iPXE (QEMU's NIC ROM) -> dnsmasq DHCP -> per-node script over TFTP -> guest -> bmcsetup.
+    moved = wait_until(lambda: "192.168.123.44 (was 192.168.123.4)"
+                       in run_cluster("status", path), 240, interval=2.0)
+    log = (workdir / "state" / "run" / "dnsmasq.log")
+    assert moved, (log.read_text() if log.exists() else "no dnsmasq log")[-3000:]
+    assert "00-00-00-00-00-02.ipxe" in log.read_text()  # it really came through our TFTP
+    # bmcsetup moves the address first, then makes the new administrator.
+    assert wait_until(lambda: ipmitool_ok(netns, new_ip, new_user, new_password), 120, 1.0)
+    out = ipmitool_in(netns, new_ip, new_user, new_password, "chassis", "power", "status")
+    assert "Chassis Power is on" in out
+    assert new_ip in bridge_addresses(netns)
+    assert wait_until(lambda: "192.168.123.4" not in bridge_addresses(netns), 15)
+    xcat = run_cluster("export", path, "--format", "xcat")
+    assert f"    bmc={new_ip}\n" in xcat
+    pids = recorded_pids(workdir / "state") + qemu_pids(path)
+    assert len(pids) == 3  # dnsmasq, pybmc serve, cn1's QEMU
+    run_cluster("down", path)
+    assert not namespace_exists(netns) and not any(pid_alive(pid) for pid in pids)
