@@ -1,0 +1,298 @@
+"""The Redfish route table and its handlers: one per resource and method, over the model."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pybmc.model import boot
+from pybmc.model.power import PowerAction, PowerError
+from pybmc.redfish import http
+from pybmc.redfish.auth import Identity, SessionTable, check_password
+from pybmc.redfish.http import RedfishError, Request, Response
+from pybmc.wire.codes import Privilege
+
+if TYPE_CHECKING:
+    from pybmc.redfish.parts import RedfishParts
+
+V1 = "/redfish/v1"
+
+
+@dataclass
+class Call:
+    """One routed request: the BMC parts, the caller, the path's parameters and JSON body."""
+
+    parts: RedfishParts
+    system_id: str
+    sessions: SessionTable
+    request: Request
+    identity: Identity | None
+    params: dict[str, str]
+    body: dict[str, Any]
+    now: float
+
+
+Handler = Callable[[Call], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    privilege: Privilege  # USER = ReadOnly (Login), OPERATOR = ConfigureComponents, ...
+    handler: Handler
+    public: bool = False  # answered without credentials (service root documents)
+
+
+def ok(body: dict[str, Any]) -> Response:
+    return Response(200, body)
+
+
+def system_uuid(parts: RedfishParts) -> str:
+    # The IPMI System GUID goes on the wire with its bytes reversed.
+    return str(uuid.UUID(bytes=bytes(parts.guid)[::-1]))
+
+
+def _check_system(call: Call) -> None:
+    wanted = call.params["system_id"]
+    if wanted not in (call.system_id, system_uuid(call.parts)):
+        raise http.not_found(call.request.path)
+
+
+# ----------------------------------------------------------------- service root
+def get_service_root(call: Call) -> Response:
+    return ok({
+        "@odata.type": "#ServiceRoot.v1_15_0.ServiceRoot",
+        "@odata.id": f"{V1}",
+        "Id": "RootService",
+        "Name": "pybmc Redfish Service",
+        "RedfishVersion": "1.15.0",
+        "UUID": system_uuid(call.parts),
+        "ServiceEntryPointUUID": str(uuid.uuid5(uuid.UUID(system_uuid(call.parts)),
+                                                "redfish")),
+        "Product": "pybmc",
+        "Vendor": "pybmc",
+        "Systems": {"@odata.id": f"{V1}/Systems"},
+        "SessionService": {"@odata.id": f"{V1}/SessionService"},
+        "Links": {"Sessions": {"@odata.id": f"{V1}/SessionService/Sessions"}},
+    })
+
+
+def get_redfish(call: Call) -> Response:
+    return Response(200, {"v1": f"{V1}/"})
+
+
+# ----------------------------------------------------------------- systems
+def get_systems(call: Call) -> Response:
+    return ok({
+        "@odata.type": "#ComputerSystemCollection.ComputerSystemCollection",
+        "@odata.id": f"{V1}/Systems",
+        "Name": "Computer System Collection",
+        "Members": [{"@odata.id": f"{V1}/Systems/{call.system_id}"}],
+        "Members@odata.count": 1,
+    })
+
+
+RESET_ACTIONS = {
+    "On": PowerAction.ON,
+    "ForceOff": PowerAction.OFF,
+    "GracefulShutdown": PowerAction.SOFT_OFF,
+    "GracefulRestart": PowerAction.RESET,
+    "ForceRestart": PowerAction.RESET,
+    "PowerCycle": PowerAction.CYCLE,
+    "Nmi": PowerAction.DIAG,
+    "PushPowerButton": PowerAction.ON,  # off -> on; on -> soft off (see reset_system)
+}
+
+# Redfish BootSourceOverrideTarget <-> pybmc.model.boot device names.
+DEVICE_BY_TARGET = {"None": "default", "Pxe": "pxe", "Hdd": "disk", "Cd": "cdrom",
+                    "BiosSetup": "bios", "Usb": "floppy"}
+TARGET_BY_DEVICE = {device: target for target, device in DEVICE_BY_TARGET.items()}
+ENABLED_VALUES = ("Disabled", "Once", "Continuous")
+MODE_VALUES = ("Legacy", "UEFI")
+
+
+def _boot_document(parts: RedfishParts) -> dict[str, Any]:
+    override = boot.boot_override(parts.state)
+    if not override.enabled:
+        enabled = "Disabled"
+    else:
+        enabled = "Continuous" if override.persistent else "Once"
+    return {
+        "BootSourceOverrideTarget": TARGET_BY_DEVICE.get(override.device, "None"),
+        "BootSourceOverrideTarget@Redfish.AllowableValues": list(DEVICE_BY_TARGET),
+        "BootSourceOverrideEnabled": enabled,
+        "BootSourceOverrideEnabled@Redfish.AllowableValues": list(ENABLED_VALUES),
+        "BootSourceOverrideMode": "UEFI" if override.efi else "Legacy",
+        "BootSourceOverrideMode@Redfish.AllowableValues": list(MODE_VALUES),
+    }
+
+
+def get_system(call: Call) -> Response:
+    _check_system(call)
+    parts = call.parts
+    sid = call.system_id
+    return ok({
+        "@odata.type": "#ComputerSystem.v1_20_0.ComputerSystem",
+        "@odata.id": f"{V1}/Systems/{sid}",
+        "Id": sid,
+        "Name": parts.name,
+        "SystemType": "Virtual" if parts.config.power.backend == "qemu" else "Physical",
+        "UUID": system_uuid(parts),
+        "PowerState": "On" if parts.power.is_on() else "Off",
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "Boot": _boot_document(parts),
+        "Actions": {"#ComputerSystem.Reset": {
+            "target": f"{V1}/Systems/{sid}/Actions/ComputerSystem.Reset",
+            "ResetType@Redfish.AllowableValues": list(RESET_ACTIONS),
+        }},
+    })
+
+
+def patch_system(call: Call) -> Response:
+    _check_system(call)
+    for name in call.body:
+        if name == "Boot":
+            continue
+        if name in ("Id", "Name", "UUID", "PowerState", "Status", "SystemType"):
+            raise http.property_not_writable(name)
+        raise http.property_unknown(name)
+    wanted = call.body.get("Boot", {})
+    if not isinstance(wanted, dict):
+        raise http.property_value_not_in_list(wanted, "Boot")
+    current = boot.boot_override(call.parts.state)
+    device, enabled, persistent, efi = (current.device, current.enabled,
+                                        current.persistent, current.efi)
+    for name, value in wanted.items():
+        if name == "BootSourceOverrideTarget":
+            if value not in DEVICE_BY_TARGET:
+                raise http.property_value_not_in_list(value, name)
+            device = DEVICE_BY_TARGET[value]
+        elif name == "BootSourceOverrideEnabled":
+            if value not in ENABLED_VALUES:
+                raise http.property_value_not_in_list(value, name)
+            enabled = value != "Disabled"
+            persistent = value == "Continuous"
+        elif name == "BootSourceOverrideMode":
+            if value not in MODE_VALUES:
+                raise http.property_value_not_in_list(value, name)
+            efi = value == "UEFI"
+        else:
+            raise http.property_unknown(f"Boot/{name}")
+    if "BootSourceOverrideTarget" in wanted and "BootSourceOverrideEnabled" not in wanted \
+            and not enabled and device != "default":
+        enabled = True  # a target alone means "next boot", as sushy and bmcweb treat it
+    boot.set_boot_override(call.parts.state,
+                           boot.BootOverride(device, enabled, persistent, efi))
+    return Response(204)
+
+
+def reset_system(call: Call) -> Response:
+    _check_system(call)
+    reset_type = call.body.get("ResetType")
+    if reset_type is None:
+        raise http.action_parameter_missing("ComputerSystem.Reset", "ResetType")
+    if reset_type not in RESET_ACTIONS:
+        raise http.property_value_not_in_list(reset_type, "ResetType")
+    action = RESET_ACTIONS[reset_type]
+    if reset_type == "PushPowerButton" and call.parts.power.is_on():
+        action = PowerAction.SOFT_OFF
+    try:
+        call.parts.power.request(action, "redfish")
+    except PowerError as err:
+        raise RedfishError(409, "ActionNotSupported", f"The action ComputerSystem.Reset "
+                           f"({reset_type}) cannot be carried out now: {err}.") from None
+    return Response(204)
+
+
+# ----------------------------------------------------------------- sessions
+def get_session_service(call: Call) -> Response:
+    return ok({
+        "@odata.type": "#SessionService.v1_1_9.SessionService",
+        "@odata.id": f"{V1}/SessionService",
+        "Id": "SessionService",
+        "Name": "Session Service",
+        "ServiceEnabled": True,
+        "SessionTimeout": 600,
+        "Sessions": {"@odata.id": f"{V1}/SessionService/Sessions"},
+    })
+
+
+def get_sessions(call: Call) -> Response:
+    members = [{"@odata.id": f"{V1}/SessionService/Sessions/{sid}"}
+               for sid in sorted(call.sessions.sessions, key=int)]
+    return ok({
+        "@odata.type": "#SessionCollection.SessionCollection",
+        "@odata.id": f"{V1}/SessionService/Sessions",
+        "Name": "Session Collection",
+        "Members": members,
+        "Members@odata.count": len(members),
+    })
+
+
+def _session_document(sid: str, user_name: str) -> dict[str, Any]:
+    return {
+        "@odata.type": "#Session.v1_7_0.Session",
+        "@odata.id": f"{V1}/SessionService/Sessions/{sid}",
+        "Id": sid,
+        "Name": "User Session",
+        "UserName": user_name,
+    }
+
+
+def post_session(call: Call) -> Response:
+    name = call.body.get("UserName")
+    password = call.body.get("Password")
+    if not isinstance(name, str):
+        raise http.action_parameter_missing("Session", "UserName")
+    if not isinstance(password, str):
+        raise http.action_parameter_missing("Session", "Password")
+    if check_password(call.parts.users, name, password) is None:
+        raise http.unauthorized()
+    session = call.sessions.create(name, call.now)
+    if session is None:
+        raise RedfishError(503, "SessionLimitExceeded", "The session establishment failed due "
+                           "to the number of simultaneous sessions exceeding the limit of the "
+                           "implementation.")
+    location = f"{V1}/SessionService/Sessions/{session.session_id}"
+    return Response(201, _session_document(session.session_id, name),
+                    {"X-Auth-Token": session.token, "Location": location})
+
+
+def get_session(call: Call) -> Response:
+    session = call.sessions.sessions.get(call.params["session_id"])
+    if session is None:
+        raise http.not_found(call.request.path)
+    return ok(_session_document(session.session_id, session.user_name))
+
+
+def delete_session(call: Call) -> Response:
+    sid = call.params["session_id"]
+    session = call.sessions.sessions.get(sid)
+    if session is None:
+        raise http.not_found(call.request.path)
+    identity = call.identity
+    own = identity is not None and identity.session_id == sid
+    if not own and (identity is None or identity.privilege < Privilege.ADMINISTRATOR):
+        raise http.insufficient_privilege()
+    call.sessions.delete(sid)
+    return Response(204)
+
+
+R = Privilege
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/redfish", R.NONE, get_redfish, public=True),
+    Route("GET", V1, R.NONE, get_service_root, public=True),
+    Route("GET", f"{V1}/Systems", R.USER, get_systems),
+    Route("GET", f"{V1}/Systems/{{system_id}}", R.USER, get_system),
+    Route("PATCH", f"{V1}/Systems/{{system_id}}", R.OPERATOR, patch_system),
+    Route("POST", f"{V1}/Systems/{{system_id}}/Actions/ComputerSystem.Reset", R.OPERATOR,
+          reset_system),
+    Route("GET", f"{V1}/SessionService", R.USER, get_session_service),
+    Route("GET", f"{V1}/SessionService/Sessions", R.USER, get_sessions),
+    Route("POST", f"{V1}/SessionService/Sessions", R.NONE, post_session, public=True),
+    Route("GET", f"{V1}/SessionService/Sessions/{{session_id}}", R.USER, get_session),
+    Route("DELETE", f"{V1}/SessionService/Sessions/{{session_id}}", R.USER, delete_session),
+)
