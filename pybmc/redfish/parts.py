@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from pybmc.config.bmc import BmcConfig
+from pybmc.model.chassis import ChassisRuntime
+from pybmc.model.lan import Lan
 from pybmc.model.power import PowerBackend
 from pybmc.model.state import Changes, State
 from pybmc.model.users import Users
@@ -21,4 +23,6 @@ class RedfishParts(Protocol):
     state: State
     changes: Changes
     users: Users
+    lan: Lan
+    chassis: ChassisRuntime
     power: PowerBackend

@@ -75,6 +75,8 @@ def get_service_root(call: Call) -> Response:
         "Product": "pybmc",
         "Vendor": "pybmc",
         "Systems": {"@odata.id": f"{V1}/Systems"},
+        "Managers": {"@odata.id": f"{V1}/Managers"},
+        "Chassis": {"@odata.id": f"{V1}/Chassis"},
         "SessionService": {"@odata.id": f"{V1}/SessionService"},
         "Links": {"Sessions": {"@odata.id": f"{V1}/SessionService/Sessions"}},
     })
@@ -281,6 +283,139 @@ def delete_session(call: Call) -> Response:
     return Response(204)
 
 
+# ----------------------------------------------------------------- managers
+MANAGER_ID = "BMC"
+
+
+def _collection(path: str, kind: str, name: str, ids: list[str]) -> Response:
+    return ok({
+        "@odata.type": f"#{kind}Collection.{kind}Collection",
+        "@odata.id": path,
+        "Name": name,
+        "Members": [{"@odata.id": f"{path}/{i}"} for i in ids],
+        "Members@odata.count": len(ids),
+    })
+
+
+def _check_id(call: Call, key: str, wanted: str) -> None:
+    if call.params[key] != wanted:
+        raise http.not_found(call.request.path)
+
+
+def get_managers(call: Call) -> Response:
+    return _collection(f"{V1}/Managers", "Manager", "Manager Collection", [MANAGER_ID])
+
+
+def get_manager(call: Call) -> Response:
+    _check_id(call, "manager_id", MANAGER_ID)
+    path = f"{V1}/Managers/{MANAGER_ID}"
+    return ok({
+        "@odata.type": "#Manager.v1_19_0.Manager",
+        "@odata.id": path,
+        "Id": MANAGER_ID,
+        "Name": f"{call.parts.name} BMC",
+        "ManagerType": "BMC",
+        "UUID": system_uuid(call.parts),
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "EthernetInterfaces": {"@odata.id": f"{path}/EthernetInterfaces"},
+        "NetworkProtocol": {"@odata.id": f"{path}/NetworkProtocol"},
+        "Links": {"ManagerForServers": [{"@odata.id": f"{V1}/Systems/{call.system_id}"}],
+                  "ManagerForChassis": [{"@odata.id": f"{V1}/Chassis/{call.system_id}"}]},
+    })
+
+
+def get_manager_nics(call: Call) -> Response:
+    _check_id(call, "manager_id", MANAGER_ID)
+    return _collection(f"{V1}/Managers/{MANAGER_ID}/EthernetInterfaces", "EthernetInterface",
+                       "Manager Ethernet Interfaces", ["eth0"])
+
+
+def get_manager_nic(call: Call) -> Response:
+    _check_id(call, "manager_id", MANAGER_ID)
+    _check_id(call, "nic_id", "eth0")
+    address = call.parts.lan.address()
+    mac = call.parts.lan.mac()
+    return ok({
+        "@odata.type": "#EthernetInterface.v1_12_0.EthernetInterface",
+        "@odata.id": f"{V1}/Managers/{MANAGER_ID}/EthernetInterfaces/eth0",
+        "Id": "eth0",
+        "Name": "BMC LAN channel 1",
+        "MACAddress": mac,
+        "PermanentMACAddress": mac,
+        "InterfaceEnabled": True,
+        "IPv4Addresses": [{
+            "Address": address.ip,
+            "SubnetMask": address.netmask,
+            "Gateway": address.gateway,
+            "AddressOrigin": "DHCP" if address.source == "dhcp" else "Static",
+        }],
+    })
+
+
+def get_network_protocol(call: Call) -> Response:
+    _check_id(call, "manager_id", MANAGER_ID)
+    return ok({
+        "@odata.type": "#ManagerNetworkProtocol.v1_10_0.ManagerNetworkProtocol",
+        "@odata.id": f"{V1}/Managers/{MANAGER_ID}/NetworkProtocol",
+        "Id": "NetworkProtocol",
+        "Name": "Manager Network Protocol",
+        "IPMI": {"ProtocolEnabled": True, "Port": call.parts.config.port},
+        "HTTPS": {"ProtocolEnabled": call.parts.config.redfish.tls,
+                  "Port": call.parts.config.redfish.port},
+        "SSH": {"ProtocolEnabled": False},
+    })
+
+
+# ----------------------------------------------------------------- chassis
+def _identify_lit(call: Call) -> bool:
+    chassis = call.parts.chassis
+    return chassis.identify_forever or call.now < chassis.identify_until
+
+
+def get_chassis_collection(call: Call) -> Response:
+    return _collection(f"{V1}/Chassis", "Chassis", "Chassis Collection", [call.system_id])
+
+
+def get_chassis(call: Call) -> Response:
+    _check_id(call, "chassis_id", call.system_id)
+    return ok({
+        "@odata.type": "#Chassis.v1_23_0.Chassis",
+        "@odata.id": f"{V1}/Chassis/{call.system_id}",
+        "Id": call.system_id,
+        "Name": f"{call.parts.name} chassis",
+        "ChassisType": "RackMount",
+        "PowerState": "On" if call.parts.power.is_on() else "Off",
+        "IndicatorLED": "Lit" if _identify_lit(call) else "Off",
+        "LocationIndicatorActive": _identify_lit(call),
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "Links": {"ComputerSystems": [{"@odata.id": f"{V1}/Systems/{call.system_id}"}],
+                  "ManagedBy": [{"@odata.id": f"{V1}/Managers/{MANAGER_ID}"}]},
+    })
+
+
+def patch_chassis(call: Call) -> Response:
+    """IndicatorLED / LocationIndicatorActive = IPMI Chassis Identify (forever or off)."""
+    _check_id(call, "chassis_id", call.system_id)
+    lit: bool | None = None
+    for name, value in call.body.items():
+        if name == "IndicatorLED":
+            if value not in ("Lit", "Blinking", "Off"):
+                raise http.property_value_not_in_list(value, name)
+            lit = value != "Off"
+        elif name == "LocationIndicatorActive":
+            if not isinstance(value, bool):
+                raise http.property_value_not_in_list(value, name)
+            lit = value
+        elif name in ("Id", "Name", "PowerState", "ChassisType", "Status"):
+            raise http.property_not_writable(name)
+        else:
+            raise http.property_unknown(name)
+    if lit is not None:
+        call.parts.chassis.identify_forever = lit
+        call.parts.chassis.identify_until = 0.0
+    return Response(204)
+
+
 R = Privilege
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/redfish", R.NONE, get_redfish, public=True),
@@ -290,6 +425,16 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", f"{V1}/Systems/{{system_id}}", R.OPERATOR, patch_system),
     Route("POST", f"{V1}/Systems/{{system_id}}/Actions/ComputerSystem.Reset", R.OPERATOR,
           reset_system),
+    Route("GET", f"{V1}/Managers", R.USER, get_managers),
+    Route("GET", f"{V1}/Managers/{{manager_id}}", R.USER, get_manager),
+    Route("GET", f"{V1}/Managers/{{manager_id}}/EthernetInterfaces", R.USER, get_manager_nics),
+    Route("GET", f"{V1}/Managers/{{manager_id}}/EthernetInterfaces/{{nic_id}}", R.USER,
+          get_manager_nic),
+    Route("GET", f"{V1}/Managers/{{manager_id}}/NetworkProtocol", R.USER,
+          get_network_protocol),
+    Route("GET", f"{V1}/Chassis", R.USER, get_chassis_collection),
+    Route("GET", f"{V1}/Chassis/{{chassis_id}}", R.USER, get_chassis),
+    Route("PATCH", f"{V1}/Chassis/{{chassis_id}}", R.OPERATOR, patch_chassis),
     Route("GET", f"{V1}/SessionService", R.USER, get_session_service),
     Route("GET", f"{V1}/SessionService/Sessions", R.USER, get_sessions),
     Route("POST", f"{V1}/SessionService/Sessions", R.NONE, post_session, public=True),

@@ -168,3 +168,23 @@ def test_unknown_resource_and_method(service: RedfishService) -> None:
     assert send(service, "GET", "/redfish/v1/Systems/other").status == 404
     deleted = send(service, "DELETE", SYSTEM)
     assert deleted.status == 405 and "PATCH" in deleted.headers["Allow"]
+
+
+def test_manager_nic_is_the_ipmi_lan_configuration(service: RedfishService, bmc: Bmc) -> None:
+    nic = send(service, "GET", "/redfish/v1/Managers/BMC/EthernetInterfaces/eth0").body
+    assert nic is not None
+    assert nic["IPv4Addresses"][0]["Address"] == bmc.lan.address().ip == "127.0.0.2"
+    assert nic["MACAddress"] == bmc.lan.mac()
+    assert send(service, "GET", "/redfish/v1/Managers/BMC").status == 200
+    assert send(service, "GET", "/redfish/v1/Managers/BMC/NetworkProtocol").body[  # type: ignore[index]
+        "IPMI"]["Port"] == 623
+
+
+def test_indicator_led_is_chassis_identify(service: RedfishService, bmc: Bmc) -> None:
+    chassis = "/redfish/v1/Chassis/t"
+    assert send(service, "GET", chassis).body["IndicatorLED"] == "Off"  # type: ignore[index]
+    assert send(service, "PATCH", chassis, {"IndicatorLED": "Lit"}).status == 204
+    assert bmc.chassis.identify_forever
+    assert send(service, "GET", chassis).body["IndicatorLED"] == "Lit"  # type: ignore[index]
+    bmc.chassis.identify_forever = False  # Chassis Identify with interval 0 over IPMI
+    assert send(service, "GET", chassis).body["LocationIndicatorActive"] is False  # type: ignore[index]
