@@ -98,9 +98,8 @@ class RedfishServer:
         self.bmc.save_if_changed()
         self.after_request()
         payload = answer.encoded() if request.method != "HEAD" else b""
-        content_type = "application/json" if answer.body is not None else None
         return web.Response(status=answer.status, body=payload or None,
-                            headers=answer.headers, content_type=content_type)
+                            headers=answer.headers, content_type=answer.content_type)
 
     async def close(self) -> None:
         if self._runner is not None:

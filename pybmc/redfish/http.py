@@ -30,8 +30,17 @@ class Response:
     status: int
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    xml: str | None = None  # $metadata is CSDL, not JSON
+
+    @property
+    def content_type(self) -> str | None:
+        if self.xml is not None:
+            return "application/xml"
+        return "application/json" if self.body is not None else None
 
     def encoded(self) -> bytes:
+        if self.xml is not None:
+            return self.xml.encode()
         return b"" if self.body is None else json.dumps(self.body, indent=1).encode()
 
 

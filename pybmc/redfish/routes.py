@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from pybmc.model import boot
 from pybmc.model.power import PowerAction, PowerError
 from pybmc.redfish import http
-from pybmc.redfish.auth import Identity, SessionTable, check_password
+from pybmc.redfish.auth import ROLE_BY_PRIVILEGE, Identity, SessionTable, check_password
 from pybmc.redfish.http import RedfishError, Request, Response
-from pybmc.wire.codes import Privilege
+from pybmc.wire.codes import LAN_CHANNEL, Privilege
 
 if TYPE_CHECKING:
     from pybmc.redfish.parts import RedfishParts
@@ -77,6 +77,7 @@ def get_service_root(call: Call) -> Response:
         "Systems": {"@odata.id": f"{V1}/Systems"},
         "Managers": {"@odata.id": f"{V1}/Managers"},
         "Chassis": {"@odata.id": f"{V1}/Chassis"},
+        "AccountService": {"@odata.id": f"{V1}/AccountService"},
         "SessionService": {"@odata.id": f"{V1}/SessionService"},
         "Links": {"Sessions": {"@odata.id": f"{V1}/SessionService/Sessions"}},
     })
@@ -283,6 +284,120 @@ def delete_session(call: Call) -> Response:
     return Response(204)
 
 
+# ----------------------------------------------------------------- OData documents
+# Schema namespace -> (file under DMTF's public schema URI, version namespace).
+METADATA_SCHEMAS = (
+    ("ServiceRoot", "ServiceRoot.v1_15_0"), ("ComputerSystem", "ComputerSystem.v1_20_0"),
+    ("ComputerSystemCollection", ""), ("Manager", "Manager.v1_19_0"),
+    ("ManagerCollection", ""), ("EthernetInterface", "EthernetInterface.v1_12_0"),
+    ("EthernetInterfaceCollection", ""),
+    ("ManagerNetworkProtocol", "ManagerNetworkProtocol.v1_10_0"),
+    ("Chassis", "Chassis.v1_23_0"), ("ChassisCollection", ""),
+    ("SessionService", "SessionService.v1_1_9"), ("Session", "Session.v1_7_0"),
+    ("SessionCollection", ""), ("AccountService", "AccountService.v1_15_0"),
+    ("ManagerAccount", "ManagerAccount.v1_12_0"), ("ManagerAccountCollection", ""),
+    ("Role", "Role.v1_3_2"), ("RoleCollection", ""), ("Message", "Message.v1_1_1"),
+)
+SCHEMA_URI = "http://redfish.dmtf.org/schemas/v1"
+
+
+def get_metadata(call: Call) -> Response:
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">']
+    for schema, versioned in METADATA_SCHEMAS:
+        lines.append(f'  <edmx:Reference Uri="{SCHEMA_URI}/{schema}_v1.xml">')
+        lines.append(f'    <edmx:Include Namespace="{schema}"/>')
+        if versioned:
+            lines.append(f'    <edmx:Include Namespace="{versioned}"/>')
+        lines.append("  </edmx:Reference>")
+    lines += ["  <edmx:DataServices>",
+              '    <Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="Service">',
+              '      <EntityContainer Name="Service"'
+              ' Extends="ServiceRoot.v1_15_0.ServiceContainer"/>',
+              "    </Schema>", "  </edmx:DataServices>", "</edmx:Edmx>", ""]
+    return Response(200, xml="\n".join(lines))
+
+
+def get_odata(call: Call) -> Response:
+    names = ("Systems", "Managers", "Chassis", "SessionService", "AccountService")
+    return Response(200, {
+        "@odata.context": f"{V1}/$metadata",
+        "value": [{"name": "Service", "kind": "Singleton", "url": f"{V1}/"}]
+        + [{"name": n, "kind": "Singleton", "url": f"{V1}/{n}"} for n in names],
+    })
+
+
+# ----------------------------------------------------------------- accounts
+ROLES = ("Administrator", "Operator", "ReadOnly")
+ROLE_PRIVILEGES = {
+    "Administrator": ["Login", "ConfigureManager", "ConfigureUsers", "ConfigureSelf",
+                      "ConfigureComponents"],
+    "Operator": ["Login", "ConfigureSelf", "ConfigureComponents"],
+    "ReadOnly": ["Login", "ConfigureSelf"],
+}
+
+
+def get_account_service(call: Call) -> Response:
+    return ok({
+        "@odata.type": "#AccountService.v1_15_0.AccountService",
+        "@odata.id": f"{V1}/AccountService",
+        "Id": "AccountService",
+        "Name": "Account Service",
+        "ServiceEnabled": True,
+        "Accounts": {"@odata.id": f"{V1}/AccountService/Accounts"},
+        "Roles": {"@odata.id": f"{V1}/AccountService/Roles"},
+    })
+
+
+def _named_users(call: Call) -> dict[str, Any]:
+    return {str(uid): user for uid, user in sorted(call.parts.users.records.items())
+            if user.name.rstrip(b"\0")}
+
+
+def get_accounts(call: Call) -> Response:
+    return _collection(f"{V1}/AccountService/Accounts", "ManagerAccount", "Accounts",
+                       list(_named_users(call)))
+
+
+def get_account(call: Call) -> Response:
+    user = _named_users(call).get(call.params["account_id"])
+    if user is None:
+        raise http.not_found(call.request.path)
+    privilege = call.parts.users.privilege_limit(user, LAN_CHANNEL)
+    role = ROLE_BY_PRIVILEGE.get(privilege, "NoAccess")
+    return ok({
+        "@odata.type": "#ManagerAccount.v1_12_0.ManagerAccount",
+        "@odata.id": f"{V1}/AccountService/Accounts/{user.user_id}",
+        "Id": str(user.user_id),
+        "Name": "User Account",
+        "UserName": user.name.rstrip(b"\0").decode(errors="replace"),
+        "Enabled": user.enabled,
+        "Password": None,
+        "RoleId": role,
+        "Links": {"Role": {"@odata.id": f"{V1}/AccountService/Roles/{role}"}}
+        if role in ROLES else {},
+    })
+
+
+def get_roles(call: Call) -> Response:
+    return _collection(f"{V1}/AccountService/Roles", "Role", "Roles", list(ROLES))
+
+
+def get_role(call: Call) -> Response:
+    role = call.params["role_id"]
+    if role not in ROLES:
+        raise http.not_found(call.request.path)
+    return ok({
+        "@odata.type": "#Role.v1_3_2.Role",
+        "@odata.id": f"{V1}/AccountService/Roles/{role}",
+        "Id": role,
+        "Name": f"{role} role",
+        "RoleId": role,
+        "IsPredefined": True,
+        "AssignedPrivileges": ROLE_PRIVILEGES[role],
+    })
+
+
 # ----------------------------------------------------------------- managers
 MANAGER_ID = "BMC"
 
@@ -425,6 +540,13 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", f"{V1}/Systems/{{system_id}}", R.OPERATOR, patch_system),
     Route("POST", f"{V1}/Systems/{{system_id}}/Actions/ComputerSystem.Reset", R.OPERATOR,
           reset_system),
+    Route("GET", f"{V1}/$metadata", R.NONE, get_metadata, public=True),
+    Route("GET", f"{V1}/odata", R.NONE, get_odata, public=True),
+    Route("GET", f"{V1}/AccountService", R.USER, get_account_service),
+    Route("GET", f"{V1}/AccountService/Accounts", R.USER, get_accounts),
+    Route("GET", f"{V1}/AccountService/Accounts/{{account_id}}", R.USER, get_account),
+    Route("GET", f"{V1}/AccountService/Roles", R.USER, get_roles),
+    Route("GET", f"{V1}/AccountService/Roles/{{role_id}}", R.USER, get_role),
     Route("GET", f"{V1}/Managers", R.USER, get_managers),
     Route("GET", f"{V1}/Managers/{{manager_id}}", R.USER, get_manager),
     Route("GET", f"{V1}/Managers/{{manager_id}}/EthernetInterfaces", R.USER, get_manager_nics),

@@ -31,9 +31,7 @@ class RedfishService:
         self.parts = parts
         self.system_id = system_id
         self.sessions = SessionTable(parts.users)
-        self._patterns = [(re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)",
-                                                   route.path) + "$"), route)
-                          for route in ROUTES]
+        self._patterns = [(route_pattern(route.path), route) for route in ROUTES]
 
     def handle(self, request: Request, now: float) -> Response:
         try:
@@ -139,6 +137,12 @@ class RedfishService:
             if request.method in ("GET", "HEAD") and etag in request.header("if-none-match"):
                 response.status = 304
                 response.body = None
+
+
+def route_pattern(path: str) -> re.Pattern[str]:
+    """The regular expression of a route path; `{name}` matches one path segment."""
+    escaped = re.escape(path)
+    return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", escaped) + "$")
 
 
 def route_path(call: Call) -> str:

@@ -188,3 +188,25 @@ def test_indicator_led_is_chassis_identify(service: RedfishService, bmc: Bmc) ->
     assert send(service, "GET", chassis).body["IndicatorLED"] == "Lit"  # type: ignore[index]
     bmc.chassis.identify_forever = False  # Chassis Identify with interval 0 over IPMI
     assert send(service, "GET", chassis).body["LocationIndicatorActive"] is False  # type: ignore[index]
+
+
+def test_accounts_are_ipmi_user_slots_with_roles(service: RedfishService, bmc: Bmc) -> None:
+    accounts = send(service, "GET", "/redfish/v1/AccountService/Accounts").body
+    assert accounts is not None and accounts["Members@odata.count"] == 2
+    roles = {}
+    for member in accounts["Members"]:
+        account = send(service, "GET", member["@odata.id"]).body
+        assert account is not None and account["Password"] is None
+        roles[account["UserName"]] = account["RoleId"]
+    assert roles == {"admin": "Administrator", "viewer": "ReadOnly"}
+    role = send(service, "GET", "/redfish/v1/AccountService/Roles/Operator").body
+    assert role is not None and "ConfigureComponents" in role["AssignedPrivileges"]
+
+
+def test_metadata_and_odata_documents_are_public(service: RedfishService) -> None:
+    metadata = send(service, "GET", "/redfish/v1/$metadata", user=None)
+    assert metadata.status == 200 and metadata.content_type == "application/xml"
+    assert 'Namespace="ComputerSystem.v1_20_0"' in metadata.encoded().decode()
+    odata = send(service, "GET", "/redfish/v1/odata", user=None).body
+    assert odata is not None and {"name": "Systems", "kind": "Singleton",
+                                  "url": "/redfish/v1/Systems"} in odata["value"]
