@@ -70,8 +70,6 @@ def get_service_root(call: Call) -> Response:
         "Name": "pybmc Redfish Service",
         "RedfishVersion": "1.15.0",
         "UUID": system_uuid(call.parts),
-        "ServiceEntryPointUUID": str(uuid.uuid5(uuid.UUID(system_uuid(call.parts)),
-                                                "redfish")),
         "Product": "pybmc",
         "Vendor": "pybmc",
         "Systems": {"@odata.id": f"{V1}/Systems"},
@@ -373,6 +371,7 @@ def get_account(call: Call) -> Response:
         "UserName": user.name.rstrip(b"\0").decode(errors="replace"),
         "Enabled": user.enabled,
         "Password": None,
+        "AccountTypes": ["Redfish", "IPMI"],
         "RoleId": role,
         "Links": {"Role": {"@odata.id": f"{V1}/AccountService/Roles/{role}"}}
         if role in ROLES else {},
@@ -431,6 +430,9 @@ def get_manager(call: Call) -> Response:
         "Name": f"{call.parts.name} BMC",
         "ManagerType": "BMC",
         "UUID": system_uuid(call.parts),
+        # The Manager schema puts the service's entry point UUID here, not in ServiceRoot.
+        "ServiceEntryPointUUID": str(uuid.uuid5(uuid.UUID(system_uuid(call.parts)),
+                                                "redfish")),
         "Status": {"State": "Enabled", "Health": "OK"},
         "EthernetInterfaces": {"@odata.id": f"{path}/EthernetInterfaces"},
         "NetworkProtocol": {"@odata.id": f"{path}/NetworkProtocol"},

@@ -63,7 +63,8 @@ def test_service_root_is_public_and_carries_the_system_guid(service: RedfishServ
     root = send(service, "GET", "/redfish/v1/", user=None)
     assert root.status == 200 and root.body is not None
     assert root.body["UUID"] == str(bmc.config.guid)
-    assert root.body["ServiceEntryPointUUID"] != root.body["UUID"]
+    manager = send(service, "GET", "/redfish/v1/Managers/BMC").body
+    assert manager is not None and manager["ServiceEntryPointUUID"] != root.body["UUID"]
     assert root.headers["ETag"] == root.body["@odata.etag"]
 
 
