@@ -101,6 +101,18 @@ class SolConfig:
 
 
 @dataclass(frozen=True)
+class RedfishConfig:
+    """The [redfish] section: the BMC's HTTPS Redfish service beside IPMI."""
+
+    enabled: bool = False
+    port: int = 443
+    tls: bool = True
+    cert: str = ""  # PEM paths; empty: a self-signed certificate kept in state_dir
+    key: str = ""
+    system_id: str = ""  # empty: the BMC's name
+
+
+@dataclass(frozen=True)
 class BmcConfig:
     name: str
     address: str
@@ -115,6 +127,7 @@ class BmcConfig:
     qemu: QemuConfig = QemuConfig()
     in_band: InBandConfig = InBandConfig()
     sol: SolConfig = SolConfig()
+    redfish: RedfishConfig = RedfishConfig()
     source: str = "<embedded>"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -230,7 +243,7 @@ def load_config(path: str | Path) -> BmcConfig:
 def parse_config(data: dict[str, Any], source: str = "<embedded>",
                  base_dir: Path | None = None) -> BmcConfig:
     known = {"bmc", "users", "identity", "lan", "security", "power", "qemu", "sol",
-             "fru", "sensors", "sel", "in_band"}
+             "fru", "sensors", "sel", "in_band", "redfish"}
     for key in data:
         if key not in known:
             raise ConfigError(f"{source}: [{key}]: is not a known section")
@@ -266,9 +279,11 @@ def parse_config(data: dict[str, Any], source: str = "<embedded>",
     qemu = _parse_qemu(source, data.get("qemu", {}))
     sol = _parse_sol(source, data.get("sol", {}))
     in_band = _parse_in_band(source, data.get("in_band", {}))
+    redfish = _parse_redfish(source, data.get("redfish", {}), name)
     return BmcConfig(name=name, address=address, port=port, state_dir=state_dir, guid=guid,
                      users=users, identity=identity, lan=lan, security=security, power=power,
-                     qemu=qemu, in_band=in_band, sol=sol, source=source, raw=data)
+                     qemu=qemu, in_band=in_band, sol=sol, redfish=redfish, source=source,
+                     raw=data)
 
 
 def _parse_users(source: str, items: Any) -> tuple[UserConfig, ...]:
@@ -402,6 +417,22 @@ def _parse_qemu(source: str, table: Any) -> QemuConfig:
     )
     section.finish()
     return qemu
+
+
+def _parse_redfish(source: str, table: Any, name: str) -> RedfishConfig:
+    section = _Section(source, "redfish", table)
+    redfish = RedfishConfig(
+        enabled=section.get("enabled", bool, False),
+        port=section.integer("port", 443, 1, 65535),
+        tls=section.get("tls", bool, True),
+        cert=section.get("cert", str, ""),
+        key=section.get("key", str, ""),
+        system_id=section.get("system_id", str, "") or name,
+    )
+    if bool(redfish.cert) != bool(redfish.key):
+        raise section.error("cert", "cert and key must be given together")
+    section.finish()
+    return redfish
 
 
 def _parse_sol(source: str, table: Any) -> SolConfig:

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pybmc.core.bmc import Bmc
 from pybmc.edge.assembly import BmcRuntime
 from pybmc.edge.lanhooks import LanHooks
+from pybmc.edge.redfish_http import RedfishServer
 from pybmc.edge.timer import BmcTimer
 from pybmc.model.lan import LanAddress
 
@@ -200,6 +201,7 @@ class Server:
         self.runtimes = list(runtimes)
         self.stop_vms_on_exit = stop_vms_on_exit
         self.services: dict[str, BmcService] = {}
+        self.redfish: list[RedfishServer] = []
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -207,6 +209,11 @@ class Server:
             service = BmcService(runtime)
             await service.start()
             self.services[runtime.name] = service
+        for service in self.services.values():
+            if service.bmc.config.redfish.enabled:
+                redfish = RedfishServer(service.bmc, after_request=service.flush)
+                await redfish.start(service.address)
+                self.redfish.append(redfish)
         for service in self.services.values():
             await service.runtime.start(flush=service.flush)
             service.flush()  # arms the first timer
@@ -217,6 +224,8 @@ class Server:
                 await runtime.stop(leave_vm_running=not self.stop_vms_on_exit)
             except Exception:
                 log.exception("%s: error while stopping", runtime.name)
+        for redfish in self.redfish:
+            await redfish.close()
         for service in self.services.values():
             await service.close()
         log.info("stopped")

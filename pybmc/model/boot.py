@@ -25,6 +25,7 @@ backend's PowerEvent. Backends should use these words so the right cause is reco
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
@@ -225,6 +226,43 @@ def mark_invalid(state: State, param: int, invalid: bool) -> None:
         state.boot[INVALID_KEY] = bytes(sorted(marked))
     else:
         state.boot.pop(INVALID_KEY, None)
+
+
+# ----------------------------------------------------------------- boot override
+# The selector each front writes for a device (the first one DEVICE_BY_SELECTOR maps to it).
+SELECTOR_BY_DEVICE = {"default": 0x0, "pxe": 0x1, "disk": 0x2, "cdrom": 0x5, "bios": 0x6,
+                      "floppy": 0xF}
+
+
+@dataclass(frozen=True)
+class BootOverride:
+    """The boot flags (parameter 5) as an override: which device, once or always, EFI or not."""
+
+    device: str  # a SELECTOR_BY_DEVICE key
+    enabled: bool
+    persistent: bool
+    efi: bool
+
+
+def boot_override(state: State) -> BootOverride:
+    """The override parameter 5 holds, as IPMI clients wrote it."""
+    flags = read_parameter(state, BOOT_FLAGS)
+    return BootOverride(device_name(flags), bool(flags[0] & FLAG_VALID),
+                        bool(flags[0] & FLAG_PERSISTENT), bool(flags[0] & FLAG_EFI))
+
+
+def set_boot_override(state: State, override: BootOverride) -> None:
+    """Write parameter 5 as Set System Boot Options would; bytes 3-5 are kept."""
+    flags = bytearray(read_parameter(state, BOOT_FLAGS))
+    byte1 = FLAG_EFI if override.efi else 0
+    if override.enabled:
+        byte1 |= FLAG_VALID | (FLAG_PERSISTENT if override.persistent else 0)
+    flags[0] = byte1
+    selector = SELECTOR_BY_DEVICE[override.device]
+    flags[1] = (flags[1] & ~DEVICE_MASK & 0xFF) | (selector << DEVICE_SHIFT)
+    write_parameter(state, BOOT_FLAGS, bytes(flags))
+    log.info("boot override set to %s (enabled %s, persistent %s, efi %s)", override.device,
+             override.enabled, override.persistent, override.efi)
 
 
 # ----------------------------------------------------------------- the boot itself

@@ -1,0 +1,133 @@
+"""Redfish and IPMI on one `pybmc serve`: sushy and plain HTTPS against ipmitool, one state."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, IPMITOOL, BmcProcess
+
+sushy = pytest.importorskip("sushy")
+pytestmark = pytest.mark.skipif(IPMITOOL is None, reason="ipmitool not installed")
+
+PORT = 8443
+INSECURE = ssl.create_default_context()
+INSECURE.check_hostname = False
+INSECURE.verify_mode = ssl.CERT_NONE
+
+
+def https(bmc: BmcProcess, method: str, path: str, body: Any = None,
+          user: tuple[str, str] | None = (ADMIN_USER, ADMIN_PASSWORD)) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json"}
+    if user is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(":".join(user).encode()).decode()
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"https://{bmc.address}:{PORT}{path}", data, headers,
+                                     method=method)
+    try:
+        with urllib.request.urlopen(request, context=INSECURE, timeout=5) as answer:
+            raw = answer.read()
+            return answer.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as err:
+        raw = err.read()
+        return err.code, json.loads(raw) if raw else None
+
+
+@pytest.fixture
+def bmc(bmc_factory: Any) -> BmcProcess:
+    process: BmcProcess = bmc_factory(redfish={"enabled": True, "port": PORT})
+    deadline = time.monotonic() + 10
+    while True:  # the HTTPS listener starts just after the IPMI socket
+        try:
+            https(process, "GET", "/redfish/v1", user=None)
+            return process
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def connect(bmc: BmcProcess, user: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> Any:
+    root = sushy.Sushy(f"https://{bmc.address}:{PORT}/redfish/v1", username=user,
+                       password=password, verify=False)
+    return root.get_system(f"/redfish/v1/Systems/{bmc.configs[0]['bmc']['name']}")
+
+
+def power_status(bmc: BmcProcess) -> str:
+    return bmc.ipmitool("chassis", "power", "status").stdout.strip()
+
+
+def wait_power(bmc: BmcProcess, wanted: str) -> None:
+    deadline = time.monotonic() + 10
+    while power_status(bmc) != wanted:
+        assert time.monotonic() < deadline, f"power never became {wanted!r}"
+        time.sleep(0.1)
+
+
+def test_sushy_power_actions_read_back_over_ipmi(bmc: BmcProcess) -> None:
+    system = connect(bmc)
+    system.reset_system(sushy.RESET_ON)
+    wait_power(bmc, "Chassis Power is on")
+    system.reset_system(sushy.RESET_FORCE_RESTART)
+    wait_power(bmc, "Chassis Power is on")
+    system.reset_system(sushy.RESET_FORCE_OFF)
+    wait_power(bmc, "Chassis Power is off")
+    bmc.ipmitool("chassis", "power", "on")
+    system.refresh()
+    assert system.power_state == sushy.SYSTEM_POWER_STATE_ON
+
+
+def test_boot_override_both_ways(bmc: BmcProcess) -> None:
+    system = connect(bmc)
+    system.set_system_boot_options(sushy.BOOT_SOURCE_TARGET_PXE,
+                                   enabled=sushy.BOOT_SOURCE_ENABLED_ONCE)
+    shown = bmc.ipmitool("chassis", "bootparam", "get", "5").stdout
+    assert "Force PXE" in shown and "Options apply to only next boot" in shown
+    bmc.ipmitool("chassis", "bootdev", "disk", "options=persistent")
+    system.refresh()
+    assert system.boot.target == sushy.BOOT_SOURCE_TARGET_HDD
+    assert system.boot.enabled == sushy.BOOT_SOURCE_ENABLED_CONTINUOUS
+
+
+def test_ipmi_user_logs_in_and_roles_hold(bmc: BmcProcess) -> None:
+    bmc.ipmitool("user", "set", "name", "6", "fresh")
+    bmc.ipmitool("user", "set", "password", "6", "freshpw")
+    bmc.ipmitool("channel", "setaccess", "1", "6", "link=on", "ipmi=on", "privilege=3")
+    bmc.ipmitool("user", "enable", "6")
+    name = bmc.configs[0]["bmc"]["name"]
+    reset = f"/redfish/v1/Systems/{name}/Actions/ComputerSystem.Reset"
+    assert https(bmc, "POST", reset, {"ResetType": "On"}, user=("fresh", "freshpw"))[0] == 204
+    wait_power(bmc, "Chassis Power is on")
+    status, body = https(bmc, "POST", reset, {"ResetType": "ForceOff"},
+                         user=("viewer", "viewerpw"))
+    assert status == 403
+    assert body["error"]["@Message.ExtendedInfo"][0]["MessageId"].endswith(
+        "InsufficientPrivilege")
+    assert https(bmc, "GET", f"/redfish/v1/Systems/{name}", user=None)[0] == 401
+    assert https(bmc, "GET", "/redfish/v1", user=None)[0] == 200
+
+
+def test_redfishtool_lists_systems_and_resets(bmc: BmcProcess) -> None:
+    tool = shutil.which("redfishtool") or str(Path(sys.executable).parent / "redfishtool")
+    if not Path(tool).exists():
+        pytest.skip("redfishtool not installed")
+    base = [tool, "-r", f"{bmc.address}:{PORT}", "-u", ADMIN_USER, "-p", ADMIN_PASSWORD,
+            "-S", "Always"]
+    listed = subprocess.run([*base, "Systems"], capture_output=True, text=True, timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    assert f"/redfish/v1/Systems/{bmc.configs[0]['bmc']['name']}" in listed.stdout
+    reset = subprocess.run([*base, "Systems", "reset", "On"], capture_output=True, text=True,
+                           timeout=30)
+    assert reset.returncode == 0, reset.stderr
+    wait_power(bmc, "Chassis Power is on")
