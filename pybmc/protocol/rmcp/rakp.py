@@ -117,24 +117,9 @@ def rakp1(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
     if len(data) < 8:
         raise PacketError(f"RAKP 1 too short ({len(data)} bytes)")
     tag = data[0]
-    session = table.sessions_by_id.get(u32(data[4:8]))
-    if session is None or not session.is_rmcpplus:
-        _rakp_error(table, PayloadType.RAKP2, tag, RmcpStatus.INVALID_SESSION_ID, 0, addr)
-        return
-    if addr != session.remote:
-        # A half-open login belongs to the address that opened it: a RAKP 1 from anywhere
-        # else (someone who saw the session ID) must not cancel or take it over.
-        table.refused(addr, f"RAKP 1 for session {session.session_id:#010x} opened from "
-                      "another address; ignored")
-        return
-    if session.state is SessionState.RAKP2_SENT and data == session.last_rakp1:
-        table.queue(session.rakp2_reply, addr)  # a retransmitted RAKP 1: same answer
-        return
-    if not allows(session.state, LoginEvent.RAKP1_ACCEPTED):
-        log.debug("%s: RAKP 1 out of order for session %#010x (%s)", table.name,
-                  session.session_id, session.state.value)
-        _rakp_error(table, PayloadType.RAKP2, tag, RmcpStatus.INVALID_SESSION_ID,
-                    session.console_sid, addr)
+    session = _step_session(table, PayloadType.RAKP1, data, addr, SessionState.RAKP2_SENT,
+                            LoginEvent.RAKP1_ACCEPTED)
+    if session is None:
         return
     status, why = _rakp1_checks(table, session, data)
     if status is not RmcpStatus.NO_ERRORS:
@@ -147,8 +132,8 @@ def rakp1(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
              + session.exchange.bmc_random + session.exchange.guid
              + session.exchange.rakp2_authcode(session.kuid))
     session.advance(LoginEvent.RAKP1_ACCEPTED)
-    session.last_rakp1 = data
-    session.rakp2_reply = _setup_reply(table, PayloadType.RAKP2, reply, addr)
+    session.answered[PayloadType.RAKP1] = (
+        data, _setup_reply(table, PayloadType.RAKP2, reply, addr))
     session.touch(now, addr)
 
 
@@ -192,22 +177,9 @@ def rakp3(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
     if len(data) < 8:
         raise PacketError(f"RAKP 3 too short ({len(data)} bytes)")
     tag, status = data[0], data[1]
-    session = table.sessions_by_id.get(u32(data[4:8]))
-    if session is None or not session.is_rmcpplus:
-        _rakp_error(table, PayloadType.RAKP4, tag, RmcpStatus.INVALID_SESSION_ID, 0, addr)
-        return
-    if addr != session.remote:
-        table.refused(addr, f"RAKP 3 for session {session.session_id:#010x} opened from "
-                      "another address; ignored")
-        return
-    if session.active and data == session.last_rakp3:
-        table.queue(session.rakp4_reply, addr)  # a retransmitted RAKP 3: same answer
-        return
-    if not allows(session.state, LoginEvent.RAKP3_ACCEPTED):
-        log.debug("%s: RAKP 3 out of order for session %#010x (%s)", table.name,
-                  session.session_id, session.state.value)
-        _rakp_error(table, PayloadType.RAKP4, tag, RmcpStatus.INVALID_SESSION_ID,
-                    session.console_sid, addr)
+    session = _step_session(table, PayloadType.RAKP3, data, addr, SessionState.ACTIVE,
+                            LoginEvent.RAKP3_ACCEPTED)
+    if session is None:
         return
     exchange = session.exchange
     assert exchange is not None and session.suite is not None
@@ -233,10 +205,41 @@ def rakp3(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
     reply = (bytes([tag, RmcpStatus.NO_ERRORS, 0, 0]) + le32(session.console_sid)
              + exchange.rakp4_icv(sik))
     session.privilege = session.max_privilege  # RMCP+ starts at the negotiated role
-    session.last_rakp3 = data
-    session.rakp4_reply = _setup_reply(table, PayloadType.RAKP4, reply, addr)
+    session.answered[PayloadType.RAKP3] = (
+        data, _setup_reply(table, PayloadType.RAKP4, reply, addr))
     session.touch(now, addr)
     table.activate(session, LoginEvent.RAKP3_ACCEPTED, now)
+
+
+def _step_session(table: SessionTable, step: int, data: bytes, addr: Address,
+                  answered_state: SessionState, event: LoginEvent) -> Session | None:
+    """The session a RAKP 1 or RAKP 3 may act on, or None once it was answered here: an
+    unknown session ID, another address than the Open Session's (ignored), a retransmit of
+    the request already answered (the same reply again), or a step out of order."""
+    name = "RAKP 1" if step == PayloadType.RAKP1 else "RAKP 3"
+    reply_type = step + 1  # RAKP 2 answers RAKP 1, RAKP 4 answers RAKP 3
+    tag = data[0]
+    session = table.sessions_by_id.get(u32(data[4:8]))
+    if session is None or not session.is_rmcpplus:
+        _rakp_error(table, reply_type, tag, RmcpStatus.INVALID_SESSION_ID, 0, addr)
+        return None
+    if addr != session.remote:
+        # A half-open login belongs to the address that opened it: a RAKP from anywhere
+        # else (someone who saw the session ID) must not cancel or take it over.
+        table.refused(addr, f"{name} for session {session.session_id:#010x} opened from "
+                      "another address; ignored")
+        return None
+    answered = session.answered.get(step)
+    if session.state is answered_state and answered is not None and answered[0] == data:
+        table.queue(answered[1], addr)
+        return None
+    if not allows(session.state, event):
+        log.debug("%s: %s out of order for session %#010x (%s)", table.name, name,
+                  session.session_id, session.state.value)
+        _rakp_error(table, reply_type, tag, RmcpStatus.INVALID_SESSION_ID,
+                    session.console_sid, addr)
+        return None
+    return session
 
 
 def _rakp_error(table: SessionTable, payload_type: int, tag: int, status: RmcpStatus,

@@ -72,10 +72,9 @@ class Session:
         self.unauthenticated_window = SequenceWindow(V20_SEQ_WINDOW, 1)
         self.authenticated_out = 1
         self.unauthenticated_out = 1
-        self.last_rakp1 = b""
-        self.rakp2_reply = b""
-        self.last_rakp3 = b""
-        self.rakp4_reply = b""
+        # The RAKP 1 and RAKP 3 answered (by request payload type): (request, reply datagram),
+        # so that a retransmitted request gets the same answer.
+        self.answered: dict[int, tuple[bytes, bytes]] = {}
         # Retransmit cache: the previous request and the reply message it got.
         self._last_request: tuple[int, int, int, int, int, bytes] | None = None
         self._last_reply = b""
