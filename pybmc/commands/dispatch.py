@@ -52,6 +52,16 @@ class SessionView(Protocol):
     def close(self) -> None: ...
 
 
+class LoginRequests(Protocol):
+    """What a session-less LAN request may do to log in (IPMI 1.5): the session layer's
+    answers (completion code + data) to Get Session Challenge and Activate Session, for the
+    peer it came from."""
+
+    def get_session_challenge(self, data: bytes) -> bytes: ...
+
+    def activate_session(self, data: bytes) -> bytes: ...
+
+
 class SessionTable(Protocol):
     """The active sessions, as Get Session Info and Close Session see them."""
 
@@ -109,11 +119,13 @@ class Context:
     """Everything a handler needs to answer one request: the request's channel, privilege,
     session and time, and the typed parts of the BMC it reaches (never the BMC itself)."""
 
-    __slots__ = ("channel", "lun", "now", "parts", "privilege", "session")
+    __slots__ = ("channel", "login", "lun", "now", "parts", "privilege", "session")
 
     def __init__(self, parts: BmcParts, channel: int, privilege: Privilege,
-                 session: SessionView | None = None, now: float = 0.0, lun: int = 0) -> None:
+                 session: SessionView | None = None, now: float = 0.0, lun: int = 0,
+                 login: LoginRequests | None = None) -> None:
         self.parts = parts
+        self.login = login  # set for session-less LAN requests only
         self.channel = channel
         self.privilege = privilege
         self.session = session

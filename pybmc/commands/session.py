@@ -60,6 +60,30 @@ def _login_status(ctx: Context) -> int:
     return status
 
 
+@table.command(NetFn.APP, 0x39, Privilege.NONE)
+def get_session_challenge(ctx: Context, data: bytes) -> bytes:
+    """06 39: only before a session, on the LAN: the session layer hands out the challenge."""
+    if ctx.login is None:
+        raise CommandError(Cc.INVALID_COMMAND)
+    return _data_or_error(ctx.login.get_session_challenge(data))
+
+
+@table.command(NetFn.APP, 0x3A, Privilege.NONE)
+def activate_session(ctx: Context, data: bytes) -> bytes:
+    """06 3A: only on the temporary session ID a challenge gave; the session layer checked
+    the packet's authcode and makes the session."""
+    if ctx.login is None:
+        raise CommandError(Cc.INVALID_COMMAND)
+    return _data_or_error(ctx.login.activate_session(data))
+
+
+def _data_or_error(reply: bytes) -> bytes:
+    """The session layer answers completion code + data; handlers return data or raise."""
+    if reply[0] != Cc.OK:
+        raise CommandError(reply[0])
+    return reply[1:]
+
+
 @table.command(NetFn.APP, 0x38, Privilege.NONE, length=2)
 def get_channel_authentication_capabilities(ctx: Context, data: bytes) -> bytes:
     channel = _lan_channel(ctx, data[0])

@@ -36,7 +36,7 @@ from pybmc.protocol.rmcp.events import (
     SessionEvent,
     SessionOpened,
 )
-from pybmc.protocol.rmcp.host import RandomSource, SessionHost
+from pybmc.protocol.rmcp.host import LoginRequests, RandomSource, SessionHost
 from pybmc.protocol.rmcp.packet import is_rmcp
 from pybmc.protocol.rmcp.session import SessionManager
 from pybmc.protocol.rmcp.session_record import Address, Session
@@ -176,9 +176,9 @@ class Bmc:
         return reply
 
     def _execute_for_session(self, req: Request, privilege: Privilege, session: Session | None,
-                             now: float) -> bytes:
+                             now: float, login: LoginRequests | None) -> bytes:
         """The session layer's way in: one request on the LAN channel."""
-        ctx = Context(self.parts, LAN_CHANNEL, privilege, session, now, req.rs_lun)
+        ctx = Context(self.parts, LAN_CHANNEL, privilege, session, now, req.rs_lun, login)
         return self.execute(ctx, req.netfn, req.cmd, req.data)
 
     def _execute_on(self, channel: int, privilege: Privilege, now: float, netfn: int, cmd: int,

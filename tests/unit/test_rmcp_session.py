@@ -738,6 +738,8 @@ def test_v15_retransmit_cache(bmc: Bmc, wire: Wire, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(bmc, "execute", lambda ctx, netfn, cmd, data: calls.append(cmd)
                         or real_execute(ctx, netfn, cmd, data))
     client = V15Client(wire).login()
+    assert calls == [0x39, 0x3A]  # the login commands go through the dispatcher too
+    calls.clear()
     first = client.request(*GET_DEVICE_ID, rq_seq=7)
     assert client.request(*GET_DEVICE_ID, rq_seq=7) == first
     assert calls == [0x01]

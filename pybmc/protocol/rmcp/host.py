@@ -52,9 +52,19 @@ class ChannelPolicy(Protocol):
     def auth_types_enabled(self, privilege: Privilege) -> int: ...
 
 
-# Runs one decoded request at a privilege, for a session (None: session-less) at `now`;
-# returns completion code + response data.
-Execute = Callable[[Request, Privilege, "Session | None", float], bytes]
+class LoginRequests(Protocol):
+    """Get Session Challenge and Activate Session, answered by the session layer for the
+    peer a session-less request came from (the dispatcher's handlers call these)."""
+
+    def get_session_challenge(self, data: bytes) -> bytes: ...
+
+    def activate_session(self, data: bytes) -> bytes: ...
+
+
+# Runs one decoded request at a privilege, for a session (None: session-less) at `now`, with
+# the login requests a session-less request may make; returns completion code + data.
+Execute = Callable[[Request, Privilege, "Session | None", float, "LoginRequests | None"],
+                   bytes]
 RandomSource = Callable[[int], bytes]
 
 

@@ -58,12 +58,35 @@ def _sessionless(table: SessionTable, packet: Ipmi15Packet, addr: Address, now: 
     req = decode_request(packet.message)
     if req.netfn & 1:
         raise MessageError("session-less packet is a response")
-    if (req.netfn, req.cmd) == (NetFn.APP, CMD_GET_SESSION_CHALLENGE):
-        result = _get_session_challenge(table, req.data, addr, now)
-        reply = encode_response(req, result)
-    else:
-        reply = table.run_request(packet.message, Privilege.NONE, None, now)
+    # Get Session Challenge goes through the dispatcher like every command; its handler
+    # comes back here through the login object for this peer.
+    reply = table.run_request(packet.message, Privilege.NONE, None, now,
+                              V15Login(table, addr, now))
     table.queue(build_ipmi15(AuthType.NONE, 0, 0, reply), addr)
+
+
+class V15Login:
+    """The login requests one session-less IPMI 1.5 packet may make (a LoginRequests): Get
+    Session Challenge from anyone; Activate Session only on a challenge's temporary session
+    ID, once the packet's authcode proved the password."""
+
+    def __init__(self, table: SessionTable, addr: Address, now: float,
+                 challenge: Challenge | None = None, user: Account | None = None) -> None:
+        self.table, self.addr, self.now = table, addr, now
+        self.challenge, self.user = challenge, user
+        self.session: Session | None = None  # what Activate Session made
+
+    def get_session_challenge(self, data: bytes) -> bytes:
+        if self.challenge is not None:
+            return bytes([Cc.INVALID_COMMAND])  # a temporary session ID is for activation
+        return _get_session_challenge(self.table, data, self.addr, self.now)
+
+    def activate_session(self, data: bytes) -> bytes:
+        if self.challenge is None or self.user is None:
+            return bytes([Cc.INVALID_COMMAND])  # no challenge: nothing to activate
+        result, self.session = _check_activation(self.table, self.challenge, data, self.user,
+                                                 self.addr, self.now)
+        return result
 
 
 def _auth_type_enabled(table: SessionTable, auth_type: int,
@@ -129,11 +152,12 @@ def _activate_session(table: SessionTable, challenge: Challenge, packet: Ipmi15P
         zeros = bytes(16) if packet.auth_type != AuthType.NONE else b""
         table.queue(build_ipmi15(packet.auth_type, 0, challenge.temp_sid, reply, zeros), addr)
         return
-    result, session = _check_activation(table, challenge, req.data, user, addr, now)
+    login = V15Login(table, addr, now, challenge, user)
+    reply = table.run_request(packet.message, Privilege.NONE, None, now, login)
+    session = login.session
     # The reply carries the temporary session ID (FreeIPMI checks it) and, when a session
     # was made, the console's initial outbound sequence number as its first sequence.
     sequence = session.next_v15_sequence() if session is not None else 0
-    reply = encode_response(req, result)
     authcode = crypto.v15_authcode(packet.auth_type, user.password, challenge.temp_sid,
                                    sequence, reply)
     datagram = build_ipmi15(packet.auth_type, sequence, challenge.temp_sid, reply, authcode)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from pybmc.protocol.rmcp.events import SessionClosed, SessionEvent, SessionOpened
-from pybmc.protocol.rmcp.host import SessionHost
+from pybmc.protocol.rmcp.host import LoginRequests, SessionHost
 from pybmc.protocol.rmcp.login_state import LoginEvent, SessionState
 from pybmc.protocol.rmcp.session_record import Address, Challenge, Session
 from pybmc.wire.codes import Privilege
@@ -144,7 +144,7 @@ class SessionTable:
 
     # ----------------------------------------------------------------- requests
     def run_request(self, message: bytes, privilege: Privilege, session: Session | None,
-                    now: float) -> bytes:
+                    now: float, login: LoginRequests | None = None) -> bytes:
         """Decode, execute and encode one IPMI request (MessageError when it is not one)."""
         req = decode_request(message)
         if req.netfn & 1:
@@ -155,7 +155,7 @@ class SessionTable:
                 log.debug("%s: retransmitted request rqSeq %d cmd %#04x answered from cache",
                           self.name, req.rq_seq, req.cmd)
                 return cached
-        reply = encode_response(req, self.host.execute(req, privilege, session, now))
+        reply = encode_response(req, self.host.execute(req, privilege, session, now, login))
         if session is not None:
             session.remember(req, reply, now)
         return reply
