@@ -168,7 +168,8 @@ class BmcService:
 
     def _retire_old_endpoints(self) -> None:
         if len(self.endpoints) == 1:
-            self._routes.clear()
+            if self._moving is None or self._moving.done():  # routes pinned for a move stay
+                self._routes.clear()
             return
         in_use = {id(self._routes.get(s.remote)) for s in self.bmc.sessions.sessions}
         for address, endpoint in list(self.endpoints.items()):
