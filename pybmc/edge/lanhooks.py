@@ -15,10 +15,8 @@ import asyncio
 import ipaddress
 import logging
 import shlex
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING
-
-from pybmc.edge import netlink
 
 if TYPE_CHECKING:
     from pybmc.core.bmc import Bmc
@@ -56,7 +54,7 @@ class LanHooks:
             return
         netmask = _netmask(self.bmc)
         prefix = ipaddress.IPv4Network(f"0.0.0.0/{netmask}").prefixlen
-        ok = await self._netlink(netlink.add_address, address, prefix, "add address")
+        ok = await self._netlink("add_address", address, prefix, "add address")
         if ok:
             added = self.bmc.state.extra.setdefault(ADDED_KEY, {})
             added[address] = prefix
@@ -76,10 +74,15 @@ class LanHooks:
                                            strict=False).prefixlen
         else:
             return
-        self._spawn(self._netlink(netlink.remove_address, address, prefix, "remove address"))
+        self._spawn(self._netlink("remove_address", address, prefix, "remove address"))
 
-    async def _netlink(self, change: Callable[[netlink.Handle, str, str, int], bool],
-                       address: str, prefix: int, what: str) -> bool:
+    async def _netlink(self, change_name: str, address: str, prefix: int, what: str) -> bool:
+        """Run pybmc.edge.netlink's `change_name` in a thread; imported only here, so a BMC
+        without `[lan] interface` never loads pyroute2."""
+        from pybmc.edge import netlink
+
+        change = getattr(netlink, change_name)
+
         def run() -> bool:
             with netlink.open_handle() as handle:
                 return change(handle, self.interface, address, prefix)

@@ -16,13 +16,16 @@ import logging
 import signal
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from pybmc.core.bmc import Bmc
 from pybmc.edge.assembly import BmcRuntime
 from pybmc.edge.lanhooks import LanHooks
-from pybmc.edge.redfish_http import RedfishServer
 from pybmc.edge.timer import BmcTimer
 from pybmc.model.lan import LanAddress
+
+if TYPE_CHECKING:
+    from pybmc.edge.redfish_http import RedfishServer
 
 log = logging.getLogger("pybmc.server")
 
@@ -202,7 +205,7 @@ class Server:
         self.runtimes = list(runtimes)
         self.stop_vms_on_exit = stop_vms_on_exit
         self.services: dict[str, BmcService] = {}
-        self.redfish: list[RedfishServer] = []
+        self.redfish: list[RedfishServer] = []  # pybmc.edge.redfish_http
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -212,6 +215,9 @@ class Server:
             self.services[runtime.name] = service
         for service in self.services.values():
             if service.bmc.config.redfish.enabled:
+                # Imported only when used: a process of IPMI-only BMCs never loads aiohttp.
+                from pybmc.edge.redfish_http import RedfishServer
+
                 redfish = RedfishServer(service.bmc, after_request=service.flush)
                 await redfish.start(service.address)
                 self.redfish.append(redfish)
