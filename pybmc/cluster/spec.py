@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pybmc.config.bmc import PRIVILEGE_NAMES, ConfigError
+from pybmc.config.bmc import PRIVILEGE_NAMES, ConfigError, read_toml
 
 FIRMWARES = ("bios", "uefi")
 BOOT_DEVICES = ("network", "disk", "cdrom")
@@ -117,15 +116,7 @@ def expand_template(text: str, n: int) -> str:
 
 def load_cluster(path: str | Path) -> ClusterSpec:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    return parse_cluster(data, str(path), path.resolve().parent)
+    return parse_cluster(read_toml(path), str(path), path.resolve().parent)
 
 
 class _Table:

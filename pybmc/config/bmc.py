@@ -225,19 +225,22 @@ def default_state_dir(name: str) -> Path:
     return Path(base) / "pybmc" / name
 
 
-def load_config(path: str | Path) -> BmcConfig:
-    """Read one BMC's TOML file."""
-    path = Path(path)
-    source = str(path)
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's tables; ConfigError naming the file when it cannot be read or parsed."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise ConfigError(f"{source}: cannot read: {err.strerror}") from None
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{source}: not valid TOML: {err}") from None
-    return parse_config(data, source, base_dir=path.parent)
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+
+
+def load_config(path: str | Path) -> BmcConfig:
+    """Read one BMC's TOML file."""
+    path = Path(path)
+    return parse_config(read_toml(path), str(path), base_dir=path.parent)
 
 
 def parse_config(data: dict[str, Any], source: str = "<embedded>",
