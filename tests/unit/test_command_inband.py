@@ -21,6 +21,7 @@ from pybmc.edge.power.process import process_start_time
 from pybmc.model.power import BootChoice, PowerAction, PowerError, PowerEvent
 from pybmc.protocol.inband import VmCapability
 from pybmc.wire.codes import Cc
+from tests.unit.clock import FakeClock
 from tests.unit.power_fakes import Recorder
 
 # Writes its PYBMC_BOOT_DEVICE to a file (one line per start), then runs until signalled.
@@ -192,20 +193,21 @@ async def test_soft_off_without_the_capability_sends_sigterm(machine) -> None:
     assert vm.link.sent == [] and process_start_time(pid) is None
 
 
-async def test_a_reset_the_vm_reports_is_a_guest_reboot(machine, monkeypatch) -> None:
-    monkeypatch.setattr(command_module, "LINK_RESET_QUIET", 0.3)
+async def test_a_reset_the_vm_reports_is_a_guest_reboot(machine) -> None:
     vm = machine(FakeLink())
+    clock = FakeClock()
+    vm.power.clock = clock
     pid = await vm.power_on()
     boots = len([e for e in vm.recorder.events if e.kind == "boot"])
     vm.link.report_reset()  # QEMU's start-up reset: part of the boot we started
     await vm.settle()
     assert len([e for e in vm.recorder.events if e.kind == "boot"]) == boots
-    await asyncio.sleep(0.35)
+    clock.advance(command_module.LINK_RESET_QUIET + 0.1)  # the start-up window is over
     vm.link.report_reset()  # the guest rebooted, same boot device: nothing to restart
     await vm.settle()
     assert vm.recorder.events[-1] == PowerEvent("boot", "guest reboot")
     assert vm.power.pid == pid
-    await asyncio.sleep(0.35)
+    clock.advance(command_module.LINK_RESET_QUIET + 0.1)
     vm.recorder.next_boot = BootChoice("pxe")  # e.g. chassis bootdev pxe from the guest
     vm.link.report_reset()
     await until(lambda: vm.boots() == ["default", "pxe"])

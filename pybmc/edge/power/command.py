@@ -112,6 +112,7 @@ class CommandPower(QueuedActions):
         self.vm_link: VmLink | None = None
         self._process_boot = BootChoice()  # the boot choice the running process started with
         self._link_reset_quiet_until = 0.0
+        self.clock = time.monotonic  # when the VM reports a reset (a fake clock in tests)
 
     @classmethod
     def from_bmc_config(cls, config: BmcConfig, initially_on: bool) -> CommandPower:
@@ -285,12 +286,12 @@ class CommandPower(QueuedActions):
 
     # ---------------------------------------------------------------- resets the VM reports
     def _quiet_link_resets(self) -> None:
-        self._link_reset_quiet_until = time.monotonic() + LINK_RESET_QUIET
+        self._link_reset_quiet_until = self.clock() + LINK_RESET_QUIET
 
     def _on_link_reset(self) -> None:
         """The VM says its machine was reset. Outside a boot we started, that is the guest
         rebooting: a new boot, which may have to run the command again for a new device."""
-        if self._running() is None or time.monotonic() < self._link_reset_quiet_until:
+        if self._running() is None or self.clock() < self._link_reset_quiet_until:
             return
         self._quiet_link_resets()
         self._submit(self._guest_reboot, "guest reboot")
