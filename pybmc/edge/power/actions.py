@@ -9,13 +9,26 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pybmc.model.power import BootChoice, PowerEvent, PowerListener, Untimed, event_cause
+from pybmc.model.power import (
+    BootChoice,
+    PowerAction,
+    PowerError,
+    PowerEvent,
+    PowerListener,
+    Untimed,
+    event_cause,
+)
+from pybmc.wire.codes import Cc
 
 __all__ = ["QueuedActions", "event_cause"]
 
 log = logging.getLogger("pybmc.power")
 
 Operation = Callable[[], Awaitable[None]]
+
+# Actions that act on a running machine: refused while it is off and nothing is under way
+# (a reset asked for right after a power-on is still accepted).
+NEEDS_POWER = frozenset({PowerAction.RESET, PowerAction.SOFT_OFF, PowerAction.DIAG})
 
 
 class QueuedActions(Untimed):
@@ -42,6 +55,61 @@ class QueuedActions(Untimed):
         self._listener = listener
 
     # ---------------------------------------------------------------- actions
+    def request(self, action: PowerAction, cause: str | None = None) -> None:
+        """Check what can be refused at once (with its completion code), then queue it."""
+        self._check_request(action)
+        if action in NEEDS_POWER and not self._on and self._pending == 0:
+            raise PowerError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE,
+                             f"{action.name.lower()} while powered off")
+        operations: dict[PowerAction, Operation] = {
+            PowerAction.ON: lambda: self._power_on(event_cause(cause, "chassis control")),
+            PowerAction.OFF: lambda: self._hard_off(event_cause(cause, "chassis control")),
+            PowerAction.SOFT_OFF: self._soft_off,
+            PowerAction.CYCLE: lambda: self._power_cycle(event_cause(cause, "power cycle")),
+            PowerAction.RESET: lambda: self._hard_reset(event_cause(cause, "hard reset")),
+            PowerAction.DIAG: self._diagnostic_interrupt,
+        }
+        self._submit(operations[action], f"power {action.name.lower()}")
+
+    def _check_request(self, action: PowerAction) -> None:
+        """A backend's own refusals (raise PowerError); none by default."""
+        return None
+
+    async def _power_cycle(self, cause: str) -> None:
+        """Off (if on), the cycle interval, on: power-cycling an off machine powers it on."""
+        if self._is_running():
+            await self._hard_off(cause)
+            await asyncio.sleep(self.cycle_interval)
+        await self._power_on(cause)
+
+    async def _drain(self, budget: float) -> None:
+        """Wait (at most `budget` seconds) for queued actions, so none is cut in half."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
+        while self._pending > 0 and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+
+    # What each backend does for the actions; request() queues them.
+    cycle_interval: float
+
+    def _is_running(self) -> bool:
+        raise NotImplementedError
+
+    async def _power_on(self, cause: str) -> None:
+        raise NotImplementedError
+
+    async def _hard_off(self, cause: str) -> None:
+        raise NotImplementedError
+
+    async def _soft_off(self) -> None:
+        raise NotImplementedError
+
+    async def _hard_reset(self, cause: str) -> None:
+        raise NotImplementedError
+
+    async def _diagnostic_interrupt(self) -> None:
+        raise NotImplementedError
+
     def _submit(self, operation: Operation, what: str) -> None:
         """Run operations one at a time, in the order they were asked for."""
         self._pending += 1

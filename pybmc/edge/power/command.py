@@ -43,11 +43,11 @@ import shlex
 import signal
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from pybmc.edge.power.actions import QueuedActions, event_cause
+from pybmc.edge.power.actions import QueuedActions
 from pybmc.edge.power.process import (
     WatchedProcess,
     adopt,
@@ -137,24 +137,16 @@ class CommandPower(QueuedActions):
         return (link is not None and link.connected
                 and link.capabilities & capability == capability)
 
-    def request(self, action: PowerAction, cause: str | None = None) -> None:
+    def _check_request(self, action: PowerAction) -> None:
         if action is PowerAction.DIAG and not self._link_can(VmCapability.NMI):
             raise PowerError(Cc.INVALID_DATA_FIELD,
                              "no diagnostic interrupt: no VM link that takes an NMI")
-        needs_power = action in (PowerAction.RESET, PowerAction.SOFT_OFF, PowerAction.DIAG)
-        if needs_power and not self._on and self._pending == 0:
-            raise PowerError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE,
-                             f"{action.name.lower()} while powered off")
-        operations: dict[PowerAction, Callable[[], Awaitable[None]]] = {
-            PowerAction.ON: lambda: self._power_on(event_cause(cause, "chassis control")),
-            PowerAction.OFF: lambda: self._power_off(event_cause(cause, "chassis control"),
-                                                     graceful=False),
-            PowerAction.SOFT_OFF: self._soft_off,
-            PowerAction.CYCLE: lambda: self._power_cycle(event_cause(cause, "power cycle")),
-            PowerAction.RESET: lambda: self._hard_reset(event_cause(cause, "hard reset")),
-            PowerAction.DIAG: self._diagnostic_interrupt,
-        }
-        self._submit(operations[action], f"power {action.name.lower()}")
+
+    def _is_running(self) -> bool:
+        return self._running() is not None
+
+    async def _hard_off(self, cause: str) -> None:
+        await self._power_off(cause, graceful=False)
 
     # ---------------------------------------------------------------- the process
     def _environment(self, choice: BootChoice) -> dict[str, str]:
@@ -231,12 +223,6 @@ class CommandPower(QueuedActions):
             self._set_on(False, cause)
             return
         await self._stop_process(proc, cause, graceful)
-
-    async def _power_cycle(self, cause: str) -> None:
-        if self._running() is not None:
-            await self._power_off(cause, graceful=False)
-            await asyncio.sleep(self.cycle_interval)
-        await self._power_on(cause)
 
     async def _hard_reset(self, cause: str) -> None:
         proc = self._running()
@@ -323,10 +309,7 @@ class CommandPower(QueuedActions):
             self._set_on(False, "command not running")
 
     async def stop(self, leave_running: bool = True) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.off_wait + KILL_WAIT + 1.0
-        while self._pending > 0 and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+        await self._drain(self.off_wait + KILL_WAIT + 1.0)
         proc = self._running()
         if proc is not None and not leave_running:
             await self._stop_process(proc, "pybmc stopping", graceful=False)

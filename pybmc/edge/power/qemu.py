@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pybmc.config.bmc import QemuConfig
-from pybmc.edge.power.actions import QueuedActions, event_cause
+from pybmc.edge.power.actions import QueuedActions
 from pybmc.edge.power.process import (
     WatchedProcess,
     adopt,
@@ -156,23 +156,15 @@ class QemuPower(QueuedActions):
                 "-device", f"isa-ipmi-{self.config.in_band_interface},bmc=pybmc-bmc"]
 
     # ---------------------------------------------------------------- requests
-    def request(self, action: PowerAction, cause: str | None = None) -> None:
-        busy = self._pending > 0
-        needs_power = action in (PowerAction.RESET, PowerAction.DIAG, PowerAction.SOFT_OFF)
-        if needs_power and not self._on and not busy:
-            raise PowerError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE,
-                             f"{action.name.lower()} while powered off")
+    def _check_request(self, action: PowerAction) -> None:
         if action in (PowerAction.ON, PowerAction.CYCLE):
             self._check_can_launch()
-        operations: dict[PowerAction, Callable[[], Awaitable[None]]] = {
-            PowerAction.ON: lambda: self._power_on(event_cause(cause, "chassis control")),
-            PowerAction.OFF: lambda: self._power_off(event_cause(cause, "chassis control")),
-            PowerAction.CYCLE: lambda: self._power_cycle(event_cause(cause, "power cycle")),
-            PowerAction.RESET: lambda: self._hard_reset(event_cause(cause, "hard reset")),
-            PowerAction.DIAG: self._diagnostic_interrupt,
-            PowerAction.SOFT_OFF: self._soft_off,
-        }
-        self._submit(operations[action], f"power {action.name.lower()}")
+
+    def _is_running(self) -> bool:
+        return self._running_process() is not None
+
+    async def _hard_off(self, cause: str) -> None:
+        await self._power_off(cause)
 
     def _check_can_launch(self) -> None:
         """Refuse a power-on that cannot work, with a completion code instead of silence."""
@@ -468,12 +460,6 @@ class QemuPower(QueuedActions):
                 return
         await self._on_process_exit(proc, proc.returncode)
 
-    async def _power_cycle(self, cause: str) -> None:
-        if self._running_process() is not None:
-            await self._power_off(cause)
-            await asyncio.sleep(self.cycle_interval)
-        await self._power_on(cause)
-
     async def _hard_reset(self, cause: str) -> None:
         if not await self._require_on("hard reset"):
             return
@@ -558,7 +544,8 @@ class QemuPower(QueuedActions):
 
     async def stop(self, leave_running: bool = True) -> None:
         """Let go of QEMU. By default it keeps running, as a host does when its BMC reboots."""
-        await self._drain()
+        # A launch under way is not cut in half.
+        await self._drain(self.timeouts.launch + self.timeouts.quit + self.timeouts.terminate)
         proc = self._running_process()
         if proc is not None and not leave_running:
             await self._stop_process(proc, "pybmc stopping")
@@ -573,12 +560,6 @@ class QemuPower(QueuedActions):
             self._proc = None
         await self._cancel_tasks()
 
-    async def _drain(self) -> None:
-        """Wait for queued actions (bounded), so a launch is not cut in half."""
-        budget = self.timeouts.launch + self.timeouts.quit + self.timeouts.terminate
-        deadline = asyncio.get_running_loop().time() + budget
-        while self._pending > 0 and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
 
 
 async def _disconnect_quietly(client: QMPClient) -> None:
