@@ -32,8 +32,16 @@ def prepare_bmc() -> Callable[[Bmc], None]:
 
 
 @pytest.fixture
+def bmc_clock() -> Callable[[], float] | None:
+    """The clock every Bmc of the module reads (None: the real one); modules with timed
+    behaviour override it with a FakeClock (tests/unit/clock.py)."""
+    return None
+
+
+@pytest.fixture
 def make_bmc(tmp_path: Path, bmc_sections: dict[str, Any],
-             prepare_bmc: Callable[[Bmc], None]) -> MakeBmc:
+             prepare_bmc: Callable[[Bmc], None],
+             bmc_clock: Callable[[], float] | None) -> MakeBmc:
     """Build a Bmc: `make_bmc()` keeps its state in tmp_path, `make_bmc(dir)` elsewhere (the
     same dir again is a restart); keyword sections replace the module's defaults."""
     def make(state_dir: Path | None = None, **sections: Any) -> Bmc:
@@ -43,7 +51,7 @@ def make_bmc(tmp_path: Path, bmc_sections: dict[str, Any],
             **bmc_sections,
             **sections,
         })
-        bmc = Bmc(config)
+        bmc = Bmc(config) if bmc_clock is None else Bmc(config, clock=bmc_clock)
         prepare_bmc(bmc)
         return bmc
     return make

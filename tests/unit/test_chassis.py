@@ -2,39 +2,37 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
 from pybmc.model.power import BootChoice, PowerAction, PowerEvent
 from pybmc.model.simulated_power import SimulatedPower
 from pybmc.wire.codes import LAN_CHANNEL, Privilege
 from tests.unit.clock import FakeClock, run_timers
+from tests.unit.conftest import ADMIN, MakeBmc
 
 DELAY = 0.05  # soft_off_delay and cycle_interval in these tests
 
 
-def make_bmc(state_dir: Path, clock: FakeClock | None = None, **power: Any) -> Bmc:
-    config = parse_config({
-        "bmc": {"name": "t", "address": "127.0.0.2", "state_dir": str(state_dir)},
-        "users": [{"name": "admin", "password": "secret"}],
-        "power": {"soft_off_delay": DELAY, "cycle_interval": DELAY, **power},
-    })
-    return Bmc(config, clock=clock or FakeClock())
+POWER = {"soft_off_delay": DELAY, "cycle_interval": DELAY}
+
+
+@pytest.fixture
+def bmc_sections() -> dict[str, Any]:
+    return {"users": [ADMIN], "power": POWER}
+
+
+@pytest.fixture
+def bmc_clock() -> FakeClock:
+    return FakeClock()
 
 
 def wait(bmc: Bmc, seconds: float) -> None:
     """Let `seconds` pass on the BMC's fake clock, its timer firing as it falls due."""
     assert isinstance(bmc.clock, FakeClock)
     run_timers(bmc, bmc.clock, seconds)
-
-
-@pytest.fixture
-def bmc(tmp_path: Path) -> Bmc:
-    return make_bmc(tmp_path)
 
 
 def call(bmc: Bmc, request: str, privilege: Privilege = Privilege.ADMINISTRATOR,
@@ -66,11 +64,11 @@ def test_get_chassis_capabilities(bmc: Bmc):
     assert call(bmc, "00 00") == "00 00 20 20 20 20 20"
 
 
-def test_set_chassis_capabilities_reads_back_and_persists(bmc: Bmc, tmp_path: Path):
+def test_set_chassis_capabilities_reads_back_and_persists(make_bmc: MakeBmc, bmc: Bmc):
     assert call(bmc, "00 05 01 22 24 26 28") == "00"
     assert call(bmc, "00 00") == "00 01 22 24 26 28 20"
     assert call(bmc, "00 05 03 20 20 20 20 30") == "00"
-    assert call(make_bmc(tmp_path), "00 00") == "00 03 20 20 20 20 30"
+    assert call(make_bmc(), "00 00") == "00 03 20 20 20 20 30"
 
 
 def test_set_chassis_capabilities_needs_administrator(bmc: Bmc):
@@ -97,10 +95,10 @@ def test_chassis_status_with_extra_data_is_c7(bmc: Bmc):
     assert call(bmc, "00 01 00") == "c7"
 
 
-def test_set_front_panel_enables_reads_back_in_chassis_status(bmc: Bmc, tmp_path: Path):
+def test_set_front_panel_enables_reads_back_in_chassis_status(make_bmc: MakeBmc, bmc: Bmc):
     assert call(bmc, "00 0a 05") == "00"  # disable the diagnostic and power off buttons
     assert call(bmc, "00 01").split()[4] == "f5"
-    assert call(make_bmc(tmp_path), "00 01").split()[4] == "f5"
+    assert call(make_bmc(), "00 01").split()[4] == "f5"
     assert call(bmc, "00 0a 00", Privilege.OPERATOR) == "d4"
 
 
@@ -143,8 +141,8 @@ def test_soft_off_completes_after_the_delay(bmc: Bmc):
     assert not bmc.state.power_on
 
 
-def test_soft_off_asked_twice_keeps_the_first_deadline(tmp_path: Path):
-    bmc = make_bmc(tmp_path, soft_off_delay=0.2)
+def test_soft_off_asked_twice_keeps_the_first_deadline(make_bmc: MakeBmc):
+    bmc = make_bmc(power={**POWER, "soft_off_delay": 0.2})
     call(bmc, "00 02 01")
     call(bmc, "00 02 05")
     wait(bmc, 0.12)
@@ -189,13 +187,13 @@ def test_cycle_while_off_powers_on(bmc: Bmc):
     assert bmc.power.is_on()
 
 
-def test_set_power_cycle_interval_applies_to_the_next_cycle(tmp_path: Path):
-    bmc = make_bmc(tmp_path, cycle_interval=5.0)
+def test_set_power_cycle_interval_applies_to_the_next_cycle(make_bmc: MakeBmc):
+    bmc = make_bmc(power={**POWER, "cycle_interval": 5.0})
     assert call(bmc, "00 0b 00") == "00"
     call(bmc, "00 02 02")
     wait(bmc, 0.001)  # interval 0: on at the next timer
     assert bmc.power.is_on()
-    again = make_bmc(tmp_path, cycle_interval=5.0)  # the interval a client set persists
+    again = make_bmc(power={**POWER, "cycle_interval": 5.0})  # the interval a client set persists
     call(again, "00 02 00")
     call(again, "00 02 02")
     wait(again, 0.001)
@@ -241,23 +239,23 @@ def test_identify_needs_operator(bmc: Bmc):
 
 
 # ----------------------------------------------------------------- restore policy
-def test_set_power_restore_policy_and_no_change(bmc: Bmc, tmp_path: Path):
+def test_set_power_restore_policy_and_no_change(make_bmc: MakeBmc, bmc: Bmc):
     assert call(bmc, "00 06 02") == "00 07"  # always on; supported: all three
     assert call(bmc, "00 01").split()[1] == "40"  # 10b in bits 6:5, power off
     assert call(bmc, "00 06 03") == "00 07"  # no change: just the supported set
     assert bmc.state.restore_policy == 2
     assert call(bmc, "00 06 00") == "00 07"
     assert call(bmc, "00 01").split()[1] == "00"
-    assert call(make_bmc(tmp_path), "00 01").split()[1] == "00"
+    assert call(make_bmc(), "00 01").split()[1] == "00"
 
 
 def test_set_power_restore_policy_reserved_value_is_cc(bmc: Bmc):
     assert call(bmc, "00 06 04") == "cc"
 
 
-def test_restore_policy_always_on_starts_a_new_bmc_powered_on(bmc: Bmc, tmp_path: Path):
+def test_restore_policy_always_on_starts_a_new_bmc_powered_on(make_bmc: MakeBmc, bmc: Bmc):
     call(bmc, "00 06 02")
-    assert make_bmc(tmp_path).power.is_on()
+    assert make_bmc().power.is_on()
 
 
 # ----------------------------------------------------------------- restart cause, POH
@@ -269,12 +267,12 @@ def test_restart_cause_after_chassis_control_names_the_channel(bmc: Bmc):
     assert call(bmc, "00 07") == "00 01 0f"
 
 
-def test_restart_cause_of_a_guest_reboot_is_soft_reset(bmc: Bmc, tmp_path: Path):
+def test_restart_cause_of_a_guest_reboot_is_soft_reset(make_bmc: MakeBmc, bmc: Bmc):
     call(bmc, "00 02 01")
     assert isinstance(bmc.power, SimulatedPower)
     bmc.power.guest_reboot()
     assert call(bmc, "00 07") == "00 0a 00"
-    assert call(make_bmc(tmp_path), "00 07") == "00 0a 00"
+    assert call(make_bmc(), "00 07") == "00 0a 00"
 
 
 def test_reset_requested_by_the_watchdog_is_a_watchdog_restart(bmc: Bmc):
@@ -284,11 +282,11 @@ def test_reset_requested_by_the_watchdog_is_a_watchdog_restart(bmc: Bmc):
     assert call(bmc, "00 07") == "00 04 00"
 
 
-def test_poh_counter_counts_hours_across_bmc_restarts(bmc: Bmc, tmp_path: Path):
+def test_poh_counter_counts_hours_across_bmc_restarts(make_bmc: MakeBmc, bmc: Bmc):
     assert call(bmc, "00 0f") == "00 3c 00 00 00 00"
     bmc.state.poh_minutes_base = 60 * 300 + 59  # 300 h 59 min banked
     bmc.save()
-    again = make_bmc(tmp_path)
+    again = make_bmc()
     assert call(again, "00 0f") == "00 3c 2c 01 00 00"
 
 
@@ -345,11 +343,11 @@ def test_ipmitool_bootdev_pxe_persistent_efiboot_sequence(bmc: Bmc):
     assert call(bmc, "00 09 00 00 00") == "00 01 00 00"
 
 
-def test_boot_options_persist_across_a_new_bmc(bmc: Bmc, tmp_path: Path):
+def test_boot_options_persist_across_a_new_bmc(make_bmc: MakeBmc, bmc: Bmc):
     call(bmc, "00 08 05 c0 08 00 00 00")
     call(bmc, "00 08 03 1f")
     call(bmc, "00 08 07 01 41 42 43")
-    again = make_bmc(tmp_path)
+    again = make_bmc()
     assert call(again, "00 09 05 00 00") == "00 01 05 c0 08 00 00 00"
     assert call(again, "00 09 03 00 00") == "00 01 03 1f"
     assert call(again, "00 09 07 01 00") == "00 01 07 01 41 42 43" + " 00" * 13
@@ -413,9 +411,9 @@ def test_an_abandoned_set_in_progress_lapses(bmc: Bmc):
     assert call(bmc, "00 08 00 01", now=62.0) == "00"
 
 
-def test_set_in_progress_is_not_persisted(bmc: Bmc, tmp_path: Path):
+def test_set_in_progress_is_not_persisted(make_bmc: MakeBmc, bmc: Bmc):
     call(bmc, "00 08 00 01")
-    assert call(make_bmc(tmp_path), "00 09 00 00 00") == "00 01 00 00"
+    assert call(make_bmc(), "00 09 00 00 00") == "00 01 00 00"
 
 
 def test_set_in_progress_reserved_value_is_cc(bmc: Bmc):
@@ -503,9 +501,9 @@ def test_one_time_override_survives_until_a_cycle_boots(bmc: Bmc):
     assert seen == [BootChoice("pxe")]
 
 
-def test_one_time_override_set_before_a_bmc_restart_is_still_used(bmc: Bmc, tmp_path: Path):
+def test_one_time_override_set_before_a_bmc_restart_is_still_used(make_bmc: MakeBmc, bmc: Bmc):
     call(bmc, "00 08 05 80 04 00 00 00")
-    again = make_bmc(tmp_path)
+    again = make_bmc()
     seen = boots(again)
     call(again, "00 02 01")
     assert seen == [BootChoice("pxe")]
