@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pybmc.session")
 
-CMD_GET_SESSION_CHALLENGE = 0x39
 CMD_ACTIVATE_SESSION = 0x3A
 
 # Activate Session completion codes (IPMI 2.0 table 22-19).
