@@ -159,6 +159,8 @@ def test_freeipmi_chassis_status_capabilities_cause_poh(bmc: BmcProcess):
     out = bmc.freeipmi("ipmi-chassis", "--get-chassis-capabilities").stdout
     assert re.search(r"SEL Device Address\s+: 20h", out)
     assert re.search(r"Bridge Device Address\s+: 20h", out)
+    # consistent with Chassis Status, which says every front panel button can be disabled
+    assert re.search(r"Front panel lockout\s+: provided", out, re.IGNORECASE), out
     bmc.freeipmi("ipmi-chassis", "--chassis-control=POWER-UP")
     out = bmc.freeipmi("ipmi-chassis", "--get-system-restart-cause").stdout
     assert "Chassis control command" in out

@@ -61,7 +61,8 @@ def boots(bmc: Bmc) -> list[BootChoice]:
 
 # ----------------------------------------------------------------- capabilities and status
 def test_get_chassis_capabilities(bmc: Bmc):
-    assert call(bmc, "00 00") == "00 00 20 20 20 20 20"
+    # front panel lockout provided: Chassis Status advertises disabling every button
+    assert call(bmc, "00 00") == "00 02 20 20 20 20 20"
 
 
 def test_set_chassis_capabilities_reads_back_and_persists(make_bmc: MakeBmc, bmc: Bmc):
