@@ -120,6 +120,7 @@ class Sensor:
         self.linear = Linear.for_range(spec.minimum, spec.maximum) if spec.analog else None
         self.load = Load(spec.time_constant)
         self.states = bitmask(spec.states)  # discrete: the asserted states
+        self.cap: float | None = None  # a power sensor under an active DCMI power limit
         self.asserted: set[int] = set()  # threshold event offsets now asserted
         self.override: float | None = None  # a fixed value instead of the model (.emu, tests)
         self.thresholds = self._initial_thresholds()
@@ -211,6 +212,9 @@ class Sensor:
         else:  # rail, constant
             base = spec.nominal if powered else spec.rest
         value = base + spec.noise * noise(spec.name, math.floor(now))
+        if self.cap is not None and powered:
+            # Throttling holds the draw at the limit, but never below the idle power.
+            value = min(value, max(self.cap, spec.idle))
         return min(spec.maximum, max(spec.minimum, value))
 
     def analog_reading(self, now: float, powered: bool) -> Reading:
