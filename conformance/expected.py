@@ -164,6 +164,10 @@ EXPECTED: dict[str, str] = {
     # ------------------------------------------------------------ MC, SDR, SEL, FRU
     "mc/selftest": _NOT_IN_IPMI_SIM + " (Get Self Test Results)",
     "mc/device-guid": _NOT_IN_IPMI_SIM + " (Get Device GUID)",
+    "dcmi/discover": _NOT_IN_IPMI_SIM + " (DCMI, NetFn 0x2C group 0xDC)",
+    "dcmi/mc-id-string": _NOT_IN_IPMI_SIM + " (DCMI Get Management Controller ID String)",
+    "dcmi/power-limit": _NOT_IN_IPMI_SIM + " (DCMI Get Power Limit)",
+    "dcmi/capability-freeipmi": _NOT_IN_IPMI_SIM + " (DCMI Get DCMI Capability Info)",
     "mc/bmc-info-freeipmi": (
         "bmc-info also reads the system firmware version (Get System Info Parameters), which "
         "ipmi_sim does not implement, and exits 1 (openipmi.md §2 App)"),
