@@ -213,6 +213,14 @@ def import_lanconf(
     raise typer.Exit(import_lanconf_command(lan_conf, emu))
 
 
+@app.command("systemd-unit")
+def systemd_unit() -> None:
+    """Print a systemd unit serving /etc/pybmc with this pybmc (see docs/operations.md)."""
+    from pybmc.data import systemd_unit as unit_text
+
+    typer.echo(unit_text(), nl=False)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

@@ -131,12 +131,17 @@ class ConfigReloader:
         previous = {c.name: c for c in self.bmcs.running_configs}
         for name in (*diff.removed, *(c.name for c in diff.changed)):
             await self._remove(name)
+        failed = []
         for config in diff.changed:
-            if not await self._add(config) and await self._add(previous[config.name]):
-                log.error("%s: still served with its previous config", config.name)
+            if not await self._add(config):
+                failed.append(config.name)
+                if await self._add(previous[config.name]):
+                    log.warning("%s: still served with its previous config", config.name)
         for config in diff.added:
-            await self._add(config)
-        log.info("reload: %s", diff.describe())
+            if not await self._add(config):
+                failed.append(config.name)
+        log.info("reload: %s%s", diff.describe(),
+                 f"; could not start {', '.join(failed)}" if failed else "")
         return diff
 
     async def _remove(self, name: str) -> None:
@@ -152,6 +157,7 @@ class ConfigReloader:
         except Exception as err:  # a bind error, an unusable state_dir, a missing binary...
             log.error("%s: cannot start on %s:%d: %s", config.name, config.address,
                       config.port, err)
-            log.debug("%s: start failure", config.name, exc_info=True)
+            if not isinstance(err, OSError):
+                log.debug("%s: start failure", config.name, exc_info=True)
             return False
         return True

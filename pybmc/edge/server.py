@@ -41,6 +41,7 @@ class BmcEndpoint(asyncio.DatagramProtocol):
         self.service = service
         self.address = address
         self.transport: asyncio.DatagramTransport | None = None
+        self.closed = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Python 3.11's selector datagram transport does not subclass DatagramTransport.
@@ -48,6 +49,10 @@ class BmcEndpoint(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
         self.service.receive(self, data, addr[:2])
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("%s: socket error on %s: %s", self.service.bmc.name, self.address, exc)
@@ -186,10 +191,17 @@ class BmcService:
                 self.hooks.retired(address)
 
     async def close(self) -> None:
+        """Close every socket and wait until they are: a BMC restarted by a reload binds the
+        same address right after (the transport closes its socket only on the next turn of
+        the event loop)."""
         self.timer.cancel()
-        for endpoint in self.endpoints.values():
-            endpoint.close()
+        endpoints = list(self.endpoints.values())
         self.endpoints.clear()
+        for endpoint in endpoints:
+            endpoint.close()
+        for endpoint in endpoints:
+            if endpoint.transport is not None:
+                await endpoint.closed
 
 
 def serving_address(bmc: Bmc) -> str:

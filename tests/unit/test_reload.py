@@ -145,12 +145,15 @@ async def test_a_changed_bmc_that_cannot_start_gets_its_previous_config_back(
     assert "a: cannot start on 127.0.0.9:623" in text and "previous config" in text
 
 
-async def test_a_new_bmc_that_cannot_start_does_not_stop_the_others():
+async def test_a_new_bmc_that_cannot_start_does_not_stop_the_others(
+        caplog: pytest.LogCaptureFixture):
     server = FakeServer([config("a")], refuse={("c", "127.0.0.4")})
     new = [config("a"), config("c", "127.0.0.4"), config("d", "127.0.0.5")]
-    await ConfigReloader(server, lambda: new).reload()
+    with caplog.at_level(logging.INFO, logger="pybmc.reload"):
+        await ConfigReloader(server, lambda: new).reload()
     assert server.calls == ["start c 127.0.0.4", "start d 127.0.0.5"]
     assert sorted(server.configs) == ["a", "d"]
+    assert "reload: added c, d; 1 unchanged; could not start c" in caplog.text
 
 
 async def test_a_hangup_during_a_reload_runs_one_more():
@@ -162,7 +165,7 @@ async def test_a_hangup_during_a_reload_runs_one_more():
         if len(loads) == 1:
             reloader.request()  # a second SIGHUP while the first reload runs
             reloader.request()  # ... and a third: still only one more
-        return [config("a", "127.0.0.%d" % (len(loads) + 1))]
+        return [config("a", f"127.0.0.{len(loads) + 1}")]
 
     reloader = ConfigReloader(server, load)
     reloader.request()
