@@ -37,8 +37,8 @@ class Table:
         return any(e.key == key for e in self.entries)
 
 
-ORDER = ("bmc", "users", "security", "identity", "power", "qemu", "sol", "sel", "fru",
-         "fru.chassis", "fru.board", "fru.product", "sensors")
+ORDER = ("bmc", "users", "security", "lan", "identity", "power", "qemu", "in_band", "sol",
+         "sel", "fru", "fru.chassis", "fru.board", "fru.product", "sensors")
 
 
 @dataclass
