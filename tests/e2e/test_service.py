@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from tests.e2e.conftest import (
     base_config,
     next_address,
 )
+from tests.e2e.fakeguest import FakeGuestSerial
+from tests.e2e.ptyproc import PtyProcess
 from tests.guest.vm import kill_from_run_dir, pid_from_run_dir, wait_until
 
 needs_ipmitool = pytest.mark.skipif(IPMITOOL is None, reason="ipmitool is not installed")
@@ -128,6 +131,14 @@ def served(tmp_path: Path) -> Iterator[Served]:
         kill_from_run_dir(directory)
 
 
+@pytest.fixture
+def guest() -> Iterator[FakeGuestSerial]:
+    with tempfile.TemporaryDirectory(prefix="pbsvc", dir="/tmp") as tmp:
+        serial = FakeGuestSerial(str(Path(tmp) / "serial"))
+        yield serial
+        serial.close()
+
+
 def pyghmi_session(address: str) -> Any:
     from pyghmi.ipmi import command
 
@@ -142,10 +153,10 @@ def device_id(ipmi: Any) -> dict[str, Any]:
 
 
 @needs_ipmitool
-def test_sighup_adds_restarts_and_removes_bmcs_and_keeps_other_sessions(served: Served,
-                                                                          tmp_path: Path):
+def test_sighup_adds_restarts_and_removes_bmcs_and_keeps_other_sessions(
+        served: Served, tmp_path: Path, guest: FakeGuestSerial):
     state = tmp_path / "state"
-    a = bmc_config("node-a", state)
+    a = bmc_config("node-a", state, sol={"serial": f"unix:{guest.path}"})
     b = bmc_config("node-b", state, vm=True)
     d = bmc_config("node-d", state, vm=True)
     served.machines += [run_dir(parse_config(b)), run_dir(parse_config(d))]
@@ -153,12 +164,27 @@ def test_sighup_adds_restarts_and_removes_bmcs_and_keeps_other_sessions(served: 
         write(served.conf_dir, config)
     served.start([endpoint(a), endpoint(b), endpoint(d)])
     assert wait_until(lambda: alive(vm_pid(b)) and alive(vm_pid(d)), 30), served.log()
-    b_vm, d_vm = vm_pid(b), vm_pid(d)
 
-    # A session on A that stays open across the reload.
+    # A session on A that stays open across the reload, and A's SOL console in use.
     ipmi = pyghmi_session(a["bmc"]["address"])
     session_id = ipmi.ipmi_session.sessionid
     device_id(ipmi)
+    sol = PtyProcess([IPMITOOL or "ipmitool", "-I", "lanplus", "-H", a["bmc"]["address"],
+                      "-p", str(PORT), "-U", ADMIN_USER, "-P", ADMIN_PASSWORD,
+                      "sol", "activate"])
+    try:
+        sol.read_until(b"fakeguest login: ")
+        sol.write(b"before\r")
+        sol.read_until(b"BEFORE")
+        reload_and_check(served, tmp_path, a, b, d, ipmi, session_id, sol)
+    finally:
+        sol.close()
+
+
+def reload_and_check(served: Served, tmp_path: Path, a: dict[str, Any], b: dict[str, Any],
+                     d: dict[str, Any], ipmi: Any, session_id: int, sol: PtyProcess) -> None:
+    state = tmp_path / "state"
+    b_vm, d_vm = vm_pid(b), vm_pid(d)
 
     # Add C, change B (a new admin password and product ID), remove D.
     c = bmc_config("node-c", state)
@@ -181,12 +207,14 @@ def test_sighup_adds_restarts_and_removes_bmcs_and_keeps_other_sessions(served: 
     assert alive(d_vm)
     assert not _answers(*endpoint(d))
 
-    # A's session went on untouched: same session ID, the next request succeeds, and the
-    # BMC logged one login for A and no close.
+    # A's sessions went on untouched: same session ID, the next request succeeds, SOL still
+    # carries keystrokes both ways, and the BMC logged one login each and no close.
     assert ipmi.ipmi_session.sessionid == session_id
     assert device_id(ipmi)["data"]
+    sol.write(b"after\r")
+    sol.read_until(b"AFTER")
     log = served.log()
-    assert len(re.findall(r"node-a: session 0x[0-9a-f]+ opened", log)) == 1, log
+    assert len(re.findall(r"node-a: session 0x[0-9a-f]+ opened", log)) == 2, log
     assert not re.search(r"node-a: session 0x[0-9a-f]+ closed", log), log
     assert not re.search(r"node-a: (stopped|started)", log.split("reloading")[1]), log
 
