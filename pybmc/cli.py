@@ -147,21 +147,31 @@ def serve(
                    f" -U {user.name} -P {user.password} chassis status", err=True)
     try:
         asyncio.run(_serve(configs, reset_state, stop_vms_on_exit,
-                           (lambda: load_configs(files())) if from_files else None))
+                           _Reread(files) if from_files else None))
     except OSError as err:
         raise _fail(f"cannot serve: {err}", 1) from None
     except KeyboardInterrupt:
         pass
 
 
+class _Reread:
+    """What a SIGHUP reads again: the config files (the directory listed anew)."""
+
+    def __init__(self, files: Callable[[], list[Path]]) -> None:
+        self.files = files
+
+    def load(self) -> list[BmcConfig]:
+        return load_configs(self.files())
+
+
 async def _serve(configs: list[BmcConfig], reset_state: bool, stop_vms_on_exit: bool,
-                 reload: Callable[[], list[BmcConfig]] | None = None) -> None:
+                 sources: _Reread | None = None) -> None:
     from pybmc.edge.assembly import BmcRuntime
     from pybmc.edge.server import Server
 
     runtimes = [BmcRuntime(config, reset_state=reset_state) for config in configs]
-    # SIGHUP calls `reload` to read the configs again (pybmc.edge.reload).
-    server = Server(runtimes, stop_vms_on_exit=stop_vms_on_exit, load_configs=reload)
+    # SIGHUP reads the sources again (pybmc.edge.reload).
+    server = Server(runtimes, stop_vms_on_exit=stop_vms_on_exit, sources=sources)
     # What exists now (modules, configs, BMCs) lives as long as the process: keep the cycle
     # collector from walking it again in every full collection, each a pause of ~10 ms.
     gc.freeze()

@@ -19,18 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from pybmc.config.bmc import BmcConfig, ConfigError
-from pybmc.edge.assembly import BmcRuntime
 
 log = logging.getLogger("pybmc.reload")
 
-# Reads every config file again (the same checks as at start-up); raises ConfigError.
-ConfigLoader = Callable[[], list[BmcConfig]]
+class ConfigSource(Protocol):
+    """Where serve's configs come from (files, a config directory)."""
+
+    def load(self) -> list[BmcConfig]:
+        """Read every config again, with the checks of start-up; raise ConfigError."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class BmcSet(Protocol):
     @property
     def running_configs(self) -> list[BmcConfig]: ...
 
-    async def add_bmc(self, runtime: BmcRuntime) -> None: ...
+    async def add_bmc(self, config: BmcConfig) -> None: ...
 
     async def remove_bmc(self, name: str) -> None: ...
 
@@ -90,9 +93,9 @@ class BmcSet(Protocol):
 class ConfigReloader:
     """Runs reloads for a server, one at a time."""
 
-    def __init__(self, bmcs: BmcSet, load: ConfigLoader) -> None:
+    def __init__(self, bmcs: BmcSet, sources: ConfigSource) -> None:
         self.bmcs = bmcs
-        self.load = load
+        self.sources = sources
         self._task: asyncio.Task[None] | None = None
         self._again = False
 
@@ -120,7 +123,7 @@ class ConfigReloader:
         """One reload; None when the configs were refused (the running set is unchanged)."""
         log.info("reloading the configuration")
         try:
-            configs = self.load()
+            configs = self.sources.load()
         except ConfigError as err:
             log.error("reload refused, still serving the previous configuration: %s", err)
             return None
@@ -153,7 +156,7 @@ class ConfigReloader:
 
     async def _add(self, config: BmcConfig) -> bool:
         try:
-            await self.bmcs.add_bmc(BmcRuntime(config))
+            await self.bmcs.add_bmc(config)
         except Exception as err:  # a bind error, an unusable state_dir, a missing binary...
             log.error("%s: cannot start on %s:%d: %s", config.name, config.address,
                       config.port, err)

@@ -22,7 +22,7 @@ from pybmc.config.bmc import BmcConfig
 from pybmc.core.bmc import Bmc
 from pybmc.edge.assembly import BmcRuntime
 from pybmc.edge.lanhooks import LanHooks
-from pybmc.edge.reload import ConfigLoader, ConfigReloader
+from pybmc.edge.reload import ConfigReloader, ConfigSource
 from pybmc.edge.timer import BmcTimer
 from pybmc.model.lan import LanAddress
 
@@ -216,19 +216,20 @@ class Server:
     """Serves many BMCs from one process.
 
     SIGTERM and SIGINT stop it: every BMC closes its sessions, saves its state and lets go of
-    its machine (VMs keep running unless `stop_vms_on_exit`). SIGHUP reloads the configs
-    through `load_configs` (pybmc.edge.reload); without it (the embedded default BMC) SIGHUP
-    is logged and ignored.
+    its machine (VMs keep running unless `stop_vms_on_exit`). SIGHUP reads `sources` again
+    and applies the difference (pybmc.edge.reload); without sources (the embedded default
+    BMC) SIGHUP is logged and ignored.
     """
 
     def __init__(self, runtimes: Iterable[BmcRuntime], stop_vms_on_exit: bool = False,
-                 load_configs: ConfigLoader | None = None) -> None:
+                 sources: ConfigSource | None = None) -> None:
         self.runtimes = list(runtimes)
         self.stop_vms_on_exit = stop_vms_on_exit
         self.services: dict[str, BmcService] = {}
         self.redfish: list[RedfishServer] = []  # pybmc.edge.redfish_http
         self._stopping = asyncio.Event()
-        self.reloader = ConfigReloader(self, load_configs) if load_configs else None
+        self.sources = sources
+        self.reloader = ConfigReloader(self, sources) if sources is not None else None
         self._started = False
         self._hangup_pending = False
 
@@ -260,12 +261,13 @@ class Server:
     def running_configs(self) -> list[BmcConfig]:
         return [runtime.config for runtime in self.runtimes]
 
-    async def add_bmc(self, runtime: BmcRuntime) -> None:
+    async def add_bmc(self, config: BmcConfig) -> None:
         """Start one more BMC; on failure nothing of it is left running."""
+        runtime = BmcRuntime(config)
         try:
             await self.start_bmcs([runtime])
         except BaseException:
-            if runtime.name in self.services:
+            if runtime.name in self.services:  # bound, then failed: stop what started
                 await self._stop_bmc(runtime, leave_vm_running=True)
             raise
         self.runtimes.append(runtime)

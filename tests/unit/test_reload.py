@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from pybmc.config.bmc import BmcConfig, ConfigError, parse_config
-from pybmc.edge.assembly import BmcRuntime
 from pybmc.edge.reload import ConfigReloader, diff_configs, same_config
 
 
@@ -74,6 +74,13 @@ def test_a_renamed_bmc_is_removed_and_added():
 
 
 # ------------------------------------------------------------------ the reloader
+class Loaded:
+    """Config sources whose load() is the given function."""
+
+    def __init__(self, load: Callable[[], list[BmcConfig]]) -> None:
+        self.load = load
+
+
 class FakeServer:
     """The running set as the reloader sees it; records what it was asked to do."""
 
@@ -86,8 +93,7 @@ class FakeServer:
     def running_configs(self) -> list[BmcConfig]:
         return list(self.configs.values())
 
-    async def add_bmc(self, runtime: BmcRuntime) -> None:
-        cfg = runtime.config
+    async def add_bmc(self, cfg: BmcConfig) -> None:
         self.calls.append(f"start {cfg.name} {cfg.address}")
         if (cfg.name, cfg.address) in self.refuse:
             raise OSError(98, "Address already in use")
@@ -98,23 +104,11 @@ class FakeServer:
         del self.configs[name]
 
 
-@pytest.fixture(autouse=True)
-def no_runtime_io(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fake server never starts a runtime: build a stand-in with only its config."""
-
-    class Runtime:
-        def __init__(self, cfg: BmcConfig) -> None:
-            self.config = cfg
-            self.name = cfg.name
-
-    monkeypatch.setattr("pybmc.edge.reload.BmcRuntime", Runtime)
-
-
 async def test_stops_come_before_starts_so_addresses_can_move():
     server = FakeServer([config("a"), config("b", "127.0.0.3"), config("keep", "127.0.0.7")])
     # b takes a's address, a is removed, c is new.
     new = [config("b", "127.0.0.2"), config("c", "127.0.0.4"), config("keep", "127.0.0.7")]
-    diff = await ConfigReloader(server, lambda: new).reload()
+    diff = await ConfigReloader(server, Loaded(lambda: new)).reload()
     assert diff is not None
     assert server.calls == ["stop a", "stop b", "start b 127.0.0.2", "start c 127.0.0.4"]
     assert sorted(server.configs) == ["b", "c", "keep"]
@@ -127,7 +121,7 @@ async def test_a_config_error_keeps_the_running_set(caplog: pytest.LogCaptureFix
         raise ConfigError("/etc/pybmc/b.toml: not valid TOML: Expected '=' (at line 2)")
 
     with caplog.at_level(logging.INFO, logger="pybmc.reload"):
-        assert await ConfigReloader(server, broken).reload() is None
+        assert await ConfigReloader(server, Loaded(broken)).reload() is None
     assert server.calls == []
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "b.toml" in errors[0].getMessage()
@@ -138,7 +132,7 @@ async def test_a_changed_bmc_that_cannot_start_gets_its_previous_config_back(
         caplog: pytest.LogCaptureFixture):
     server = FakeServer([config("a")], refuse={("a", "127.0.0.9")})
     with caplog.at_level(logging.INFO, logger="pybmc.reload"):
-        await ConfigReloader(server, lambda: [config("a", "127.0.0.9")]).reload()
+        await ConfigReloader(server, Loaded(lambda: [config("a", "127.0.0.9")])).reload()
     assert server.calls == ["stop a", "start a 127.0.0.9", "start a 127.0.0.2"]
     assert server.configs["a"].address == "127.0.0.2"
     text = caplog.text
@@ -150,7 +144,7 @@ async def test_a_new_bmc_that_cannot_start_does_not_stop_the_others(
     server = FakeServer([config("a")], refuse={("c", "127.0.0.4")})
     new = [config("a"), config("c", "127.0.0.4"), config("d", "127.0.0.5")]
     with caplog.at_level(logging.INFO, logger="pybmc.reload"):
-        await ConfigReloader(server, lambda: new).reload()
+        await ConfigReloader(server, Loaded(lambda: new)).reload()
     assert server.calls == ["start c 127.0.0.4", "start d 127.0.0.5"]
     assert sorted(server.configs) == ["a", "d"]
     assert "reload: added c, d; 1 unchanged; could not start c" in caplog.text
@@ -167,7 +161,7 @@ async def test_a_hangup_during_a_reload_runs_one_more():
             reloader.request()  # ... and a third: still only one more
         return [config("a", f"127.0.0.{len(loads) + 1}")]
 
-    reloader = ConfigReloader(server, load)
+    reloader = ConfigReloader(server, Loaded(load))
     reloader.request()
     await reloader.wait_idle()
     assert len(loads) == 2
