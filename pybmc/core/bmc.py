@@ -220,6 +220,11 @@ class Bmc:
     def _on_payload(self, event: PayloadReceived) -> None:
         self.sol.receive_packet(event.session, event.payload, event.now)
 
+    def close_sessions(self, reason: str) -> None:
+        """End every session (and the SOL riding on one) now: the BMC is going away."""
+        self.sessions.close_all(reason)
+        self._process_session_events()
+
     # ----------------------------------------------------------------- time
     def get_timer(self) -> float | None:
         """The next moment handle_timer must run: the earliest deadline of sessions, SOL
