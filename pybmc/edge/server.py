@@ -226,6 +226,7 @@ class Server:
         self.services: dict[str, BmcService] = {}
         self.redfish: list[RedfishServer] = []  # pybmc.edge.redfish_http
         self._stopping = asyncio.Event()
+        self._serving = False
 
     async def start(self) -> None:
         # Every socket is bound before any BMC writes its state (runtime.start): a start
@@ -242,6 +243,7 @@ class Server:
             with bmc_context(service.bmc.name):  # and so do the tasks its start creates
                 await service.runtime.start(flush=service.flush)
                 service.flush()  # arms the first timer
+        self._serving = True
 
     async def _start_redfish(self, service: BmcService) -> None:
         if not service.bmc.config.redfish.enabled:
@@ -268,7 +270,8 @@ class Server:
             await redfish.close()
         for service in self.services.values():
             await service.close()
-        log.info("stopped")
+        if self._serving:  # a start that failed said why, in one line
+            log.info("stopped")
 
     def request_stop(self) -> None:
         self._stopping.set()
