@@ -158,3 +158,16 @@ def test_text_log_lines_decode_sel_and_name_the_bmc(tmp_path: Path, started: lis
            "(deasserted)" in text
     state_lines = [line for line in text.splitlines() if " pybmc.state: " in line]
     assert state_lines and all(" pybmc.state: cn2: " in line for line in state_lines)
+
+
+@needs_ipmitool
+def test_a_wrong_password_is_logged(tmp_path: Path, started: list):
+    # ipmitool stops after RAKP 2 with a wrong password: the BMC logs the login abandoned
+    # when it expires (here after 2 s), as the wrong password it almost surely was.
+    path, address = write(tmp_path, "cn3", tmp_path / "s3", security={"session_timeout": 2})
+    proc, log = serve(tmp_path, [str(path)], [(address, 623)], started)
+    bmc = BmcProcess(tmp_path, [base_config("cn3", address, tmp_path / "s3")], proc=proc)
+    assert bmc.ipmitool("mc", "info", password="wrong", check=False).returncode != 0
+    text = wait_for_line(log, "abandoned after RAKP 2")
+    assert "cn3: login from 127.0.0.1:" in text and "(wrong password on the client?)" in text
+    assert "wrong" not in text.replace("(wrong password", "")  # the password is not logged
