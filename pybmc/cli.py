@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -52,7 +53,8 @@ def _options(
     """pybmc: IPMI BMCs for QEMU virtual machines (and simulated ones)."""
 
 
-def _one_of(choices: tuple[str, ...], what: str):  # type: ignore[no-untyped-def]
+def _one_of(choices: tuple[str, ...], what: str) -> Callable[[str], str]:
+    """A typer callback refusing anything but `choices` (case-insensitive)."""
     def check(value: str) -> str:
         if value.lower() not in choices:
             raise typer.BadParameter(f"unknown {what} {value!r}: one of {', '.join(choices)}")
