@@ -133,3 +133,19 @@ def test_the_default_bmc_state_dir_is_per_address(monkeypatch: pytest.MonkeyPatc
     assert embedded_state_dir("127.0.0.2", 6230) == tmp_path / "pybmc" / "pybmc-127.0.0.2-6230"
     assert parse_config({"bmc": {"name": "x", "address": "127.0.0.1"}}).state_dir == \
         tmp_path / "pybmc" / "x"
+
+
+def test_two_configs_naming_one_state_dir_are_an_error(tmp_path: Path):
+    from pybmc.config.bmc import ConfigError
+    from pybmc.config.sources import ConfigSources
+
+    conf = tmp_path / "conf.d"
+    conf.mkdir()
+    for name, address in (("a", "127.0.0.2"), ("b", "127.0.0.3")):
+        (conf / f"{name}.toml").write_text(
+            f'[bmc]\nname = "{name}"\naddress = "{address}"\nstate_dir = "../shared"\n')
+    (conf / "README").write_text("not a config")
+    sources = ConfigSources(config_dir=conf)
+    assert [p.name for p in sources.paths()] == ["a.toml", "b.toml"]
+    with pytest.raises(ConfigError, match=r"b\.toml: \[bmc\] state_dir: .* is also used in"):
+        sources.load()
