@@ -80,15 +80,15 @@ class Bmc:
     def __init__(self, config: BmcConfig, power: PowerBackend | None = None,
                  reset_state: bool = False, *, power_factory: PowerFactory | None = None,
                  console: GuestConsole | None = None, clock: Clock = time.monotonic,
-                 random: RandomSource = os.urandom) -> None:
+                 random: RandomSource = os.urandom, begin: bool = True) -> None:
         self.config = config
         self.name = config.name
         self.clock = clock
         self.started_at = clock()
         self.store = StateStore(config.state_dir)
-        if reset_state:
-            self.store.reset()
-        self.state = self.store.load() or State()
+        # --reset-state starts from the config; the old file is replaced at the first save,
+        # so a start that fails before begin() leaves it as it was.
+        self.state = (None if reset_state else self.store.load()) or State()
         self.changes = Changes()
         self._seed_from_config()
         self.users = Users(self.state)
@@ -123,6 +123,14 @@ class Bmc:
             system_interface=self.system_interface, sessions=self.sessions, sol=self.sol,
             dcmi=self.dcmi, execute=self._execute_on)
         self.power.set_listener(self._on_power_event)
+        if begin:
+            self.begin()
+
+    def begin(self) -> None:
+        """The BMC's first writes: the start event in its SEL and the seeded state. The edge
+        calls it once the BMC's socket is bound and its state_dir locked (`begin=False`), so
+        a start that fails writes nothing."""
+        self.platform.log_start()
         self.save()
 
     # ----------------------------------------------------------------- state and config

@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING
 
 from pybmc.config.bmc import BmcConfig
 from pybmc.core.bmc import Bmc
-from pybmc.edge.assembly import BmcRuntime
+from pybmc.edge.assembly import BmcRuntime, open_runtime
 from pybmc.edge.lanhooks import LanHooks
+from pybmc.edge.logs import bmc_context, current_peer
 from pybmc.edge.reload import ConfigReloader, ConfigSource
+from pybmc.edge.startup import bind_error
 from pybmc.edge.timer import BmcTimer
 from pybmc.model.lan import LanAddress
 
@@ -97,21 +99,32 @@ class BmcService:
         log.info("%s: serving IPMI on %s:%d (power: %s)", self.bmc.name, address,
                  self.bmc.config.port, self.bmc.config.power.backend)
 
+    @property
+    def _embedded(self) -> bool:
+        return self.bmc.config.source == "<embedded>"
+
     async def start(self) -> None:
+        """Bind the BMC's socket; StartError (BMC, address:port and a hint) when it cannot."""
         wanted = serving_address(self.bmc)
         try:
             await self.bind(wanted)
         except OSError as err:
             if wanted == self.bmc.config.address:
-                raise
+                raise bind_error(self.bmc.name, "IPMI", wanted, self.bmc.config.port,
+                                 err, self._embedded) from None
             log.error("%s: cannot serve on the LAN address %s (%s); using %s from the config",
                       self.bmc.name, wanted, err, self.bmc.config.address)
-            await self.bind(self.bmc.config.address)
+            try:
+                await self.bind(self.bmc.config.address)
+            except OSError as again:
+                raise bind_error(self.bmc.name, "IPMI", self.bmc.config.address,
+                                 self.bmc.config.port, again, self._embedded) from None
         self.bmc.lan.on_address_change(self._address_changed)
 
     # ------------------------------------------------------------------ datagrams
     def receive(self, endpoint: BmcEndpoint, data: bytes, addr: Address) -> None:
         self._arrived = (addr, endpoint)
+        peer = current_peer.set(f"{addr[0]}:{addr[1]}")
         try:
             self.bmc.receive_datagram(data, addr, time.monotonic())
         except Exception:  # the core promises not to raise; this is the last guard
@@ -120,6 +133,7 @@ class BmcService:
             self.flush()
         finally:
             self._arrived = None
+            current_peer.reset(peer)
 
     def flush(self) -> None:
         """Send what the BMC queued, each from the address its peer talks to, and re-arm the
@@ -228,33 +242,48 @@ class Server:
         self.services: dict[str, BmcService] = {}
         self.redfish: list[RedfishServer] = []  # pybmc.edge.redfish_http
         self._stopping = asyncio.Event()
-        self.sources = sources
+        self.sources = sources  # what a reload reads again; None for the embedded default
         self.reloader = ConfigReloader(self, sources) if sources is not None else None
         self._started = False
         self._hangup_pending = False
+        self._serving = False
 
     async def start(self) -> None:
         await self.start_bmcs(self.runtimes)
+        self._serving = True
 
     async def start_bmcs(self, runtimes: list[BmcRuntime]) -> None:
-        """Bind every BMC's socket first, then Redfish, then attach the machines."""
+        """Bind every BMC's socket first, then Redfish, then attach the machines: every socket
+        is bound before any BMC writes its state (runtime.start), so a start that fails
+        anywhere leaves every state_dir as it was."""
         services = []
         for runtime in runtimes:
             service = BmcService(runtime)
-            await service.start()
+            with bmc_context(runtime.name):  # its sockets' callbacks log as this BMC
+                await service.start()
             self.services[runtime.name] = service
             services.append(service)
         for service in services:
-            if service.bmc.config.redfish.enabled:
-                # Imported only when used: a process of IPMI-only BMCs never loads aiohttp.
-                from pybmc.edge.redfish_http import RedfishServer
-
-                redfish = RedfishServer(service.bmc, after_request=service.flush)
-                await redfish.start(service.address)
-                self.redfish.append(redfish)
+            with bmc_context(service.bmc.name):
+                await self._start_redfish(service)
         for service in services:
-            await service.runtime.start(flush=service.flush)
-            service.flush()  # arms the first timer
+            with bmc_context(service.bmc.name):  # and so do the tasks its start creates
+                await service.runtime.start(flush=service.flush)
+                service.flush()  # arms the first timer
+
+    async def _start_redfish(self, service: BmcService) -> None:
+        if not service.bmc.config.redfish.enabled:
+            return
+        # Imported only when used: a process of IPMI-only BMCs never loads aiohttp.
+        from pybmc.edge.redfish_http import RedfishServer
+
+        redfish = RedfishServer(service.bmc, after_request=service.flush)
+        try:
+            await redfish.start(service.address)
+        except OSError as err:
+            raise bind_error(service.bmc.name, "Redfish", service.address,
+                             service.bmc.config.redfish.port, err) from None
+        self.redfish.append(redfish)
 
     # ------------------------------------------------------------------ reload
     @property
@@ -263,7 +292,7 @@ class Server:
 
     async def add_bmc(self, config: BmcConfig) -> None:
         """Start one more BMC; on failure nothing of it is left running."""
-        runtime = BmcRuntime(config)
+        runtime = open_runtime(config)  # takes the state_dir's lock (or refuses)
         try:
             await self.start_bmcs([runtime])
         except BaseException:
@@ -304,15 +333,18 @@ class Server:
             await self.reloader.wait_idle()
         for runtime in self.runtimes:
             try:
-                await runtime.stop(leave_vm_running=not self.stop_vms_on_exit)
+                with bmc_context(runtime.name):
+                    await runtime.stop(leave_vm_running=not self.stop_vms_on_exit)
             except Exception:
                 log.exception("%s: error while stopping", runtime.name)
         for redfish in self.redfish:
             await redfish.close()
         for service in self.services.values():
             await service.close()
-        log.info("stopped %d BMCs: sessions closed, state saved, VMs %s", len(self.runtimes),
-                 "powered off" if self.stop_vms_on_exit else "left running")
+        if self._serving:  # a start that failed said why, in one line
+            log.info("stopped %d BMCs: sessions closed, state saved, VMs %s",
+                     len(self.runtimes),
+                     "powered off" if self.stop_vms_on_exit else "left running")
 
     def request_stop(self) -> None:
         self._stopping.set()
