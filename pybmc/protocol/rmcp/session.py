@@ -128,6 +128,7 @@ class SessionManager(SessionTable):
             self.close_session(session, reason)
         self.sessions_by_id.clear()
         self.challenges.clear()
+        self.log_limiter.flush()  # a stop or reset still says what it suppressed
 
     def send_payload(self, session: Session, payload_type: int, payload: bytes) -> None:
         """Queue a payload (e.g. SOL) to an active RMCP+ session, wrapped as its suite says."""
