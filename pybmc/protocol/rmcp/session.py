@@ -13,6 +13,8 @@ The jobs it routes to live next to it:
 - protection.py: RMCP+ payloads signed and/or encrypted as the negotiated cipher suite says.
 - table.py: the session table, its bounds and timers, and running a request for a session.
 - session_record.py: Session and Challenge, what is known about one session or pending login.
+- throttle.py: the token bucket per source address in front of Open Session, RAKP 1 and
+  Get Session Challenge (the table holds one, and the rate limiter its refusals log through).
 Session-less requests (session ID 0, either format) run at Privilege.NONE, so the dispatcher only
 lets through the commands meant to work before login (auth caps, cipher suites, ...).
 """
