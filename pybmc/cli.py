@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -109,6 +110,8 @@ def _describe(config: BmcConfig) -> str:
 def serve(
     config: Annotated[list[Path] | None, typer.Option(
         "--config", "-c", help="A BMC's TOML file; repeat to serve several BMCs.")] = None,
+    config_dir: Annotated[Path | None, typer.Option(
+        "--config-dir", help="Serve every *.toml file in this directory.")] = None,
     address: Annotated[str, typer.Option(
         help="Address of the embedded default BMC (without --config).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="UDP port of the embedded default BMC.")] = 623,
@@ -120,11 +123,21 @@ def serve(
 ) -> None:
     """Serve one or more BMCs until interrupted."""
     _setup_logging(log_level)
+
+    given = list(config or [])
+
+    def files() -> list[Path]:  # the directory is listed again on every reload
+        return [*given, *(sorted(config_dir.glob("*.toml")) if config_dir else [])]
+
+    if config_dir is not None and not config_dir.is_dir():
+        raise _fail(f"--config-dir {config_dir}: not a directory")
+    # With --config-dir, an empty directory is a server waiting for its first SIGHUP.
+    from_files = bool(given) or config_dir is not None
     try:
-        configs = load_configs(config) if config else [embedded_config(address, port)]
+        configs = load_configs(files()) if from_files else [embedded_config(address, port)]
     except ConfigError as err:
         raise _fail(str(err)) from None
-    if not config:
+    if not from_files:
         only = configs[0]
         user = only.users[0]
         typer.echo(f"pybmc: serving a simulated BMC on {only.address}:{only.port}\n"
@@ -133,19 +146,32 @@ def serve(
                    f"{'' if only.port == 623 else f' -p {only.port}'}"
                    f" -U {user.name} -P {user.password} chassis status", err=True)
     try:
-        asyncio.run(_serve(configs, reset_state, stop_vms_on_exit))
+        asyncio.run(_serve(configs, reset_state, stop_vms_on_exit,
+                           _Reread(files) if from_files else None))
     except OSError as err:
         raise _fail(f"cannot serve: {err}", 1) from None
     except KeyboardInterrupt:
         pass
 
 
-async def _serve(configs: list[BmcConfig], reset_state: bool, stop_vms_on_exit: bool) -> None:
+class _Reread:
+    """What a SIGHUP reads again: the config files (the directory listed anew)."""
+
+    def __init__(self, files: Callable[[], list[Path]]) -> None:
+        self.files = files
+
+    def load(self) -> list[BmcConfig]:
+        return load_configs(self.files())
+
+
+async def _serve(configs: list[BmcConfig], reset_state: bool, stop_vms_on_exit: bool,
+                 sources: _Reread | None = None) -> None:
     from pybmc.edge.assembly import BmcRuntime
     from pybmc.edge.server import Server
 
     runtimes = [BmcRuntime(config, reset_state=reset_state) for config in configs]
-    server = Server(runtimes, stop_vms_on_exit=stop_vms_on_exit)
+    # SIGHUP reads the sources again (pybmc.edge.reload).
+    server = Server(runtimes, stop_vms_on_exit=stop_vms_on_exit, sources=sources)
     # What exists now (modules, configs, BMCs) lives as long as the process: keep the cycle
     # collector from walking it again in every full collection, each a pause of ~10 ms.
     gc.freeze()
@@ -197,6 +223,14 @@ def import_lanconf(
     raise typer.Exit(import_lanconf_command(lan_conf, emu))
 
 
+@app.command("systemd-unit")
+def systemd_unit() -> None:
+    """Print a systemd unit serving /etc/pybmc with this pybmc (see docs/operations.md)."""
+    from pybmc.data import systemd_unit as unit_text
+
+    typer.echo(unit_text(), nl=False)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
@@ -207,7 +241,8 @@ def version() -> None:
 # through pydantic, which would stay resident (~13 MB) for the whole life of the server.
 # Anything else (--help, a typo, -cFILE, a repeated option, odd values) goes to typer as before,
 # so help and error messages are typer's own.
-_SERVE_VALUE_OPTIONS = {"--config": "config", "-c": "config", "--address": "address",
+_SERVE_VALUE_OPTIONS = {"--config": "config", "-c": "config", "--config-dir": "config_dir",
+                        "--address": "address",
                         "--port": "port", "--log-level": "log_level"}
 _SERVE_FLAGS = {"--reset-state": ("reset_state", True), "--no-reset-state": ("reset_state", False),
                 "--stop-vms-on-exit": ("stop_vms_on_exit", True),
@@ -243,6 +278,8 @@ def plain_serve_arguments(argv: list[str]) -> dict[str, Any] | None:
             return None
         if name == "config":
             configs.append(Path(value))
+        elif name == "config_dir":
+            arguments[name] = Path(value)
         elif name == "port":
             if not (value.isascii() and value.isdigit()):
                 return None

@@ -153,6 +153,7 @@ class BmcRuntime:
 
     async def stop(self, leave_vm_running: bool = True) -> None:
         """Let go of the machine. A BMC going away does not power off its host by default."""
+        self.bmc.close_sessions("the BMC is stopping")
         if self.local_console is not None:
             await self.local_console.stop()
         await self.console.stop()
