@@ -23,7 +23,7 @@ from pybmc.core.sol import GuestConsole, NoConsole, SolManager
 from pybmc.model import boot
 from pybmc.model.chassis import ChassisRuntime
 from pybmc.model.dcmi import Dcmi
-from pybmc.model.lan import Lan
+from pybmc.model.lan import CIPHER_PRIVILEGES_PARAMETER, Lan
 from pybmc.model.platform import Platform
 from pybmc.model.power import BootChoice, PowerBackend, PowerEvent
 from pybmc.model.simulated_power import SimulatedPower
@@ -91,6 +91,10 @@ class Bmc:
         self.state = (None if reset_state else self.store.load()) or State()
         self.changes = Changes()
         self._seed_from_config()
+        weak = config.security.weak_options()
+        if weak:
+            log.warning("%s: weak login options on, as %s asks: %s", self.name,
+                        config.source, "; ".join(weak))
         self.users = Users(self.state)
         self.lan = Lan(config, self.state)
         self.chassis = ChassisRuntime()
@@ -149,6 +153,15 @@ class Bmc:
                             self.name, self.config.source)
             self.state.lan = {}
             self.state.seeded["lan"] = lan_print
+        # Parameter 24 holds one privilege nibble per entry of the suite list: when the list
+        # changes, the stored nibbles would land on other suites.
+        suites_print = fingerprint(list(self.config.security.cipher_suites))
+        if self.state.seeded.get("cipher_suites") != suites_print:
+            if self.state.lan.pop(CIPHER_PRIVILEGES_PARAMETER, None) is not None:
+                log.warning("%s: cipher suite privilege levels (LAN parameter 24) reset: "
+                            "they were set for another [security] cipher_suites than %s's",
+                            self.name, self.config.source)
+            self.state.seeded["cipher_suites"] = suites_print
         if "power" not in self.state.seeded:
             self.state.power_on = self.config.power.initial_state == "on"
             self.state.restore_policy = {"always-off": 0, "previous": 1, "always-on": 2}[

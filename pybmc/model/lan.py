@@ -244,4 +244,6 @@ class Lan:
         if not 1 <= privilege <= 5:
             return auth_type_support(self)
         enables = LAN_PARAMETERS.get(self, int(AUTH_ENABLES_PARAMETER))
-        return enables[privilege - 1] & 0x37
+        # Only what [security] auth_types names, even if older state stored more (a BMC
+        # that ran with weaker defaults and had `lan set 1 auth` applied to them).
+        return enables[privilege - 1] & auth_type_support(self)

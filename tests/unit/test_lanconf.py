@@ -380,6 +380,7 @@ def test_conformance_profile_round_trips_through_ipmi_sim_files(tmp_path: Path):
     want = profile.pybmc_config("127.0.0.44", tmp_path)
     assert got["bmc"]["guid"] == want["bmc"]["guid"]
     assert got["users"] == want["users"]
+    assert got["security"]["auth_types"] == want["security"]["auth_types"]
     assert got["identity"] == want["identity"]
     assert got["sel"] == want["sel"]
     assert got["fru"] == want["fru"]

@@ -39,6 +39,8 @@ def _setup_reply(table: SessionTable, payload_type: int, payload: bytes,
 # ----------------------------------------------------------------- Open Session
 def open_session(table: SessionTable, packet: RmcpPlusPacket, addr: Address,
                  now: float) -> None:
+    if not table.login_allowed(addr, now, "Open Session"):
+        return
     data = packet.payload
     if not data:
         raise PacketError("empty Open Session request")
@@ -113,6 +115,8 @@ def _choose_suite(table: SessionTable, data: bytes) -> CipherSuite | RmcpStatus:
 
 # ----------------------------------------------------------------- RAKP 1 -> 2
 def rakp1(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float) -> None:
+    if not table.login_allowed(addr, now, "RAKP 1"):
+        return  # each RAKP 2 is a password hash to guess offline: the bucket rations them
     data = packet.payload
     if len(data) < 8:
         raise PacketError(f"RAKP 1 too short ({len(data)} bytes)")
