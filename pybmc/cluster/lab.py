@@ -108,6 +108,13 @@ def _write_files(spec: ClusterSpec) -> None:
                 command += ["-b", str(spec.resolve(node.base).resolve()), "-F", "qcow2"]
             command += [str(disk)] + ([] if node.base else [node.disk])
             subprocess.run(command, check=True, timeout=60, capture_output=True)
+        uefi_vars = generate.uefi_vars_path(spec, node)
+        if node.firmware == "uefi" and not uefi_vars.exists():
+            if not Path(generate.OVMF_VARS).is_file():
+                raise ClusterError(f"{node.name}: firmware = \"uefi\" needs OVMF "
+                                   f"({generate.OVMF_VARS}: apt-get install ovmf)")
+            uefi_vars.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(generate.OVMF_VARS, uefi_vars)  # the node's own NVRAM, kept
 
 
 def tftp_root(spec: ClusterSpec) -> Path:

@@ -4,16 +4,10 @@ in-band bmcsetup moving the BMC, status, exports, and a `down` that leaves nothi
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import secrets
-import shutil
 import time
-from pathlib import Path
 
-import pytest
-
+from tests.e2e import clusterlab
 from tests.e2e.clusterlab import (
     cluster_file,
     ipmitool_in,
@@ -31,31 +25,10 @@ try:
 except ImportError:  # pragma: no cover
     pyroute2 = None
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.qemu,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, bridges, taps)"),
-    pytest.mark.skipif(pyroute2 is None, reason="pyroute2 is not installed"),
-    pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="dnsmasq is not installed"),
-    pytest.mark.skipif(shutil.which("ipmitool") is None, reason="ipmitool is not installed"),
-    pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="no QEMU"),
-]
+pytestmark = clusterlab.CLUSTER_MARKS
 
 
-@pytest.fixture
-def lab(tmp_path: Path):
-    """A fresh namespace name per test; whatever happens, `down` and then (by that name and by
-    the recorded pids only) a last-resort cleanup."""
-    netns = f"pybmct{secrets.token_hex(3)}"
-    yield netns, tmp_path
-    path = tmp_path / "lab.toml"
-    if path.exists():
-        run_cluster("down", path, check=False)
-    for pid in recorded_pids(tmp_path / "state"):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, 9)
-    if namespace_exists(netns):
-        pyroute2.netns.remove(netns)
+lab = clusterlab.lab  # the fixture
 
 
 def bridge_addresses(netns: str, bridge: str = "br0") -> set[str]:

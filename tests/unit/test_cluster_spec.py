@@ -141,10 +141,11 @@ def test_generated_bmc_config_is_a_valid_pybmc_config():
     assert config.lan_settings.gateway == "192.168.123.1"
     assert [u.name for u in config.users] == ["admin"]
     args = config.qemu.args
-    assert "tap,ifname=br0t1,script=no,downscript=no,model=virtio-net-pci," \
-           "mac=00:00:00:00:00:02" in args
+    assert "tap,id=net0-tap,ifname=br0t1,script=no,downscript=no" in args
+    assert "virtio-net-pci,netdev=net0-tap,id=net0,mac=00:00:00:00:00:02,bootindex=1" in args
+    assert "virtio-blk-pci,drive=disk0-drive,id=disk0,bootindex=2" in args
     assert args[args.index("-m") + 1] == "512"
-    assert args[args.index("-boot") + 1] == "order=nc"
+    assert "-boot" not in args  # the order is the devices' bootindex
     assert config.state_dir == Path("/lab/state/nodes/cn1/bmc")
 
 
@@ -154,6 +155,7 @@ def test_uefi_node_gets_ovmf_and_strings_are_quoted():
     config = parse_config(tomllib.loads(generate.to_toml(generate.bmc_config(spec,
                                                                            spec.nodes[0]))))
     assert f"if=pflash,format=raw,readonly=on,file={generate.OVMF_CODE}" in config.qemu.args
+    assert "if=pflash,format=raw,file=/lab/state/nodes/cn1/OVMF_VARS.fd" in config.qemu.args
     assert config.qemu.args[-1] == 'odd "quoted" \\ name'
 
 
