@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pybmc.cluster import generate
+from pybmc.cluster import generate, nat
 from pybmc.cluster.record import Record, stop_process
 from pybmc.cluster.spec import ClusterSpec
 from pybmc.cluster.status import bmc_config_path, current_addresses, qemu_process
@@ -50,17 +50,18 @@ def in_lab(spec: ClusterSpec) -> Callable[[], None] | None:
 def up(spec: ClusterSpec, timeout: float = UP_TIMEOUT) -> Record:
     """Create whatever is missing, start what does not run, return once every BMC answers."""
     record = Record.load(run_dir(spec))
-    if spec.network.nat:
-        log.warning("[network] nat = true is not implemented yet: no masquerading is set up")
     try:
         _network_up(spec, record)
+        if spec.network.nat:
+            _nat_up(spec, record)
         _write_files(spec)
         if spec.provision.enabled and record.process("dnsmasq") is None:
             _start_dnsmasq(spec, record)
         if record.process("serve") is None:
             _start(spec, record, "serve", serve_command(spec), "serve.log")
         _wait_for_bmcs(spec, record, timeout)
-    except (OSError, LookupError, netlink.NetlinkError, subprocess.SubprocessError) as err:
+    except (OSError, LookupError, netlink.NetlinkError, subprocess.SubprocessError,
+            nat.NatError) as err:
         raise ClusterError(f"up failed: {err} (`pybmc cluster down` removes what was made)") \
             from None
     return record
@@ -77,7 +78,9 @@ def _network_up(spec: ClusterSpec, record: Record) -> None:
             _note_link(record, bridge)
         # Where each BMC is now: a client or bmcsetup may have moved it, and the BMC's state
         # (kept across down/up, as on real hardware) says so.
-        wanted = [str(spec.network.interface.ip), *current_addresses(spec).values()]
+        wanted = list(current_addresses(spec).values())
+        if not spec.head_outside:
+            wanted.insert(0, str(spec.network.interface.ip))
         for address in wanted:
             if not netlink.has_address(handle, bridge, address):
                 netlink.add_address(handle, bridge, address, prefix)
@@ -86,6 +89,41 @@ def _network_up(spec: ClusterSpec, record: Record) -> None:
         for node in spec.nodes:
             if netlink.ensure_tap(handle, spec.tap_name(node), bridge):
                 _note_link(record, spec.tap_name(node))
+    if spec.head_outside:
+        _head_veth_up(spec, record)
+
+
+def _head_veth_up(spec: ClusterSpec, record: Record) -> None:
+    """The head outside the namespace: a veth from the caller's namespace to the bridge, with
+    the head's address on the caller's end."""
+    outer, inner = spec.veth_names()
+    head = str(spec.network.interface.ip)
+    prefix = spec.network.interface.network.prefixlen
+    with netlink.open_handle() as handle:
+        if netlink.ensure_veth(handle, outer, inner, spec.netns, spec.network.bridge):
+            record.outer_links.append(outer)
+            record.save()
+        netlink.add_address(handle, outer, head, prefix)  # goes with the link on down
+
+
+def _head_namespace(spec: ClusterSpec) -> str:
+    """Where the head's address is ("" = the caller's namespace): where NAT belongs."""
+    return "" if spec.head_outside else spec.netns
+
+
+def _nat_up(spec: ClusterSpec, record: Record) -> None:
+    where = _head_namespace(spec)
+    enter = netlink.namespace_entry(where) if where else None
+    table = nat.table_name(spec)
+    record.nat = [where, table]
+    record.save()  # before it exists: a crash half-way still leaves down something to delete
+    nat.add_table(table, spec.network.interface.network, enter)
+    if not netlink.run_in_namespace(where, nat.forwarding):
+        netlink.run_in_namespace(where, lambda: nat.set_forwarding(True))
+        record.forwarding.append(where)
+        record.save()
+    log.info("masquerading %s (nft table ip %s%s)", spec.network.interface.network, table,
+             f" in namespace {where}" if where else "")
 
 
 def _note_link(record: Record, name: str) -> None:
@@ -195,6 +233,14 @@ def probe(spec: ClusterSpec, address: str, timeout: float) -> bool:
 
 def down(spec: ClusterSpec) -> list[str]:
     """Stop and remove what the record says `up` made; returns what was removed."""
+    try:
+        return _down(spec)
+    except (OSError, netlink.NetlinkError, subprocess.SubprocessError, nat.NatError) as err:
+        raise ClusterError(f"down failed: {err} (what is left is still recorded: run down "
+                           "again)") from None
+
+
+def _down(spec: ClusterSpec) -> list[str]:
     record = Record.load(run_dir(spec))
     removed: list[str] = []
     for proc in reversed(record.processes):
@@ -205,6 +251,7 @@ def down(spec: ClusterSpec) -> list[str]:
     removed += _stop_leftover_vms(spec)
     record.processes.clear()
     record.save()
+    removed += _remove_outer(record)
     if record.netns:
         if netlink.remove_namespace(record.netns):
             removed.append(f"namespace {record.netns}")
@@ -214,6 +261,33 @@ def down(spec: ClusterSpec) -> list[str]:
         else:
             removed += _remove_links(spec, record)
     record.forget()
+    return removed
+
+
+def _usable(namespace: str) -> bool:
+    return not namespace or namespace in netlink.namespaces()
+
+
+def _remove_outer(record: Record) -> list[str]:
+    """NAT, forwarding and links up made outside the namespace it removes whole (or in it,
+    when up did not create it)."""
+    removed = []
+    if record.nat and _usable(record.nat[0]):
+        where, table = record.nat
+        if nat.delete_table(table, netlink.namespace_entry(where) if where else None):
+            removed.append(f"nft table ip {table}" + (f" in {where}" if where else ""))
+    for where in record.forwarding:
+        if _usable(where):
+            netlink.run_in_namespace(where, lambda: nat.set_forwarding(False))
+            removed.append("IPv4 forwarding (off again)" + (f" in {where}" if where else ""))
+    record.nat, record.forwarding = [], []
+    if record.outer_links:
+        with netlink.open_handle() as handle:
+            for name in reversed(record.outer_links):
+                if netlink.delete_link(handle, name):
+                    removed.append(f"interface {name}")
+        record.outer_links = []
+    record.save()
     return removed
 
 

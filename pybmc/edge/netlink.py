@@ -1,4 +1,5 @@
-"""Interfaces and addresses through netlink (pyroute2): bridges, taps, addresses, namespaces.
+"""Interfaces and addresses through netlink (pyroute2): bridges, taps, veths, addresses,
+namespaces.
 
 Blocking calls, each short; asyncio callers run them in a thread. Every function works in the
 namespace of the handle it is given (IPRoute for this process's own, NetNS for a named one).
@@ -9,8 +10,9 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 try:  # an optional dependency of `serve` (only `[lan] interface` needs it), required by cluster
     import pyroute2
@@ -23,6 +25,7 @@ except ImportError:  # pragma: no cover - exercised only where pyroute2 is missi
 
 NETNS_RUN_DIR = "/var/run/netns"  # where `ip netns` and pyroute2 keep named namespaces
 CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
 Handle = Any  # pyroute2.IPRoute | pyroute2.NetNS; both share the same methods
 
 
@@ -64,6 +67,23 @@ def ensure_tap(handle: Handle, name: str, bridge: str) -> bool:
         created = True
     handle.link("set", index=link_index(handle, name), master=link_index(handle, bridge),
                 state="up")
+    return created
+
+
+def ensure_veth(handle: Handle, name: str, peer: str, netns: str, bridge: str) -> bool:
+    """A veth pair: `name` in the handle's namespace (up), `peer` in namespace `netns`,
+    attached to `bridge` there (up). True when this call created it."""
+    created = False
+    if link_index(handle, name) is None:
+        handle.link("add", ifname=name, kind="veth", peer=peer)
+        handle.link("set", index=link_index(handle, peer), net_ns_fd=netns)
+        created = True
+    handle.link("set", index=link_index(handle, name), state="up")
+    with open_handle(netns) as inner:
+        if link_index(inner, peer) is None:
+            raise LookupError(f"veth {name}: its peer {peer} is not in namespace {netns}")
+        inner.link("set", index=link_index(inner, peer), master=link_index(inner, bridge),
+                   state="up")
     return created
 
 
@@ -143,6 +163,31 @@ def remove_namespace(name: str) -> bool:
         return False
     pyroute2_netns.remove(name)
     return True
+
+
+def run_in_namespace(name: str, function: Callable[[], T], timeout: float = 10.0) -> T:
+    """Call `function` in a thread moved into the named namespace (this process's own when
+    `name` is ""), for what is per namespace but not netlink: sockets, /proc/sys/net."""
+    if not name:
+        return function()
+    enter = namespace_entry(name)
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            enter()  # this thread only: the namespace is per thread
+            result.append(function())
+        except BaseException as err:  # handed to the caller
+            failure.append(err)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if failure:
+        raise failure[0]
+    if not result:
+        raise TimeoutError(f"no answer from namespace {name} within {timeout:g} s")
+    return result[0]
 
 
 def namespace_entry(name: str) -> Callable[[], None]:

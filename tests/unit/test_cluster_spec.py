@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.cluster import generate
+from pybmc.cluster import generate, nat
 from pybmc.cluster.example import EXAMPLE
 from pybmc.cluster.spec import deterministic_mac, expand_template, parse_cluster
 from pybmc.config.bmc import ConfigError, parse_config
@@ -95,6 +95,9 @@ def test_generator_as_a_single_table():
     (with_changes("network", address="300.1.1.1/24"), "[network] address: must be like"),
     (with_changes("network", bridge="a-very-long-bridge-name"), "[network] bridge: must be 1"),
     (with_changes("defaults", firmware="coreboot"), "[defaults] firmware: must be one of"),
+    (with_changes("network", head="router"), "[network] head: must be one of lab, host"),
+    ({**with_changes("network", head="host"), "cluster": {"name": "lab"}},
+     "[network] head: \"host\" needs [cluster] netns"),
     (with_changes("defaults", boot=["floppy"]), "[defaults] boot: 'floppy' is not one of"),
     (with_changes("defaults", memory=True), "[defaults] memory: has the wrong type"),
     ({**BASE, "nodes": [{"name": "cn1", "bmc": "10.1.1.1"}]},
@@ -183,3 +186,13 @@ def test_per_node_cmdline_is_appended():
     data["nodes"] = [{"name": "cn1", "bmc": "192.168.123.4", "cmdline": "quiet"}]
     spec = spec_of(data)
     assert "kernel k console=ttyS0,115200 quiet" in generate.ipxe_script(spec, spec.nodes[0])
+
+
+def test_head_outside_names_the_veth_and_nat_masquerades_the_subnet():
+    data = {**with_changes("network", head="host", nat=True),
+            "cluster": {"name": "lab", "netns": "pybmcabcdefghij"}}
+    spec = spec_of(data)
+    assert spec.head_outside and spec.veth_names() == ("pybmcabcde-head", "head0")
+    text = nat.ruleset(nat.table_name(spec), spec.network.interface.network)
+    assert "table ip pybmc-lab {}\ndelete table ip pybmc-lab\n" in text
+    assert "ip saddr 192.168.123.0/24 ip daddr != 192.168.123.0/24 masquerade" in text
