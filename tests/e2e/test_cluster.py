@@ -108,3 +108,29 @@ def test_pxe_boot_runs_bmcsetup_and_the_bmc_moves(lab):
     assert len(pids) == 3  # dnsmasq, pybmc serve, cn1's QEMU
     run_cluster("down", path)
     assert not namespace_exists(netns) and not any(pid_alive(pid) for pid in pids)
+
+
+def test_status_shows_sol_in_use_as_the_bmc_reports_it(lab):
+    from tests.e2e.ptyproc import PtyProcess
+
+    netns, workdir = lab
+    path = cluster_file(workdir, netns)
+    run_cluster("up", path, timeout=90)
+
+    def sol() -> dict[str, str]:
+        return {n["name"]: n["sol"] for n in json.loads(run_cluster("status", path, "--json"))
+                ["nodes"]}
+    assert sol() == {"cn1": "inactive", "cn2": "inactive"}
+    client = PtyProcess(["ip", "netns", "exec", netns, "ipmitool", "-I", "lanplus", "-H",
+                         "192.168.123.4", "-U", "admin", "-P", "secret", "sol", "activate"])
+    try:
+        client.read_until(b"SOL Session operational", 30)
+        assert sol() == {"cn1": "active", "cn2": "inactive"}
+        table = run_cluster("status", path)
+        assert [line.split()[5] for line in table.splitlines()[1:3]] == ["active", "-"]
+        client.write(b"\r~.")
+        assert client.wait(15) == 0
+        assert wait_until(lambda: sol()["cn1"] == "inactive", 20)
+    finally:
+        client.close()
+    run_cluster("down", path)

@@ -196,3 +196,11 @@ def test_head_outside_names_the_veth_and_nat_masquerades_the_subnet():
     text = nat.ruleset(nat.table_name(spec), spec.network.interface.network)
     assert "table ip pybmc-lab {}\ndelete table ip pybmc-lab\n" in text
     assert "ip saddr 192.168.123.0/24 ip daddr != 192.168.123.0/24 masquerade" in text
+
+
+@pytest.mark.parametrize(("output", "state"), [
+    (" 01 01 00\n", "active"), (" 01 00 00\n", "inactive"), ("", "unknown"), ("zz", "unknown")])
+def test_sol_activation_status_from_ipmitool_raw(output: str, state: str):
+    from pybmc.cluster.status import parse_sol_activation
+
+    assert parse_sol_activation(output) == state
