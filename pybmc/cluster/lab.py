@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -81,14 +81,20 @@ def _network_up(spec: ClusterSpec, record: Record) -> None:
         wanted = list(current_addresses(spec).values())
         if not spec.head_outside:
             wanted.insert(0, str(spec.network.interface.ip))
-        for address in wanted:
-            if not netlink.has_address(handle, bridge, address):
-                netlink.add_address(handle, bridge, address, prefix)
-                record.addresses.append((bridge, address, prefix))
-                record.save()
-        for node in spec.nodes:
-            if netlink.ensure_tap(handle, spec.tap_name(node), bridge):
-                _note_link(record, spec.tap_name(node))
+        present = set(netlink.interface_addresses(handle, bridge))
+        for address in (a for a in wanted if a not in present):
+            netlink.add_address(handle, bridge, address, prefix)
+            record.addresses.append((bridge, address, prefix))
+        record.save()
+        # Taps in one batch: one dump of what exists, the missing ones made in one go.
+        taps = [spec.tap_name(node) for node in spec.nodes]
+        indexes = netlink.link_indexes(handle)
+        created = netlink.create_taps(spec.netns, [t for t in taps if t not in indexes])
+        record.links += [t for t in created if t not in record.links]
+        record.save()
+        indexes = netlink.link_indexes(handle)
+        for tap in taps:
+            netlink.attach(handle, indexes[tap], indexes[bridge])
     if spec.head_outside:
         _head_veth_up(spec, record)
 
@@ -133,6 +139,7 @@ def _note_link(record: Record, name: str) -> None:
 
 
 def _write_files(spec: ClusterSpec) -> None:
+    disks: list[list[str]] = []
     for node in spec.nodes:
         path = bmc_config_path(spec, node.name)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +152,7 @@ def _write_files(spec: ClusterSpec) -> None:
             if node.base:
                 command += ["-b", str(spec.resolve(node.base).resolve()), "-F", "qcow2"]
             command += [str(disk)] + ([] if node.base else [node.disk])
-            subprocess.run(command, check=True, timeout=60, capture_output=True)
+            disks.append(command)
         uefi_vars = generate.uefi_vars_path(spec, node)
         if node.firmware == "uefi" and not uefi_vars.exists():
             if not Path(generate.OVMF_VARS).is_file():
@@ -153,6 +160,26 @@ def _write_files(spec: ClusterSpec) -> None:
                                    f"({generate.OVMF_VARS}: apt-get install ovmf)")
             uefi_vars.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(generate.OVMF_VARS, uefi_vars)  # the node's own NVRAM, kept
+    _run_all(disks)
+
+
+def _run_all(commands: list[list[str]], parallel: int = 8, timeout: float = 60.0) -> None:
+    """Run the commands, `parallel` at a time; the first failure is raised (after the rest)."""
+    failures: list[str] = []
+    for start in range(0, len(commands), parallel):
+        batch = [(c, subprocess.Popen(c, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT))
+                 for c in commands[start:start + parallel]]
+        for command, proc in batch:
+            try:
+                out, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
+            if proc.returncode != 0:
+                failures.append(f"{' '.join(command)}: {out.decode(errors='replace').strip()}")
+    if failures:
+        raise ClusterError(failures[0])
 
 
 def tftp_root(spec: ClusterSpec) -> Path:
@@ -201,7 +228,7 @@ def _wait_for_bmcs(spec: ClusterSpec, record: Record, timeout: float) -> None:
     while pending and time.monotonic() < deadline:
         if record.process("serve") is None:
             raise ClusterError(f"pybmc serve exited; see {run_dir(spec) / 'serve.log'}")
-        pending -= {a for a in pending if probe(spec, a, 0.3)}
+        pending -= probe_all(spec, pending, 0.3)
         if pending:
             time.sleep(0.2)
     if pending:
@@ -209,26 +236,28 @@ def _wait_for_bmcs(spec: ClusterSpec, record: Record, timeout: float) -> None:
                            f"{timeout:.0f} s; see {run_dir(spec) / 'serve.log'}")
 
 
-def probe(spec: ClusterSpec, address: str, timeout: float) -> bool:
-    """Does a BMC answer at address:623 (inside the lab's namespace)?"""
-    result: list[bool] = []
-
-    def ask() -> None:
-        try:
-            enter = in_lab(spec)
-            if enter is not None:
-                enter()  # this thread only: the namespace is per thread
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-                sock.settimeout(timeout)
-                sock.sendto(AUTH_CAP_PING, (address, 623))
-                sock.recvfrom(512)
-            result.append(True)
-        except OSError:
-            result.append(False)
-    thread = threading.Thread(target=ask, daemon=True)
-    thread.start()
-    thread.join(timeout + 2.0)
-    return bool(result and result[0])
+def probe_all(spec: ClusterSpec, addresses: set[str], timeout: float) -> set[str]:
+    """Which of the BMCs answer at address:623 (inside the lab's namespace): one socket asks
+    them all at once, and listens for `timeout` s."""
+    def ask() -> set[str]:
+        answered: set[str] = set()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for address in addresses:
+                with contextlib.suppress(OSError):  # not there (yet): it stays pending
+                    sock.sendto(AUTH_CAP_PING, (address, 623))
+            deadline = time.monotonic() + timeout
+            while len(answered) < len(addresses) and (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                try:
+                    _, peer = sock.recvfrom(512)
+                except OSError:  # timeout, or an ICMP error reported on the socket
+                    continue
+                answered.add(peer[0])
+        return answered & addresses
+    try:
+        return netlink.run_in_namespace(spec.netns, ask, timeout + 2.0)
+    except (OSError, TimeoutError):
+        return set()
 
 
 def down(spec: ClusterSpec) -> list[str]:
