@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -61,12 +62,20 @@ def up(
                f"{where}; state in {spec.state_dir}")
     if not foreground:
         return
+    # SIGTERM (a service manager stopping us) takes the cluster down like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while record.process("serve") is not None:
             time.sleep(0.5)
+        typer.echo(f"cluster {spec.name}: pybmc serve exited; taking the cluster down", err=True)
     except KeyboardInterrupt:
         pass
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # down runs to its end
     down(file)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @cluster_app.command()

@@ -5,7 +5,12 @@ in-band bmcsetup moving the BMC, status, exports, and a `down` that leaves nothi
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
+
+import pytest
 
 from tests.e2e import clusterlab
 from tests.e2e.clusterlab import (
@@ -134,3 +139,27 @@ def test_status_shows_sol_in_use_as_the_bmc_reports_it(lab):
     finally:
         client.close()
     run_cluster("down", path)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_up_foreground_stays_and_takes_the_cluster_down_when_stopped(lab, stop):
+    netns, workdir = lab
+    path = cluster_file(workdir, netns)
+    proc = subprocess.Popen([sys.executable, "-m", "pybmc", "cluster", "up", str(path),
+                             "--foreground"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        assert wait_until(lambda: recorded_pids(workdir / "state") and ipmitool_ok(
+            netns, "192.168.123.6", "admin", "secret"), 60)
+        pids = recorded_pids(workdir / "state")
+        time.sleep(1.0)  # it must still be there, attached, a while after up returned
+        assert proc.poll() is None and all(pid_alive(pid) for pid in pids)
+        proc.send_signal(stop)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out
+        assert "down" in out
+        assert not namespace_exists(netns) and not any(pid_alive(pid) for pid in pids)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
