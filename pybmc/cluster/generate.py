@@ -135,14 +135,20 @@ def ipxe_dispatch() -> str:
 
 
 def ipxe_script(spec: ClusterSpec, node: NodeSpec) -> str:
-    kernel = Path(spec.provision.kernel).name
+    # Relative names come over TFTP, from where the script came; URLs from pybmc's HTTP server.
+    base = http_base(spec) if spec.provision.http else ""
+    kernel = base + Path(spec.provision.kernel).name
     cmdline = " ".join(part for part in (spec.provision.cmdline, node.cmdline) if part)
     lines = ["#!ipxe", f"echo pybmc cluster {spec.name}: booting {node.name}",
              f"kernel {kernel} {cmdline}".rstrip()]
     if spec.provision.initrd:
-        lines.insert(2, f"initrd {Path(spec.provision.initrd).name}")
+        lines.insert(2, f"initrd {base}{Path(spec.provision.initrd).name}")
     lines.append("boot")
     return "\n".join(lines) + "\n"
+
+
+def http_base(spec: ClusterSpec) -> str:
+    return f"http://{spec.network.interface.ip}:{spec.provision.http_port}/"
 
 
 def ipxe_script_name(node: NodeSpec) -> str:

@@ -57,6 +57,8 @@ def up(spec: ClusterSpec, timeout: float = UP_TIMEOUT) -> Record:
         _write_files(spec)
         if spec.provision.enabled and record.process("dnsmasq") is None:
             _start_dnsmasq(spec, record)
+        if spec.provision.enabled and spec.provision.http and record.process("http") is None:
+            _start_http(spec, record)
         if record.process("serve") is None:
             _start(spec, record, "serve", serve_command(spec), "serve.log")
         _wait_for_bmcs(spec, record, timeout)
@@ -212,12 +214,24 @@ def _start_dnsmasq(spec: ClusterSpec, record: Record) -> None:
            "dnsmasq.out")
 
 
+def _start_http(spec: ClusterSpec, record: Record) -> None:
+    """pybmc's HTTP boot server, on the head's address, in the namespace that holds it."""
+    _start(spec, record, "http", [sys.executable, "-m", "pybmc.cluster.httpboot",
+                                  "--root", str(tftp_root(spec)),
+                                  "--bind", str(spec.network.interface.ip),
+                                  "--port", str(spec.provision.http_port)], "http.log",
+           netns=_head_namespace(spec))
+
+
 def _start(spec: ClusterSpec, record: Record, what: str, command: list[str],
-           log_name: str) -> None:
+           log_name: str, netns: str | None = None) -> None:
+    """Start a detached process in the lab's namespace, or in `netns` ("" = the caller's)."""
     run_dir(spec).mkdir(parents=True, exist_ok=True)
+    netns = spec.netns if netns is None else netns
+    preexec = netlink.namespace_entry(netns) if netns else None
     with open(run_dir(spec) / log_name, "ab") as out:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                start_new_session=True, preexec_fn=in_lab(spec))
+                                start_new_session=True, preexec_fn=preexec)
     record.add_process(proc.pid, what)
     log.info("started %s (pid %d)", what, proc.pid)
 

@@ -72,6 +72,8 @@ class ProvisionSpec:
     kernel: str = ""
     initrd: str = ""
     cmdline: str = "console=ttyS0,115200"
+    http: bool = False  # kernel and initrd over HTTP (pybmc serves them), not TFTP
+    http_port: int = 8080
 
 
 @dataclass(frozen=True)
@@ -271,11 +273,14 @@ def parse_cluster(data: dict[str, Any], source: str = "<embedded>",
         raise net.error("address", f"must be like 192.168.123.1/24: {network.address!r}") from None
 
     prov = _Table(source, "provision", data.get("provision", {}),
-                  ("enabled", "range", "kernel", "initrd", "cmdline"))
+                  ("enabled", "range", "kernel", "initrd", "cmdline", "http", "http_port"))
     provision = ProvisionSpec(prov.get("enabled", bool, "provision" in data),
                               prov.get("range", str, ""), prov.get("kernel", str, ""),
                               prov.get("initrd", str, ""),
-                              prov.get("cmdline", str, "console=ttyS0,115200"))
+                              prov.get("cmdline", str, "console=ttyS0,115200"),
+                              prov.get("http", bool, False), prov.get("http_port", int, 8080))
+    if not 1 <= provision.http_port <= 65535:
+        raise prov.error("http_port", "must be between 1 and 65535")
     if provision.enabled:
         for key in ("range", "kernel"):
             if not getattr(provision, key):

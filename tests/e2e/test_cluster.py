@@ -163,3 +163,40 @@ def test_up_foreground_stays_and_takes_the_cluster_down_when_stopped(lab, stop):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_pxe_kernel_and_initrd_over_http_from_pybmc(lab):
+    from tests.e2e.ptyproc import PtyProcess
+    from tests.guest.vm import guest_files, require_guest
+
+    require_guest()
+    netns, workdir = lab
+    kernel, initrd = guest_files()
+    path = cluster_file(workdir, netns, provision={
+        "range": "192.168.123.100,192.168.123.199", "kernel": str(kernel),
+        "initrd": str(initrd), "cmdline": "console=ttyS0,115200 panic=-1", "http": True,
+        "http_port": 8080})
+    run_cluster("up", path, timeout=90)
+    script = (workdir / "state" / "tftp" / "00-00-00-00-00-02.ipxe").read_text()
+    assert f"kernel http://192.168.123.1:8080/{kernel.name} " in script
+    ipmitool_in(netns, "192.168.123.4", "admin", "secret", "chassis", "bootdev", "pxe")
+    console = PtyProcess([sys.executable, "-m", "pybmc", "cluster", "console", str(path), "cn1"])
+    http_log = workdir / "state" / "run" / "http.log"
+    try:
+        assert "Up/On" in ipmitool_in(netns, "192.168.123.4", "admin", "secret", "chassis",
+                                      "power", "on")
+        fetched = [f'"GET /{kernel.name} HTTP/1.1" 200', f'"GET /{initrd.name} HTTP/1.1" 200']
+        assert wait_until(lambda: http_log.exists() and all(
+            f in http_log.read_text() for f in fetched), 180, interval=1.0), \
+            http_log.read_text()[-2000:] if http_log.exists() else "no http.log"
+        assert f'192.168.123.3 "GET /{kernel.name}' in http_log.read_text()  # cn1 asked
+        console.read_until(b"Linux version", 120)  # the kernel it fetched runs
+        console.write(b"\x1d")
+        assert console.wait(10) == 0
+    finally:
+        console.close()
+    pids = recorded_pids(workdir / "state")
+    assert len(pids) == 3  # dnsmasq, http, serve
+    out = run_cluster("down", path)
+    assert "removed http (pid" in out
+    assert not namespace_exists(netns) and not any(pid_alive(pid) for pid in pids)

@@ -204,3 +204,16 @@ def test_sol_activation_status_from_ipmitool_raw(output: str, state: str):
     from pybmc.cluster.status import parse_sol_activation
 
     assert parse_sol_activation(output) == state
+
+
+def test_http_boot_puts_urls_of_the_head_in_the_ipxe_script():
+    data = {**BASE, "provision": {"range": "192.168.123.100,192.168.123.199",
+                                  "kernel": "guest/vmlinuz", "initrd": "bmcsetup.img",
+                                  "http": True, "http_port": 8081}}
+    spec = spec_of(data)
+    lines = generate.ipxe_script(spec, spec.nodes[0]).splitlines()
+    assert "initrd http://192.168.123.1:8081/bmcsetup.img" in lines
+    assert any(line.startswith("kernel http://192.168.123.1:8081/vmlinuz ") for line in lines)
+    bad = {**data, "provision": {**data["provision"], "http_port": 0}}
+    with pytest.raises(ConfigError, match="http_port: must be between 1 and 65535"):
+        spec_of(bad)
