@@ -102,7 +102,7 @@ def parse_sol_activation(output: str) -> str:
     return "active" if data[1] or data[2] else "inactive"
 
 
-def sol_activation(node: NodeSpec, bmc: str, enter: Callable[[], None] | None) -> str:
+def sol_activation(node: NodeSpec, bmc: str) -> str:
     """Whether the node's BMC reports a SOL session active (asked as its first user)."""
     binary = shutil.which("ipmitool")
     user = node.admin
@@ -113,8 +113,7 @@ def sol_activation(node: NodeSpec, bmc: str, enter: Callable[[], None] | None) -
             [binary, "-I", "lanplus", "-H", bmc, "-U", user.name, "-E", "-R", "1", "-N", "2",
              *SOL_ACTIVATION_STATUS],
             env={**os.environ, "IPMI_PASSWORD": user.password},  # not on the command line
-            capture_output=True, text=True, timeout=SOL_QUERY_TIMEOUT, preexec_fn=enter,
-            check=False)
+            capture_output=True, text=True, timeout=SOL_QUERY_TIMEOUT, check=False)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return parse_sol_activation(result.stdout) if result.returncode == 0 else "unknown"
@@ -122,9 +121,11 @@ def sol_activation(node: NodeSpec, bmc: str, enter: Callable[[], None] | None) -
 
 def sol_activations(spec: ClusterSpec, addresses: dict[str, str],
                     enter: Callable[[], None] | None) -> dict[str, str]:
-    with ThreadPoolExecutor(max_workers=SOL_QUERY_PARALLEL) as pool:
-        answers = {node.name: pool.submit(sol_activation, node, addresses[node.name],
-                                          enter) for node in spec.nodes}
+    # Each worker thread enters the namespace once; the children it forks are born there
+    # (a preexec_fn is not safe while other threads run).
+    with ThreadPoolExecutor(max_workers=SOL_QUERY_PARALLEL, initializer=enter) as pool:
+        answers = {node.name: pool.submit(sol_activation, node, addresses[node.name])
+                   for node in spec.nodes}
         return {name: answer.result() for name, answer in answers.items()}
 
 
