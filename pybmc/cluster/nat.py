@@ -61,8 +61,8 @@ def has_table(table: str, enter: Callable[[], None] | None) -> bool:
 
 
 def delete_table(table: str, enter: Callable[[], None] | None) -> bool:
-    """Delete the table; False when it was not there."""
-    if not has_table(table, enter):
+    """Delete the table; False when it was not there (nor could be: no nft, no table of ours)."""
+    if shutil.which("nft") is None or not has_table(table, enter):
         return False
     result = _nft(["delete", "table", "ip", table], enter)
     if result.returncode != 0:
