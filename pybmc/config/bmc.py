@@ -65,6 +65,7 @@ class SecurityConfig:
     auth_types: tuple[str, ...] = ("md2", "md5", "password")
     max_sessions: int = 32
     session_timeout: float = 60.0
+    kg: bytes = bytes(20)  # the BMC key K_G; all zero: session keys come from the password
 
 
 @dataclass(frozen=True)
@@ -379,9 +380,28 @@ def _parse_security(source: str, table: Any) -> SecurityConfig:
         auth_types=tuple(dict.fromkeys(auth_types)),
         max_sessions=section.integer("max_sessions", 32, 1, 63),
         session_timeout=section.number("session_timeout", 60.0, 1.0, 3600.0),
+        kg=_parse_kg(section),
     )
     section.finish()
     return security
+
+
+KG_LENGTH = 20
+
+
+def _parse_kg(section: _Section) -> bytes:
+    """`kg`: text (as `ipmitool -k` takes it) or "0x" + hex (as `-y`), zero-padded to 20."""
+    text = section.get("kg", str, "")
+    if text.lower().startswith("0x"):
+        try:
+            key = bytes.fromhex(text[2:])
+        except ValueError:
+            raise section.error("kg", "is not hexadecimal after 0x") from None
+    else:
+        key = text.encode("utf-8")
+    if len(key) > KG_LENGTH:
+        raise section.error("kg", f"is longer than {KG_LENGTH} bytes")
+    return key.ljust(KG_LENGTH, b"\x00")
 
 
 def _parse_power(source: str, table: Any) -> PowerConfig:
