@@ -87,6 +87,7 @@ class SecurityConfig:
     login_burst: int = DEFAULT_LOGIN_BURST
     max_sessions: int = 32
     session_timeout: float = 60.0
+    kg: bytes = bytes(20)  # the BMC key K_G; all zero: session keys come from the password
 
     def weak_options(self) -> list[str]:
         """What this config turns on that the defaults keep off, one phrase each."""
@@ -413,9 +414,28 @@ def _parse_security(source: str, table: Any) -> SecurityConfig:
         login_burst=section.integer("login_burst", DEFAULT_LOGIN_BURST, 1, 1_000_000),
         max_sessions=section.integer("max_sessions", 32, 1, 63),
         session_timeout=section.number("session_timeout", 60.0, 1.0, 3600.0),
+        kg=_parse_kg(section),
     )
     section.finish()
     return security
+
+
+KG_LENGTH = 20
+
+
+def _parse_kg(section: _Section) -> bytes:
+    """`kg`: text (as `ipmitool -k` takes it) or "0x" + hex (as `-y`), zero-padded to 20."""
+    text = section.get("kg", str, "")
+    if text.lower().startswith("0x"):
+        try:
+            key = bytes.fromhex(text[2:])
+        except ValueError:
+            raise section.error("kg", "is not hexadecimal after 0x") from None
+    else:
+        key = text.encode("utf-8")
+    if len(key) > KG_LENGTH:
+        raise section.error("kg", f"is longer than {KG_LENGTH} bytes")
+    return key.ljust(KG_LENGTH, b"\x00")
 
 
 def _parse_power(source: str, table: Any) -> PowerConfig:

@@ -207,7 +207,8 @@ def rakp3(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
                     session.console_sid, addr)
         table.discard(session, LoginEvent.RAKP3_REFUSED)
         return
-    sik = exchange.session_integrity_key(session.kuid)
+    # With a BMC key (K_G) the session keys depend on it too: a client must know both.
+    sik = exchange.session_integrity_key(session.kuid, table.host.channel.bmc_key())
     session.keys = crypto.derive_keys(session.suite.auth, sik, session.kuid)
     reply = (bytes([tag, RmcpStatus.NO_ERRORS, 0, 0]) + le32(session.console_sid)
              + exchange.rakp4_icv(sik))
