@@ -20,6 +20,7 @@ DEFAULT_CIPHER_SUITES = (1, 2, 3, 17)
 SUPPORTED_CIPHER_SUITES = (0, 1, 2, 3, 6, 7, 8, 11, 12, 15, 16, 17)
 AUTH_TYPE_NAMES = ("none", "md2", "md5", "password")
 MAX_USERS = 16
+MAX_LOCKOUT_SECONDS = 0xFFFF * 10  # LAN parameter 26 counts intervals in tens of seconds
 
 
 class ConfigError(Exception):
@@ -65,6 +66,10 @@ class SecurityConfig:
     auth_types: tuple[str, ...] = ("md2", "md5", "password")
     max_sessions: int = 32
     session_timeout: float = 60.0
+    # Bad-password lockout while LAN parameter 26 was never set (pybmc.model.lockout).
+    lockout_threshold: int = 0  # bad passwords in a row that lock a user; 0 = never
+    lockout_seconds: float = 300.0  # how long a lockout lasts; 0 = until re-enabled
+    lockout_reset_seconds: float = 300.0  # a count this old is forgotten; 0 = never
 
 
 @dataclass(frozen=True)
@@ -379,6 +384,10 @@ def _parse_security(source: str, table: Any) -> SecurityConfig:
         auth_types=tuple(dict.fromkeys(auth_types)),
         max_sessions=section.integer("max_sessions", 32, 1, 63),
         session_timeout=section.number("session_timeout", 60.0, 1.0, 3600.0),
+        lockout_threshold=section.integer("lockout_threshold", 0, 0, 255),
+        lockout_seconds=section.number("lockout_seconds", 300.0, 0.0, MAX_LOCKOUT_SECONDS),
+        lockout_reset_seconds=section.number("lockout_reset_seconds", 300.0, 0.0,
+                                             MAX_LOCKOUT_SECONDS),
     )
     section.finish()
     return security

@@ -33,6 +33,7 @@ from pybmc.model.lan_params import (
     auth_type_support,
     mac_text,
 )
+from pybmc.model.lockout import LockoutPolicy, config_policy
 from pybmc.model.state import State
 from pybmc.wire.codes import Cc, Privilege
 
@@ -42,6 +43,8 @@ log = logging.getLogger("pybmc.lan")
 AUTH_ENABLES_PARAMETER = "2"
 # LAN parameter 24: byte 0 reserved, then one nibble per parameter-23 entry.
 CIPHER_PRIVILEGES_PARAMETER = "24"
+# LAN parameter 26: the bad-password lockout policy (pybmc.model.lockout).
+BAD_PASSWORD_PARAMETER = "26"
 
 
 @dataclass
@@ -245,3 +248,10 @@ class Lan:
             return auth_type_support(self)
         enables = LAN_PARAMETERS.get(self, int(AUTH_ENABLES_PARAMETER))
         return enables[privilege - 1] & 0x37
+
+    def bad_password_policy(self) -> LockoutPolicy:
+        """The lockout policy: LAN parameter 26 as a client set it, else the config's."""
+        stored = self.state.lan.get(BAD_PASSWORD_PARAMETER)
+        if stored is not None:
+            return LockoutPolicy.decode(stored)
+        return config_policy(self.config.security)
