@@ -128,10 +128,10 @@ class SessionTable:
         if not lower:
             return NoRoom.TABLE_FULL
         victim = min(lower, key=lambda s: (s.max_privilege, s.last_activity))
-        log.info("%s: session %#010x of user %r (%s) evicted to make room for a %s login",
+        log.info("%s: session %#010x of user %r (%s) evicted to make room for a login at %s",
                  self.name, victim.session_id, victim.user_name.decode(errors="replace"),
                  victim.max_privilege.name, privilege.name)
-        self.close_session(victim, f"evicted for a {privilege.name} login")
+        self.close_session(victim, f"evicted for a login at {privilege.name}")
         return None
 
     # ----------------------------------------------------------------- bad passwords
