@@ -135,6 +135,8 @@ def rakp1(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
         # offline guess at the captured HMAC finds nothing).
         session.locked_out = True
         session.kuid = table.host.random(len(session.kuid))
+        table.refused(addr, f"user {session.user_name.decode(errors='replace')!r} is locked "
+                      "out (RAKP 2 answered as for a bad password)")
     reply = (bytes([tag, RmcpStatus.NO_ERRORS, 0, 0]) + le32(session.console_sid)
              + session.exchange.bmc_random + session.exchange.guid
              + session.exchange.rakp2_authcode(session.kuid))
