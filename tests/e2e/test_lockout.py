@@ -174,3 +174,27 @@ def test_per_user_session_limit_set_with_set_user_access(
     for n in range(2):
         assert hold(bmc, held, 10 + n, "viewer", "viewerpw").status == 0
     assert hold(bmc, held, 12, "viewer", "viewerpw").status == 0x0B
+
+
+# ============================================================================ Redfish
+def test_wrong_redfish_passwords_lock_ipmi_and_redfish(bmc_factory: Any):
+    from tests.e2e.test_redfish import PORT, https
+
+    bmc = bmc_factory(security={**SECURITY, "lockout_threshold": 2, "lockout_seconds": 600},
+                      redfish={"enabled": True, "port": PORT})
+    wait_for(lambda: _answers_https(bmc, https), 10, "the Redfish listener")
+    assert https(bmc, "GET", "/redfish/v1/Systems", user=("admin", "wrong"))[0] == 401
+    assert https(bmc, "POST", "/redfish/v1/SessionService/Sessions", user=None,
+                 body={"UserName": "admin", "Password": "wrong"})[0] == 401
+    assert "user 2 ('admin') locked out on channel 1 after 2 bad passwords" in bmc.log()
+    assert https(bmc, "GET", "/redfish/v1/Systems", user=("admin", "secret"))[0] == 401
+    refusal(bmc.ipmitool("raw", "0x06", "0x01", check=False, **LANPLUS))
+    assert https(bmc, "GET", "/redfish/v1/Systems", user=("oper", "operpw"))[0] == 200
+
+
+def _answers_https(bmc: BmcProcess, https: Callable[..., tuple[int, Any]]) -> bool:
+    try:
+        https(bmc, "GET", "/redfish/v1", user=None)
+    except OSError:
+        return False
+    return True
