@@ -142,6 +142,17 @@ def test_slow_rakp3_with_the_right_password_still_logs_in(bmc: Bmc, wire: Wire):
     assert (2, 1) not in bmc.lockout._attempts  # the success cleared the count
 
 
+def test_a_retransmitted_rakp1_restarts_the_rakp3_wait(bmc: Bmc, wire: Wire):
+    client = PlusClient(wire)
+    client.open()
+    client.rakp1()
+    wire.now += RAKP3_WAIT - 1
+    assert len(wire.send(client.last_rakp1)) == 1  # RAKP 2 was lost: the same one again
+    assert bmc.sessions.get_timer() == pytest.approx(wire.now + RAKP3_WAIT)
+    bmc.sessions.handle_timer(wire.now + 1)
+    assert (2, 1) not in bmc.lockout._attempts
+
+
 def test_console_error_status_in_rakp3_counts(bmc: Bmc, wire: Wire):
     for n in range(3):
         client = PlusClient(wire, password=b"wrong", console_sid=200 + n)

@@ -119,7 +119,7 @@ def rakp1(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
         raise PacketError(f"RAKP 1 too short ({len(data)} bytes)")
     tag = data[0]
     session = _step_session(table, PayloadType.RAKP1, data, addr, SessionState.RAKP2_SENT,
-                            LoginEvent.RAKP1_ACCEPTED)
+                            LoginEvent.RAKP1_ACCEPTED, now)
     if session is None:
         return
     status, why = _rakp1_checks(table, session, data)
@@ -188,7 +188,7 @@ def rakp3(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
         raise PacketError(f"RAKP 3 too short ({len(data)} bytes)")
     tag, status = data[0], data[1]
     session = _step_session(table, PayloadType.RAKP3, data, addr, SessionState.ACTIVE,
-                            LoginEvent.RAKP3_ACCEPTED)
+                            LoginEvent.RAKP3_ACCEPTED, now)
     if session is None:
         return
     exchange = session.exchange
@@ -238,7 +238,8 @@ def rakp3(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
 
 
 def _step_session(table: SessionTable, step: int, data: bytes, addr: Address,
-                  answered_state: SessionState, event: LoginEvent) -> Session | None:
+                  answered_state: SessionState, event: LoginEvent,
+                  now: float) -> Session | None:
     """The session a RAKP 1 or RAKP 3 may act on, or None once it was answered here: an
     unknown session ID, another address than the Open Session's (ignored), a retransmit of
     the request already answered (the same reply again), or a step out of order."""
@@ -258,6 +259,8 @@ def _step_session(table: SessionTable, step: int, data: bytes, addr: Address,
     answered = session.answered.get(step)
     if session.state is answered_state and answered is not None and answered[0] == data:
         table.queue(answered[1], addr)
+        if step == PayloadType.RAKP1:
+            session.rakp2_at = now  # the console lost RAKP 2: its RAKP 3 wait starts again
         return None
     if not allows(session.state, event):
         log.debug("%s: %s out of order for session %#010x (%s)", table.name, name,
