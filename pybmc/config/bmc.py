@@ -40,6 +40,7 @@ WEAK_AUTH_TYPES = {"none": "no authentication: any password logs in",
 DEFAULT_LOGIN_RATE = 20.0
 DEFAULT_LOGIN_BURST = 60
 MAX_USERS = 16
+MAX_LOCKOUT_SECONDS = 0xFFFF * 10  # LAN parameter 26 counts intervals in tens of seconds
 
 
 class ConfigError(Exception):
@@ -88,6 +89,10 @@ class SecurityConfig:
     max_sessions: int = 32
     session_timeout: float = 60.0
     kg: bytes = bytes(20)  # the BMC key K_G; all zero: session keys come from the password
+    # Bad-password lockout while LAN parameter 26 was never set (pybmc.model.lockout).
+    lockout_threshold: int = 0  # bad passwords in a row that lock a user; 0 = never
+    lockout_seconds: float = 300.0  # how long a lockout lasts; 0 = until re-enabled
+    lockout_reset_seconds: float = 300.0  # a count this old is forgotten; 0 = never
 
     def weak_options(self) -> list[str]:
         """What this config turns on that the defaults keep off, one phrase each."""
@@ -415,6 +420,10 @@ def _parse_security(source: str, table: Any) -> SecurityConfig:
         max_sessions=section.integer("max_sessions", 32, 1, 63),
         session_timeout=section.number("session_timeout", 60.0, 1.0, 3600.0),
         kg=_parse_kg(section),
+        lockout_threshold=section.integer("lockout_threshold", 0, 0, 255),
+        lockout_seconds=section.number("lockout_seconds", 300.0, 0.0, MAX_LOCKOUT_SECONDS),
+        lockout_reset_seconds=section.number("lockout_reset_seconds", 300.0, 0.0,
+                                             MAX_LOCKOUT_SECONDS),
     )
     section.finish()
     return security

@@ -44,6 +44,11 @@ class Users:
         limit = min(access.privilege, self.channel_privilege_limit(channel))
         return Privilege(limit) if limit >= 1 else Privilege.NONE
 
+    def session_limit(self, user: UserRecord, channel: int = LAN_CHANNEL) -> int:
+        """The most sessions this user may hold at once on the channel (0: no own limit)."""
+        access = user.access.get(channel)
+        return access.session_limit if access is not None else 0
+
     def channel_privilege_limit(self, channel: int = LAN_CHANNEL) -> Privilege:
         limit = self.state.channel(channel, volatile=True).privilege_limit
         return Privilege(min(max(limit, 1), 5))

@@ -250,7 +250,7 @@ def post_session(call: Call) -> Response:
         raise http.action_parameter_missing("Session", "UserName")
     if not isinstance(password, str):
         raise http.action_parameter_missing("Session", "Password")
-    if check_password(call.parts.users, name, password) is None:
+    if check_password(call.parts.users, name, password, call.parts.lockout, call.now) is None:
         raise http.unauthorized()
     session = call.sessions.create(name, call.now)
     if session is None:

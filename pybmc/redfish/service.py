@@ -87,7 +87,7 @@ class RedfishService:
             return identity
         credentials = parse_basic(request.header("authorization"))
         if credentials is not None:
-            identity = check_password(self.parts.users, *credentials)
+            identity = check_password(self.parts.users, *credentials, self.parts.lockout, now)
             if identity is None:
                 log.info("%s: Redfish login failed for %r", self.parts.name, credentials[0])
                 raise http.unauthorized()
