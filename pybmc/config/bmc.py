@@ -104,7 +104,10 @@ class SolConfig:
 class RedfishConfig:
     """The [redfish] section: the BMC's HTTPS Redfish service beside IPMI."""
 
-    enabled: bool = False
+    enabled: bool = True
+    # `enabled = true` written in the config: a port that cannot be bound stops `serve`;
+    # by default Redfish is best effort and IPMI keeps serving without it.
+    required: bool = False
     port: int = 443
     tls: bool = True
     cert: str = ""  # PEM paths; empty: a self-signed certificate kept in state_dir
@@ -424,8 +427,10 @@ def _parse_qemu(source: str, table: Any) -> QemuConfig:
 
 def _parse_redfish(source: str, table: Any, name: str) -> RedfishConfig:
     section = _Section(source, "redfish", table)
+    enabled = section.get("enabled", bool, True)
     redfish = RedfishConfig(
-        enabled=section.get("enabled", bool, False),
+        enabled=enabled,
+        required=enabled and "enabled" in section.table,
         port=section.integer("port", 443, 1, 65535),
         tls=section.get("tls", bool, True),
         cert=section.get("cert", str, ""),

@@ -15,10 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from pybmc.core.bmc import Bmc
 from pybmc.redfish.http import Request
@@ -36,6 +32,12 @@ def self_signed_certificate(state_dir: Path, address: str, name: str) -> tuple[P
     cert_path, key_path = state_dir / CERT_FILE, state_dir / KEY_FILE
     if cert_path.exists() and key_path.exists():
         return cert_path, key_path
+    # Imported here: a BMC whose certificate exists (or is given) never loads cryptography.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     state_dir.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
@@ -78,17 +80,31 @@ class RedfishServer:
         self.service = RedfishService(bmc.parts, bmc.config.redfish.system_id or bmc.name)
         self._runner: web.AppRunner | None = None
 
-    async def start(self, address: str) -> None:
+    async def start(self, address: str) -> bool:
+        """Listen on address; False (after one WARNING) when the port cannot be had and
+        Redfish is on only by default. With `enabled = true` in the config, raises OSError
+        naming the BMC and address:port, and `pybmc serve` stops."""
         config = self.bmc.config.redfish
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        context = tls_context(self.bmc, address) if config.tls else None
-        site = web.TCPSite(self._runner, address, config.port, ssl_context=context)
-        await site.start()
+        try:
+            context = tls_context(self.bmc, address) if config.tls else None
+            site = web.TCPSite(self._runner, address, config.port, ssl_context=context)
+            await site.start()
+        except (OSError, ValueError) as err:
+            await self.close()
+            where = f"{address}:{config.port}"
+            if config.required:
+                raise OSError(f"{self.bmc.name}: Redfish cannot listen on {where}: "
+                              f"{err}") from None
+            log.warning("%s: Redfish not served: cannot listen on %s (%s); IPMI serves on; "
+                        "set [redfish] port, or enabled = false", self.bmc.name, where, err)
+            return False
         log.info("%s: serving Redfish on %s://%s:%d", self.bmc.name,
                  "https" if context else "http", address, config.port)
+        return True
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()

@@ -219,8 +219,8 @@ class Server:
                 from pybmc.edge.redfish_http import RedfishServer
 
                 redfish = RedfishServer(service.bmc, after_request=service.flush)
-                await redfish.start(service.address)
-                self.redfish.append(redfish)
+                if await redfish.start(service.address):
+                    self.redfish.append(redfish)
         for service in self.services.values():
             await service.runtime.start(flush=service.flush)
             service.flush()  # arms the first timer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -16,7 +17,14 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, IPMITOOL, BmcProcess
+from tests.e2e.conftest import (
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    IPMITOOL,
+    BmcProcess,
+    base_config,
+    next_address,
+)
 
 sushy = pytest.importorskip("sushy")
 pytestmark = pytest.mark.skipif(IPMITOOL is None, reason="ipmitool not installed")
@@ -131,3 +139,32 @@ def test_redfishtool_lists_systems_and_resets(bmc: BmcProcess) -> None:
                            timeout=30)
     assert reset.returncode == 0, reset.stderr
     wait_power(bmc, "Chassis Power is on")
+
+
+def test_taken_default_port_leaves_ipmi_serving_with_one_warning(bmc_factory: Any,
+                                                                  tmp_path: Path) -> None:
+    address = next_address()
+    with socket.socket() as squatter:  # someone else holds address:443
+        squatter.bind((address, 443))
+        squatter.listen()
+        process: BmcProcess = bmc_factory(configs=[base_config("busy", address,
+                                                               tmp_path / "busy")])
+        assert "Chassis Power is" in power_status(process)
+        lines = [line for line in process.log().splitlines() if "Redfish" in line
+                 and "WARNING" in line]
+        assert len(lines) == 1, lines
+        assert "busy:" in lines[0] and f"{address}:443" in lines[0]
+
+
+def test_taken_port_of_an_explicitly_enabled_redfish_stops_serve(bmc_factory: Any,
+                                                                  tmp_path: Path) -> None:
+    address = next_address()
+    with socket.socket() as squatter:
+        squatter.bind((address, PORT))
+        squatter.listen()
+        process: BmcProcess = bmc_factory(configs=[base_config(
+            "strict", address, tmp_path / "strict", redfish={"enabled": True, "port": PORT})],
+            start=False)
+        with pytest.raises(RuntimeError, match="exited 1"):
+            process.start()
+        assert f"strict: Redfish cannot listen on {address}:{PORT}" in process.log()
