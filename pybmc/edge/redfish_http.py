@@ -14,13 +14,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import web, web_protocol
+from aiohttp.http_parser import HttpRequestParserPy
 
 from pybmc.core.bmc import Bmc
 from pybmc.redfish.http import Request
 from pybmc.redfish.service import RedfishService
 
 log = logging.getLogger("pybmc.redfish")
+
+# aiohttp's C parser (llhttp) answers 400 by itself to a method it does not know; Redfish
+# wants 405 or 501 from the service, so the server side uses aiohttp's Python parser, which
+# takes any token as a method. Redfish traffic is light: the slower parser does not show.
+web_protocol.HttpRequestParser = HttpRequestParserPy  # type: ignore[misc]
 
 MAX_BODY = 1024 * 1024
 CERT_FILE = "redfish-cert.pem"

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pybmc.redfish")
 
+SCHEMA_URI = "http://redfish.dmtf.org/schemas/v1"
+
 WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 
 
@@ -39,7 +41,12 @@ class RedfishService:
         except RedfishError as err:
             log.info("%s: %s %s -> %d %s", self.parts.name, request.method, request.path,
                      err.status, err.message_id)
-            return err.response()
+            response = err.response()
+            if err.status == 401:  # says how to authenticate (Basic; or a session token)
+                response.headers["WWW-Authenticate"] = 'Basic realm="Redfish"'
+            response.headers.setdefault("OData-Version", "4.0")
+            response.headers["Cache-Control"] = "no-cache"
+            return response
         except Exception:  # a handler bug must answer 500, never drop the connection
             log.exception("%s: %s %s failed", self.parts.name, request.method, request.path)
             return RedfishError(500, "InternalError", "The request failed due to an internal "
@@ -47,6 +54,12 @@ class RedfishService:
 
     def _handle(self, request: Request, now: float) -> Response:
         path = request.path.rstrip("/") or "/"
+        if request.method == "POST" and path.endswith("/Members"):
+            path = path.removesuffix("/Members")  # POST to Members = POST to the collection
+        odata_version = request.header("odata-version")
+        if odata_version and odata_version != "4.0":
+            raise RedfishError(412, "PreconditionFailed", f"OData-Version {odata_version} is "
+                               "not supported; this service speaks OData 4.0.")
         matches = [(m, route) for pattern, route in self._patterns
                    if (m := pattern.match(path))]
         if not matches:
@@ -129,7 +142,11 @@ class RedfishService:
     def _finish(request: Request, response: Response, allowed: list[str]) -> None:
         response.headers.setdefault("OData-Version", "4.0")
         response.headers["Allow"] = ", ".join(allowed)
+        response.headers["Cache-Control"] = "no-cache"  # every resource can change any time
         body = response.body
+        if body is not None and "@odata.type" in body and request.method in ("GET", "HEAD"):
+            schema = str(body["@odata.type"]).lstrip("#").rsplit(".", 1)[0]
+            response.headers["Link"] = f"<{SCHEMA_URI}/{schema}.json>; rel=describedby"
         if body is not None and "@odata.id" in body and response.status == 200:
             etag = http.etag_of(body)
             body["@odata.etag"] = etag

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import shutil
 import socket
@@ -168,3 +169,17 @@ def test_taken_port_of_an_explicitly_enabled_redfish_stops_serve(bmc_factory: An
         with pytest.raises(RuntimeError, match="exited 1"):
             process.start()
         assert f"strict: Redfish cannot listen on {address}:{PORT}" in process.log()
+
+
+def test_unknown_http_method_gets_405_from_the_service(bmc: BmcProcess) -> None:
+    connection = http.client.HTTPSConnection(bmc.address, PORT, context=INSECURE, timeout=5)
+    try:
+        token = base64.b64encode(f"{ADMIN_USER}:{ADMIN_PASSWORD}".encode()).decode()
+        connection.request("FAKEMETHOD", "/redfish/v1/", headers={"Authorization":
+                                                                  f"Basic {token}"})
+        answer = connection.getresponse()
+        assert answer.status == 405
+        assert answer.getheader("Allow") == "GET, HEAD"
+        assert json.loads(answer.read())["error"]["code"].endswith("OperationNotAllowed")
+    finally:
+        connection.close()

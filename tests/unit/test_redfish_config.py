@@ -1,4 +1,4 @@
-"""The [redfish] section: on by default on 443 with TLS; `enabled = true` written makes it required."""
+"""The [redfish] section: on by default (443, TLS); `enabled = true` written makes it required."""
 
 from __future__ import annotations
 

@@ -211,3 +211,29 @@ def test_metadata_and_odata_documents_are_public(service: RedfishService) -> Non
     odata = send(service, "GET", "/redfish/v1/odata", user=None).body
     assert odata is not None and {"name": "Systems", "kind": "Singleton",
                                   "url": "/redfish/v1/Systems"} in odata["value"]
+
+
+def test_protocol_headers_link_cache_control_and_www_authenticate(service: RedfishService):
+    root = send(service, "GET", "/redfish/v1/")
+    assert root.headers["Cache-Control"] == "no-cache"
+    assert root.headers["Link"] == (
+        "<http://redfish.dmtf.org/schemas/v1/ServiceRoot.v1_15_0.json>; rel=describedby")
+    systems = send(service, "HEAD", "/redfish/v1/Systems")
+    assert "ComputerSystemCollection.json>" in systems.headers["Link"]
+    refused = send(service, "GET", "/redfish/v1/Systems", user=None)
+    assert refused.status == 401
+    assert refused.headers["WWW-Authenticate"].startswith("Basic ")
+
+
+def test_unsupported_odata_version_is_a_failed_precondition(service: RedfishService):
+    assert send(service, "GET", "/redfish/v1/", headers={"odata-version": "4.0"}).status == 200
+    answer = send(service, "GET", "/redfish/v1/", headers={"odata-version": "4.1"})
+    assert answer.status == 412
+    assert message_id(answer).endswith("PreconditionFailed")
+
+
+def test_post_to_members_is_a_post_to_the_collection(service: RedfishService):
+    created = send(service, "POST", "/redfish/v1/SessionService/Sessions/Members",
+                   {"UserName": "admin", "Password": "secret"}, user=None)
+    assert created.status == 201
+    assert created.headers["Location"].startswith("/redfish/v1/SessionService/Sessions/")
