@@ -79,6 +79,11 @@ class RedfishService:
         if identity is not None and identity.privilege < route.privilege:
             raise http.insufficient_privilege()
         body = self._json_body(request) if method in ("POST", "PATCH", "PUT") else {}
+        if method == "PATCH":
+            # OData annotations (@odata.id, @odata.etag...) describe, they do not change.
+            body = {k: v for k, v in body.items() if not k.startswith("@odata.")}
+            if not body:
+                raise http.no_operation()
         call = Call(self.parts, self.system_id, self.sessions, request, identity,
                     match.groupdict(), body, now)
         if method in ("PATCH", "PUT"):
