@@ -113,6 +113,8 @@ class RedfishConfig:
     cert: str = ""  # PEM paths; empty: a self-signed certificate kept in state_dir
     key: str = ""
     system_id: str = ""  # empty: the BMC's name
+    # Where EventService subscriptions may have events POSTed to (IP networks).
+    event_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
 
 
 @dataclass(frozen=True)
@@ -425,6 +427,16 @@ def _parse_qemu(source: str, table: Any) -> QemuConfig:
     return qemu
 
 
+def _networks(section: _Section, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    values = section.get(key, list, list(default))
+    for value in values:
+        try:
+            ipaddress.ip_network(value)
+        except (TypeError, ValueError):
+            raise section.error(key, f"{value!r} is not an IP network") from None
+    return tuple(values)
+
+
 def _parse_redfish(source: str, table: Any, name: str) -> RedfishConfig:
     section = _Section(source, "redfish", table)
     enabled = section.get("enabled", bool, True)
@@ -436,6 +448,7 @@ def _parse_redfish(source: str, table: Any, name: str) -> RedfishConfig:
         cert=section.get("cert", str, ""),
         key=section.get("key", str, ""),
         system_id=section.get("system_id", str, "") or name,
+        event_networks=_networks(section, "event_networks", RedfishConfig.event_networks),
     )
     if bool(redfish.cert) != bool(redfish.key):
         raise section.error("cert", "cert and key must be given together")

@@ -31,9 +31,12 @@ class Response:
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     xml: str | None = None  # $metadata is CSDL, not JSON
+    stream: str | None = None  # an SSE EventDestination's Id: the edge streams its events
 
     @property
     def content_type(self) -> str | None:
+        if self.stream is not None:
+            return "text/event-stream"
         if self.xml is not None:
             return "application/xml"
         return "application/json" if self.body is not None else None

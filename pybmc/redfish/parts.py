@@ -11,6 +11,7 @@ from typing import Protocol
 from pybmc.config.bmc import BmcConfig
 from pybmc.model.chassis import ChassisRuntime
 from pybmc.model.lan import Lan
+from pybmc.model.platform import Platform
 from pybmc.model.power import PowerBackend
 from pybmc.model.state import Changes, State
 from pybmc.model.users import Users
@@ -26,3 +27,4 @@ class RedfishParts(Protocol):
     lan: Lan
     chassis: ChassisRuntime
     power: PowerBackend
+    platform: Platform

@@ -13,6 +13,7 @@ from pybmc.redfish.http import Request, Response
 from pybmc.wire.codes import Privilege
 
 if TYPE_CHECKING:
+    from pybmc.redfish.event_hub import EventHub
     from pybmc.redfish.parts import RedfishParts
 
 V1 = "/redfish/v1"
@@ -31,6 +32,7 @@ class Call:
     params: dict[str, str]
     body: dict[str, Any]
     now: float
+    events: EventHub
 
 
 Handler = Callable[[Call], Response]

@@ -29,6 +29,7 @@ def get_service_root(call: Call) -> Response:
         "Chassis": {"@odata.id": f"{V1}/Chassis"},
         "AccountService": {"@odata.id": f"{V1}/AccountService"},
         "SessionService": {"@odata.id": f"{V1}/SessionService"},
+        "EventService": {"@odata.id": f"{V1}/EventService"},
         "Links": {"Sessions": {"@odata.id": f"{V1}/SessionService/Sessions"}},
     })
 
@@ -47,6 +48,8 @@ METADATA_SCHEMAS = (
     ("ManagerNetworkProtocol", "ManagerNetworkProtocol.v1_10_0"),
     ("Chassis", "Chassis.v1_23_0"), ("ChassisCollection", ""),
     ("SessionService", "SessionService.v1_1_9"), ("Session", "Session.v1_7_0"),
+    ("EventService", "EventService.v1_10_0"), ("EventDestination", "EventDestination.v1_13_0"),
+    ("EventDestinationCollection", ""), ("Event", "Event.v1_7_0"),
     ("SessionCollection", ""), ("AccountService", "AccountService.v1_15_0"),
     ("ManagerAccount", "ManagerAccount.v1_12_0"), ("ManagerAccountCollection", ""),
     ("Role", "Role.v1_3_2"), ("RoleCollection", ""), ("Message", "Message.v1_1_1"),
@@ -72,7 +75,8 @@ def get_metadata(call: Call) -> Response:
 
 
 def get_odata(call: Call) -> Response:
-    names = ("Systems", "Managers", "Chassis", "SessionService", "AccountService")
+    names = ("Systems", "Managers", "Chassis", "SessionService", "AccountService",
+             "EventService")
     return Response(200, {
         "@odata.context": f"{V1}/$metadata",
         "value": [{"name": "Service", "kind": "Singleton", "url": f"{V1}/"}]

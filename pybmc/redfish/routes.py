@@ -6,7 +6,7 @@ the service matches a request against this table.
 
 from __future__ import annotations
 
-from pybmc.redfish import accounts, chassis, managers, root, sessions, systems
+from pybmc.redfish import accounts, chassis, events, managers, root, sessions, systems
 from pybmc.redfish.resource import Call, Route
 
 __all__ = ["ROUTES", "Call", "Route"]
@@ -18,4 +18,5 @@ ROUTES: tuple[Route, ...] = (
     *managers.ROUTES,
     *chassis.ROUTES,
     *sessions.ROUTES,
+    *events.ROUTES,
 )

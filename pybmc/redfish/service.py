@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pybmc.redfish import http
 from pybmc.redfish.auth import Identity, SessionTable, check_password, parse_basic
+from pybmc.redfish.event_hub import EventHub
 from pybmc.redfish.http import RedfishError, Request, Response
+from pybmc.redfish.resource import V1
 from pybmc.redfish.routes import ROUTES, Call, Route
 
 if TYPE_CHECKING:
@@ -29,10 +33,14 @@ WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 class RedfishService:
     """One BMC's Redfish front: sans-IO, `handle(request, now)` -> Response."""
 
-    def __init__(self, parts: RedfishParts, system_id: str) -> None:
+    def __init__(self, parts: RedfishParts, system_id: str,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.parts = parts
         self.system_id = system_id
         self.sessions = SessionTable(parts.users)
+        self.events = EventHub(f"{V1}/Systems/{system_id}",
+                               parts.config.redfish.event_networks, wall_clock)
+        parts.platform.notice_listeners.append(self.events.on_notice)
         self._patterns = [(route_pattern(route.path), route) for route in ROUTES]
 
     def handle(self, request: Request, now: float) -> Response:
@@ -85,7 +93,7 @@ class RedfishService:
             if not body:
                 raise http.no_operation()
         call = Call(self.parts, self.system_id, self.sessions, request, identity,
-                    match.groupdict(), body, now)
+                    match.groupdict(), body, now, self.events)
         if method in ("PATCH", "PUT"):
             self._check_if_match(request, route, call)
         response = route.handler(call)
