@@ -38,6 +38,7 @@ def get_manager(call: Call) -> Response:
         "Status": {"State": "Enabled", "Health": "OK"},
         "EthernetInterfaces": {"@odata.id": f"{path}/EthernetInterfaces"},
         "NetworkProtocol": {"@odata.id": f"{path}/NetworkProtocol"},
+        "VirtualMedia": {"@odata.id": f"{path}/VirtualMedia"},
         "Links": {"ManagerForServers": [{"@odata.id": f"{V1}/Systems/{call.system_id}"}],
                   "ManagerForChassis": [{"@odata.id": f"{V1}/Chassis/{call.system_id}"}]},
     })

@@ -13,6 +13,7 @@ from pybmc.redfish.http import Request, Response
 from pybmc.wire.codes import Privilege
 
 if TYPE_CHECKING:
+    from pybmc.model.virtual_media import VirtualMedia
     from pybmc.redfish.event_hub import EventHub
     from pybmc.redfish.parts import RedfishParts
 
@@ -33,6 +34,7 @@ class Call:
     body: dict[str, Any]
     now: float
     events: EventHub
+    media: VirtualMedia
 
 
 Handler = Callable[[Call], Response]

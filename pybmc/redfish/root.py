@@ -50,6 +50,8 @@ METADATA_SCHEMAS = (
     ("SessionService", "SessionService.v1_1_9"), ("Session", "Session.v1_7_0"),
     ("EventService", "EventService.v1_10_0"), ("EventDestination", "EventDestination.v1_13_0"),
     ("EventDestinationCollection", ""), ("Event", "Event.v1_7_0"),
+    ("VirtualMedia", "VirtualMedia.v1_6_0"), ("VirtualMediaCollection", ""),
+    ("ActionInfo", "ActionInfo.v1_3_0"),
     ("SessionCollection", ""), ("AccountService", "AccountService.v1_15_0"),
     ("ManagerAccount", "ManagerAccount.v1_12_0"), ("ManagerAccountCollection", ""),
     ("Role", "Role.v1_3_2"), ("RoleCollection", ""), ("Message", "Message.v1_1_1"),

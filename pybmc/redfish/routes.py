@@ -6,7 +6,16 @@ the service matches a request against this table.
 
 from __future__ import annotations
 
-from pybmc.redfish import accounts, chassis, events, managers, root, sessions, systems
+from pybmc.redfish import (
+    accounts,
+    chassis,
+    events,
+    managers,
+    root,
+    sessions,
+    systems,
+    virtual_media,
+)
 from pybmc.redfish.resource import Call, Route
 
 __all__ = ["ROUTES", "Call", "Route"]
@@ -19,4 +28,5 @@ ROUTES: tuple[Route, ...] = (
     *chassis.ROUTES,
     *sessions.ROUTES,
     *events.ROUTES,
+    *virtual_media.ROUTES,
 )

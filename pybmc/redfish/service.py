@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pybmc.model.virtual_media import MediaDrive, VirtualMedia
 from pybmc.redfish import http
 from pybmc.redfish.auth import Identity, SessionTable, check_password, parse_basic
 from pybmc.redfish.event_hub import EventHub
@@ -41,6 +42,8 @@ class RedfishService:
         self.events = EventHub(f"{V1}/Systems/{system_id}",
                                parts.config.redfish.event_networks, wall_clock)
         parts.platform.notice_listeners.append(self.events.on_notice)
+        drive = parts.power if isinstance(parts.power, MediaDrive) else None
+        self.media = VirtualMedia(parts.name, drive)
         self._patterns = [(route_pattern(route.path), route) for route in ROUTES]
 
     def handle(self, request: Request, now: float) -> Response:
@@ -93,7 +96,7 @@ class RedfishService:
             if not body:
                 raise http.no_operation()
         call = Call(self.parts, self.system_id, self.sessions, request, identity,
-                    match.groupdict(), body, now, self.events)
+                    match.groupdict(), body, now, self.events, self.media)
         if method in ("PATCH", "PUT"):
             self._check_if_match(request, route, call)
         response = route.handler(call)

@@ -80,6 +80,7 @@ def get_system(call: Call) -> Response:
         "PowerState": "On" if parts.power.is_on() else "Off",
         "Status": {"State": "Enabled", "Health": "OK"},
         "Boot": _boot_document(parts),
+        "VirtualMedia": {"@odata.id": f"{V1}/Systems/{sid}/VirtualMedia"},
         "Actions": {"#ComputerSystem.Reset": {
             "target": f"{V1}/Systems/{sid}/Actions/ComputerSystem.Reset",
             "ResetType@Redfish.AllowableValues": list(RESET_ACTIONS),

@@ -46,7 +46,8 @@ def test_account_made_over_redfish_is_an_ipmi_user_and_back(bmc: BmcProcess) -> 
 def _concrete(path: str, bmc: BmcProcess, session_id: str) -> str:  # noqa: F811
     name = bmc.configs[0]["bmc"]["name"]
     values = {"system_id": name, "chassis_id": name, "manager_id": "BMC", "account_id": "2",
-              "role_id": "Administrator", "nic_id": "eth0", "session_id": session_id}
+              "role_id": "Administrator", "nic_id": "eth0", "session_id": session_id,
+              "media_id": "Cd"}
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "1"), path)
 
 
