@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.guestshell import GuestBmc, guest_bmc, guest_qemu_args
 from tests.e2e.test_redfish import PORT, https
-from tests.guest.vm import QEMU, require_guest, wait_until
+from tests.guest.vm import QEMU, DebugConsole, require_guest, wait_until
 
 XORRISO = shutil.which("xorriso")
 pytestmark = [
@@ -30,6 +30,15 @@ GREETING = "hello from a Redfish CD"
 MOUNT = "mkdir -p /cd && mount -t iso9660 -o ro /dev/sr0 /cd"  # the guest has no /mnt
 
 
+# A no-emulation El Torito boot image: prints BOOT_MESSAGE on SeaBIOS's debug port (0x402),
+# then halts. Position-independent: DS = CS, and the message is found from the call's return.
+BOOT_MESSAGE = b"PYBMC CD BOOTED"
+BOOT_CODE = bytes.fromhex(
+    "0e1f" "e80000" "5e" "83c613" "ba0204"  # push cs; pop ds; call $+3; pop si; add si,13h
+    "ac" "84c0" "7403" "ee" "ebf8"  # loop: lodsb; test al,al; jz done; out dx,al; jmp loop
+    "fa" "f4" "ebfd") + BOOT_MESSAGE + b"\n\0"  # done: cli; hlt; jmp $-1
+
+
 class Quiet(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -41,9 +50,11 @@ def image_server(tmp_path: Path) -> Iterator[str]:
     content = tmp_path / "iso-root"
     content.mkdir()
     (content / "hello.txt").write_text(GREETING + "\n")
+    (content / "boot.bin").write_bytes(BOOT_CODE.ljust(2048, b"\0"))
     served = tmp_path / "served"
     served.mkdir()
     subprocess.run([XORRISO or "xorriso", "-as", "mkisofs", "-quiet", "-V", "PYBMC",
+                    "-b", "boot.bin", "-no-emul-boot", "-boot-load-size", "4",
                     "-o", str(served / "test.iso"), str(content)], check=True, timeout=60)
     handler = functools.partial(Quiet, directory=str(served))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -83,3 +94,34 @@ def test_inserted_iso_is_read_by_the_guest_and_ejected(guest_bmc, image_server) 
     status, text = bmc.shell.run("dd if=/dev/sr0 of=/dev/null bs=2048 count=1")
     assert status != 0, text  # no medium in the tray any more
     assert https(bmc.process, "GET", CD)[1]["Image"] is None
+
+
+def test_cd_boot_override_boots_the_inserted_iso(guest_bmc, image_server, tmp_path) -> None:
+    """Inserted while off: the VM launches with the image in pybmc's CD, and a Cd override
+    makes SeaBIOS boot it (the VM has a blank disk and no CD of its own)."""
+    disk = tmp_path / "blank.raw"
+    with disk.open("wb") as handle:
+        handle.truncate(1024 * 1024)
+    debugcon = tmp_path / "debugcon.log"
+    args = ["-machine", "pc", "-m", "64", "-nodefaults",
+            "-drive", f"file={disk},format=raw,if=ide,index=0",
+            "-chardev", f"file,id=dbg,path={debugcon},append=on",
+            "-device", "isa-debugcon,iobase=0x402,chardev=dbg"]
+    bmc: GuestBmc = guest_bmc(args, redfish={"enabled": True, "port": PORT})
+    name = bmc.config["bmc"]["name"]
+    assert https(bmc.process, "POST", f"{CD}/Actions/VirtualMedia.InsertMedia",
+                 {"Image": image_server})[0] == 204
+    assert wait_until(lambda: "in the tray" in bmc.process.log(), 30, 0.2)
+    system = f"/redfish/v1/Systems/{name}"
+    assert https(bmc.process, "PATCH", system, {"Boot": {
+        "BootSourceOverrideTarget": "Cd", "BootSourceOverrideEnabled": "Once"}})[0] == 204
+    assert https(bmc.process, "POST", f"{system}/Actions/ComputerSystem.Reset",
+                 {"ResetType": "On"})[0] == 204
+
+    def booted() -> bool:
+        return debugcon.exists() and BOOT_MESSAGE in debugcon.read_bytes()
+
+    assert wait_until(booted, 60, 0.2), debugcon.read_bytes()[-2000:] if debugcon.exists() \
+        else bmc.process.log()[-3000:]
+    # The override, not the default order (disk first), chose the CD.
+    assert DebugConsole(debugcon).first_boot_device(0) == "DVD/CD"
