@@ -40,6 +40,7 @@ class MediaSlot:
     transfer_protocol: str = ""  # "HTTP" or "HTTPS"
     state: str = "empty"  # empty | inserting (a backend fetches it) | inserted | failed
     detail: str = ""  # why it failed, or the backend's progress
+    percent: int | None = None  # of a background fetch, when its size is known
 
     @property
     def image_name(self) -> str:
@@ -85,7 +86,7 @@ class VirtualMedia:
         slot.image, slot.inserted, slot.write_protected = image, inserted, write_protected
         slot.transfer_method, slot.transfer_protocol = transfer_method, TRANSFER_PROTOCOLS[scheme]
         slot.state = "inserted" if inserted else "empty"
-        slot.detail = ""
+        slot.detail, slot.percent = "", None
         log.info("%s: virtual media %s: %s%s", self.name, slot_id, image,
                  "" if inserted else " (not inserted)")
         if self.drive is not None:
@@ -96,6 +97,7 @@ class VirtualMedia:
         slot = self.slots[slot_id]
         was = slot.image
         slot.image, slot.inserted, slot.state, slot.detail = "", False, "empty", ""
+        slot.percent = None
         slot.transfer_protocol = ""
         log.info("%s: virtual media %s ejected%s", self.name, slot_id,
                  f" ({was})" if was else "")

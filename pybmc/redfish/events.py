@@ -149,7 +149,8 @@ def submit_test_event(call: Call) -> Response:
 
 def _with_id(call: Call, sid: str) -> Call:
     return Call(call.parts, call.system_id, call.sessions, call.request, call.identity,
-                {"subscription_id": sid}, call.body, call.now, call.events, call.media)
+                {"subscription_id": sid}, call.body, call.now, call.events, call.media,
+                call.tasks)
 
 
 def _who(call: Call) -> str:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pybmc.model.virtual_media import VirtualMedia
     from pybmc.redfish.event_hub import EventHub
     from pybmc.redfish.parts import RedfishParts
+    from pybmc.redfish.task_list import TaskList
 
 V1 = "/redfish/v1"
 MANAGER_ID = "BMC"
@@ -35,6 +36,7 @@ class Call:
     now: float
     events: EventHub
     media: VirtualMedia
+    tasks: TaskList
 
 
 Handler = Callable[[Call], Response]

@@ -30,6 +30,7 @@ def get_service_root(call: Call) -> Response:
         "AccountService": {"@odata.id": f"{V1}/AccountService"},
         "SessionService": {"@odata.id": f"{V1}/SessionService"},
         "EventService": {"@odata.id": f"{V1}/EventService"},
+        "Tasks": {"@odata.id": f"{V1}/TaskService"},
         "Links": {"Sessions": {"@odata.id": f"{V1}/SessionService/Sessions"}},
     })
 
@@ -51,7 +52,8 @@ METADATA_SCHEMAS = (
     ("EventService", "EventService.v1_10_0"), ("EventDestination", "EventDestination.v1_13_0"),
     ("EventDestinationCollection", ""), ("Event", "Event.v1_7_0"),
     ("VirtualMedia", "VirtualMedia.v1_6_0"), ("VirtualMediaCollection", ""),
-    ("ActionInfo", "ActionInfo.v1_3_0"),
+    ("ActionInfo", "ActionInfo.v1_3_0"), ("TaskService", "TaskService.v1_2_0"),
+    ("Task", "Task.v1_7_0"), ("TaskCollection", ""),
     ("SessionCollection", ""), ("AccountService", "AccountService.v1_15_0"),
     ("ManagerAccount", "ManagerAccount.v1_12_0"), ("ManagerAccountCollection", ""),
     ("Role", "Role.v1_3_2"), ("RoleCollection", ""), ("Message", "Message.v1_1_1"),
@@ -78,7 +80,7 @@ def get_metadata(call: Call) -> Response:
 
 def get_odata(call: Call) -> Response:
     names = ("Systems", "Managers", "Chassis", "SessionService", "AccountService",
-             "EventService")
+             "EventService", "TaskService")
     return Response(200, {
         "@odata.context": f"{V1}/$metadata",
         "value": [{"name": "Service", "kind": "Singleton", "url": f"{V1}/"}]

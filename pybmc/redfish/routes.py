@@ -14,6 +14,7 @@ from pybmc.redfish import (
     root,
     sessions,
     systems,
+    tasks,
     virtual_media,
 )
 from pybmc.redfish.resource import Call, Route
@@ -29,4 +30,5 @@ ROUTES: tuple[Route, ...] = (
     *sessions.ROUTES,
     *events.ROUTES,
     *virtual_media.ROUTES,
+    *tasks.ROUTES,
 )

@@ -20,6 +20,7 @@ from pybmc.redfish.event_hub import EventHub
 from pybmc.redfish.http import RedfishError, Request, Response
 from pybmc.redfish.resource import V1
 from pybmc.redfish.routes import ROUTES, Call, Route
+from pybmc.redfish.task_list import TaskList
 
 if TYPE_CHECKING:
     from pybmc.redfish.parts import RedfishParts
@@ -44,6 +45,7 @@ class RedfishService:
         parts.platform.notice_listeners.append(self.events.on_notice)
         drive = parts.power if isinstance(parts.power, MediaDrive) else None
         self.media = VirtualMedia(parts.name, drive)
+        self.tasks = TaskList()
         self._patterns = [(route_pattern(route.path), route) for route in ROUTES]
 
     def handle(self, request: Request, now: float) -> Response:
@@ -96,7 +98,8 @@ class RedfishService:
             if not body:
                 raise http.no_operation()
         call = Call(self.parts, self.system_id, self.sessions, request, identity,
-                    match.groupdict(), body, now, self.events, self.media)
+                    match.groupdict(), body, now, self.events, self.media,
+                    self.tasks)
         if method in ("PATCH", "PUT"):
             self._check_if_match(request, route, call)
         response = route.handler(call)

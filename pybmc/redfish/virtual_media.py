@@ -18,6 +18,7 @@ from pybmc.redfish.resource import (
     collection,
     ok,
 )
+from pybmc.redfish.task_list import TASKS, task_document
 
 INSERT = "VirtualMedia.InsertMedia"
 EJECT = "VirtualMedia.EjectMedia"
@@ -128,6 +129,9 @@ def insert_media(call: Call) -> Response:
         raise RedfishError(400, "ActionParameterValueError", f"The value for the parameter "
                            f"{err.parameter} in the action {INSERT} is invalid: {err}.",
                            (err.parameter, INSERT)) from None
+    if slot.state == "inserting":  # the backend fetches the image: a task reports it
+        task = call.tasks.start(slot, call.events.wall_clock())
+        return Response(202, task_document(task), {"Location": f"{TASKS}/{task.task_id}"})
     return Response(204)
 
 

@@ -74,10 +74,14 @@ def test_inserted_iso_is_read_by_the_guest_and_ejected(guest_bmc, image_server) 
     bmc.shell.boot_and_login()
     status, _ = bmc.shell.run(MOUNT)
     assert status != 0  # the tray pybmc added is there, and empty
-    assert https(bmc.process, "POST", f"{CD}/Actions/VirtualMedia.InsertMedia",
-                 {"Image": image_server, "Inserted": True, "WriteProtected": True})[0] == 204
-    assert wait_until(lambda: "in the tray" in bmc.process.log(), 30, 0.2), \
-        bmc.process.log()[-3000:]
+    status, task = https(bmc.process, "POST", f"{CD}/Actions/VirtualMedia.InsertMedia",
+                         {"Image": image_server, "Inserted": True, "WriteProtected": True})
+    assert status == 202 and task["TaskState"] in ("Running", "Completed"), task
+    # The fetch is a task: it completes once the image is in the VM's tray.
+    assert wait_until(lambda: https(bmc.process, "GET", task["@odata.id"])[1]["TaskState"]
+                      == "Completed", 30, 0.2), bmc.process.log()[-3000:]
+    assert "in the tray" in bmc.process.log()
+    assert https(bmc.process, "GET", task["@odata.id"])[1]["PercentComplete"] == 100
     assert https(bmc.process, "GET", CD)[1]["Inserted"] is True
 
     def mounted() -> bool:
@@ -110,7 +114,7 @@ def test_cd_boot_override_boots_the_inserted_iso(guest_bmc, image_server, tmp_pa
     bmc: GuestBmc = guest_bmc(args, redfish={"enabled": True, "port": PORT})
     name = bmc.config["bmc"]["name"]
     assert https(bmc.process, "POST", f"{CD}/Actions/VirtualMedia.InsertMedia",
-                 {"Image": image_server})[0] == 204
+                 {"Image": image_server})[0] == 202
     assert wait_until(lambda: "in the tray" in bmc.process.log(), 30, 0.2)
     system = f"/redfish/v1/Systems/{name}"
     assert https(bmc.process, "PATCH", system, {"Boot": {

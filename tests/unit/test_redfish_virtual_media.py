@@ -79,3 +79,34 @@ def test_insert_refusals_and_usb_stick(service: RedfishService):  # noqa: F811
         False, "HTTPS")
     assert send(service, "GET", "/redfish/v1/Managers/BMC/VirtualMedia/Floppy").status == 404
     assert send(service, "POST", insert, {"Image": ISO}, user=("viewer", "look")).status == 403
+
+
+class FetchingDrive:
+    """A drive that fetches in the background, as QEMU's does: the slot says "inserting"."""
+
+    def media_changed(self, slot: MediaSlot) -> None:
+        if slot.inserted:
+            slot.state, slot.percent = "inserting", 0
+
+
+def test_a_background_fetch_answers_202_with_a_task_that_follows_the_slot(
+        service: RedfishService):  # noqa: F811
+    service.media.drive = FetchingDrive()
+    answer = send(service, "POST", f"{SYSTEM_CD}/Actions/VirtualMedia.InsertMedia",
+                  {"Image": ISO})
+    assert answer.status == 202
+    location = answer.headers["Location"]
+    assert location == "/redfish/v1/TaskService/Tasks/1"
+    task = send(service, "GET", location).body
+    assert task is not None and (task["TaskState"], task["PercentComplete"]) == ("Running", 0)
+    slot = service.media.slots["Cd"]
+    slot.state, slot.percent = "inserted", 100
+    task = send(service, "GET", location).body
+    assert task is not None and (task["TaskState"], task["PercentComplete"]) == (
+        "Completed", 100)
+    slot.state, slot.detail = "failed", "HTTP 404"
+    assert send(service, "GET", location).body["TaskState"] == "Exception"  # type: ignore[index]
+    send(service, "POST", f"{SYSTEM_CD}/Actions/VirtualMedia.EjectMedia", {})
+    assert send(service, "GET", location).body["TaskState"] == "Cancelled"  # type: ignore[index]
+    listed = send(service, "GET", "/redfish/v1/TaskService/Tasks").body
+    assert listed is not None and listed["Members@odata.count"] == 1

@@ -63,6 +63,8 @@ class QemuMedia:
         if self._task is not None and not self._task.done():
             self._task.cancel()  # a newer insert or eject replaces one still downloading
         image = slot.image if slot.inserted else ""
+        if image:
+            slot.state = "inserting"  # at once: the front reports the fetch as a task
         self._task = asyncio.get_running_loop().create_task(self._change(slot, image))
 
     async def _change(self, slot: MediaSlot, image: str) -> None:
@@ -70,14 +72,13 @@ class QemuMedia:
             if not image:
                 await self._eject()
                 return
-            slot.state = "inserting"
             path = await self._download(slot, image)
             self.loaded = path
             if self.attached():
                 await self.execute("blockdev-change-medium", {
                     "id": CD_DEVICE, "filename": str(path), "format": "raw",
                     "read-only-mode": "read-only"})
-            slot.state, slot.detail = "inserted", ""
+            slot.state, slot.detail, slot.percent = "inserted", "", 100
             log.info("%s: virtual CD %s in the tray", self.name, slot.image_name)
         except asyncio.CancelledError:
             raise
@@ -111,6 +112,7 @@ class QemuMedia:
                     out.write(chunk)
                     done += len(chunk)
                     slot.detail = f"{done} of {size or '?'} bytes fetched"
+                    slot.percent = 100 * done // size if size else None
                     if size and done / size >= next_report:
                         log.info("%s: virtual CD %d%% fetched", self.name, 100 * done // size)
                         next_report += PROGRESS_STEP
