@@ -183,3 +183,21 @@ def test_unknown_http_method_gets_405_from_the_service(bmc: BmcProcess) -> None:
         assert json.loads(answer.read())["error"]["code"].endswith("OperationNotAllowed")
     finally:
         connection.close()
+
+
+def test_sushy_virtual_media_insert_boot_cd_and_eject(bmc: BmcProcess) -> None:
+    root = sushy.Sushy(f"https://{bmc.address}:{PORT}/redfish/v1", username=ADMIN_USER,
+                       password=ADMIN_PASSWORD, verify=False)
+    manager = root.get_manager("/redfish/v1/Managers/BMC")
+    cd = manager.virtual_media.get_member("/redfish/v1/Managers/BMC/VirtualMedia/Cd")
+    assert sushy.VIRTUAL_MEDIA_CD in cd.media_types
+    cd.insert_media("http://127.0.0.1:8080/deploy.iso", inserted=True, write_protected=True)
+    cd.refresh()
+    assert (cd.image, cd.inserted) == ("http://127.0.0.1:8080/deploy.iso", True)
+    system = connect(bmc)
+    system.set_system_boot_options(sushy.BOOT_SOURCE_TARGET_CD,
+                                   enabled=sushy.BOOT_SOURCE_ENABLED_ONCE)
+    assert "Force Boot from CD/DVD" in bmc.ipmitool("chassis", "bootparam", "get", "5").stdout
+    cd.eject_media()
+    cd.refresh()
+    assert (cd.image, cd.inserted) == (None, False)
