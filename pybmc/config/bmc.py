@@ -84,6 +84,7 @@ class QemuConfig:
     args: tuple[str, ...] = ()
     in_band: bool = True
     in_band_interface: str = "kcs"  # the guest's system interface: kcs | bt
+    virtual_media: bool = True  # an empty ide-cd for Redfish virtual media
 
 
 @dataclass(frozen=True)
@@ -422,6 +423,7 @@ def _parse_qemu(source: str, table: Any) -> QemuConfig:
         args=tuple(args),
         in_band=section.get("in_band", bool, True),
         in_band_interface=section.choice("in_band_interface", ("kcs", "bt"), "kcs"),
+        virtual_media=section.get("virtual_media", bool, True),
     )
     section.finish()
     return qemu

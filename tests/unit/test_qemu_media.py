@@ -35,3 +35,18 @@ def test_eject_empties_the_tray_over_qmp_and_forgets_the_image(tmp_path: Path):
 
     asyncio.run(scenario())
     assert sent == [("eject", {"id": "pybmc-cd", "force": True})]
+
+
+def test_virtual_media_false_adds_no_cd_to_the_vm(tmp_path: Path):
+    from pybmc.config.bmc import parse_config
+    from pybmc.edge.power.qemu import QemuPower
+
+    def power(virtual_media: bool) -> QemuPower:
+        config = parse_config({"bmc": {"name": "v", "address": "127.0.0.2",
+                                       "state_dir": str(tmp_path)},
+                               "power": {"backend": "qemu"},
+                               "qemu": {"virtual_media": virtual_media}})
+        return QemuPower.from_bmc_config(config, initially_on=False)
+
+    assert "ide-cd,drive=pybmc-cd-drive,id=pybmc-cd" in power(True)._media_args()
+    assert power(False)._media_args() == []

@@ -133,7 +133,11 @@ class QemuPower(QueuedActions):
 
     def media_changed(self, slot: MediaSlot) -> None:
         """Virtual media (pybmc.model.virtual_media.MediaDrive): the CD goes to the VM."""
-        self.media.media_changed(slot)
+        if self.config.virtual_media:
+            self.media.media_changed(slot)
+
+    def _media_args(self) -> list[str]:
+        return self.media.launch_args() if self.config.virtual_media else []
 
     # ---------------------------------------------------------------- what others use
     @property
@@ -395,7 +399,7 @@ class QemuPower(QueuedActions):
                and await kvm_works(self.config.binary))
         argv = build_command(self.config.binary, self._user_args, name=self.name,
                              guid=self.guid, paths=self.paths, kvm=kvm,
-                             extra=[*self.in_band_args(), *self.media.launch_args()])
+                             extra=[*self.in_band_args(), *self._media_args()])
         self._warn_about_args()
         log.info("%s: starting QEMU (%s): %s", self.name, cause, shlex.join(argv))
         try:
