@@ -164,6 +164,10 @@ EXPECTED: dict[str, str] = {
     # ------------------------------------------------------------ MC, SDR, SEL, FRU
     "mc/selftest": _NOT_IN_IPMI_SIM + " (Get Self Test Results)",
     "mc/device-guid": _NOT_IN_IPMI_SIM + " (Get Device GUID)",
+    "dcmi/discover": _NOT_IN_IPMI_SIM + " (DCMI, NetFn 0x2C group 0xDC)",
+    "dcmi/mc-id-string": _NOT_IN_IPMI_SIM + " (DCMI Get Management Controller ID String)",
+    "dcmi/power-limit": _NOT_IN_IPMI_SIM + " (DCMI Get Power Limit)",
+    "dcmi/capability-freeipmi": _NOT_IN_IPMI_SIM + " (DCMI Get DCMI Capability Info)",
     "mc/bmc-info-freeipmi": (
         "bmc-info also reads the system firmware version (Get System Info Parameters), which "
         "ipmi_sim does not implement, and exits 1 (openipmi.md §2 App)"),
@@ -174,9 +178,8 @@ EXPECTED: dict[str, str] = {
         "initial BMC Global Enables: ipmi_sim starts with only system event logging; pybmc "
         "also enables the event message buffer, as BMCs do after a reset"),
     "sensor/get-temp": (
-        "Get Sensor Reading byte 4 of a threshold sensor: pybmc returns 0x80 (the specification "
-        "says 'reserved, returned as 1b'), ipmi_sim 0x00; ipmitool then prints an empty "
-        "'Assertion Events' line for pybmc"),
+        "ipmitool prints 'Assertion Events' from Get Sensor Event Status (0x2B), which pybmc "
+        "answers as server BMCs do (empty: no threshold crossed) and ipmi_sim does not"),
     "sdr/list": _SYSTEM_SENSORS,
     "sdr/repository-info": _SYSTEM_SENSORS + "; the record count and free space differ",
     "sel/time-get": _SEL_CLOCK,

@@ -97,8 +97,8 @@ class RedfishServer:
 
     async def start(self, address: str) -> bool:
         """Listen on address; False (after one WARNING) when the port cannot be had and
-        Redfish is on only by default. With `enabled = true` in the config, raises OSError
-        naming the BMC and address:port, and `pybmc serve` stops."""
+        Redfish is on only by default. With `enabled = true` in the config, raises OSError,
+        and `pybmc serve` stops with a line naming the BMC and address:port."""
         config = self.bmc.config.redfish
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -111,9 +111,10 @@ class RedfishServer:
         except (OSError, ValueError) as err:
             await self.close()
             where = f"{address}:{config.port}"
-            if config.required:
-                raise OSError(f"{self.bmc.name}: Redfish cannot listen on {where}: "
-                              f"{err}") from None
+            if config.required:  # the server names the BMC and address:port (bind_error)
+                if isinstance(err, OSError):
+                    raise
+                raise OSError(f"TLS certificate: {err}") from None
             log.warning("%s: Redfish not served: cannot listen on %s (%s); IPMI serves on; "
                         "set [redfish] port, or enabled = false", self.bmc.name, where, err)
             return False

@@ -219,7 +219,8 @@ def test_serve_without_config_runs_the_embedded_default(tmp_path: Path):
         deadline = time.monotonic() + 15
         while udp_roundtrip(address, 623, AUTH_CAP_PING, 0.2) is None:
             assert proc.poll() is None and time.monotonic() < deadline
-        password = (tmp_path / "pybmc" / "pybmc" / "default-password").read_text().strip()
+        state = tmp_path / "pybmc" / f"pybmc-{address}"  # one state dir per address
+        password = (state / "default-password").read_text().strip()
         result = subprocess.run(["ipmitool", "-I", "lanplus", "-H", address, "-U", "admin",
                                  "-P", password, "chassis", "power", "status"],
                                 capture_output=True, text=True, timeout=30)

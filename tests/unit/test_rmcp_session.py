@@ -416,12 +416,16 @@ def test_wrong_password_fails_at_rakp3_with_status_0f(bmc: Bmc, wire: Wire,
     assert any("bad password for user 'admin'" in r.getMessage() for r in caplog.records)
 
 
-def test_console_error_in_rakp3_ends_the_login_silently(bmc: Bmc, wire: Wire):
+def test_console_error_in_rakp3_ends_the_login_silently(bmc: Bmc, wire: Wire,
+                                                        caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO, logger="pybmc.session")
     client = PlusClient(wire)
     client.open()
     client.rakp1()
     assert client.rakp3(status=RmcpStatus.INVALID_INTEGRITY_CHECK_VALUE) is None
     assert not bmc.sessions.sessions_by_id
+    assert any("wrong password for user 'admin' (the console found RAKP 2's HMAC invalid)"
+               in r.getMessage() for r in caplog.records)
 
 
 def test_role_above_the_user_limit_is_clamped(wire: Wire):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pybmc.config.platform import PlatformConfig, parse_platform_config
+from pybmc.model.platform.event_text import event_words
 from pybmc.model.platform.fru import PSU_FRU, FruStore
 from pybmc.model.platform.pef import PefConfig
 from pybmc.model.platform.sdr import SdrRepository, fru_locator_record, mc_locator_record
@@ -92,6 +93,9 @@ class Platform:
         self._started = False
         self._last_power_kind = ""
         self.notice_listeners: list[NoticeListener] = []
+
+    def log_start(self) -> None:
+        """The BMC came up: its controller is back on line (called once, when it serves)."""
         self.log_event_for("bmc-health", MC_OFFLINE, assertion=False)
 
     # ------------------------------------------------------------------ SDR repository
@@ -228,9 +232,11 @@ class Platform:
                                      event.reading_type, event.event_data, event.assertion)
         record_id = self.sel.add(record)
         if record_id is not None:
-            log.info("%s: SEL %04x: sensor %s type %#04x data %s%s", self.name, record_id,
-                     event.sensor_number, event.sensor_type, event.event_data.hex(),
-                     "" if event.assertion else " (deasserted)")
+            sensor = self.by_number.get(event.sensor_number)
+            log.info("%s: SEL %04x: %s: %s (%s)", self.name, record_id,
+                     sensor.name if sensor is not None else f"sensor {event.sensor_number}",
+                     event_words(event.sensor_type, event.reading_type, event.event_data),
+                     "asserted" if event.assertion else "deasserted")
             self._notify(PlatformNotice("sel", record_id=record_id, record=record))
         return record_id
 

@@ -185,7 +185,10 @@ def rakp3(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
     assert exchange is not None and session.suite is not None
     user = session.user_name.decode(errors="replace")
     if status != RmcpStatus.NO_ERRORS:
-        table.refused(addr, f"console ended the login of {user!r} with status {status:#04x}")
+        # 0Fh from the console: RAKP 2's HMAC did not match its password, i.e. a wrong one.
+        table.refused(addr, f"wrong password for user {user!r} (the console found RAKP 2's "
+                      "HMAC invalid)" if status == RmcpStatus.INVALID_INTEGRITY_CHECK_VALUE
+                      else f"console ended the login of {user!r} with status {status:#04x}")
         table.discard(session, LoginEvent.CONSOLE_ABORTED)
         return
     if not hmac.compare_digest(bytes(data[8:]), exchange.rakp3_authcode(session.kuid)):
