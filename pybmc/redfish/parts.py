@@ -12,6 +12,7 @@ from pybmc.config.bmc import BmcConfig
 from pybmc.model.chassis import ChassisRuntime
 from pybmc.model.lan import Lan
 from pybmc.model.lockout import Lockout
+from pybmc.model.platform import Platform
 from pybmc.model.power import PowerBackend
 from pybmc.model.state import Changes, State
 from pybmc.model.users import Users
@@ -28,3 +29,4 @@ class RedfishParts(Protocol):
     chassis: ChassisRuntime
     power: PowerBackend
     lockout: Lockout  # bad Redfish passwords count toward the IPMI lockout
+    platform: Platform
