@@ -29,6 +29,7 @@ import random
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,7 @@ class LogCounts:
     errors: int = 0
     format_errors: int = 0
     samples: list[str] = field(default_factory=list)
+    warnings: Counter[str] = field(default_factory=Counter)  # WARNING lines by message
 
     def sample(self, text: str) -> None:
         if len(self.samples) < 10:
@@ -154,6 +156,8 @@ class CountingHandler(logging.Handler):
         elif record.levelno >= logging.ERROR:
             counts.errors += 1
             counts.sample(self.formatter_for_samples.format(record))
+        elif record.levelno >= logging.WARNING and len(counts.warnings) < 20:
+            counts.warnings[f"{record.name}: {record.msg}"] += 1
 
 
 # ---------------------------------------------------------------------- in-process mode
@@ -254,12 +258,18 @@ def run_in_process(datagrams: int, seconds: float, seed: int, workdir: Path) -> 
             addr, gen, _ = actors[i]
             clock[0] += IN_PROCESS_STEP
             now = clock[0]
-            bmc.receive_datagram(pending[i][0], addr, now)
-            sent += 1
-            if sent % TIMER_EVERY == 0:
-                timer = bmc.get_timer()
-                if timer is not None and timer <= now:
-                    bmc.handle_timer(now)
+            try:  # what escapes here would reach the server's last guard (a traceback)
+                bmc.receive_datagram(pending[i][0], addr, now)
+                sent += 1
+                if sent % TIMER_EVERY == 0:
+                    timer = bmc.get_timer()
+                    if timer is not None and timer <= now:
+                        bmc.handle_timer(now)
+            except Exception:
+                sent += 1
+                result.logs.tracebacks += 1
+                result.logs.sample(f"raised out of the Bmc on {pending[i][0].hex()}:\n"
+                                   f"{traceback.format_exc()}")
             for data, dest in bmc.datagrams_to_send():
                 result.replies += 1
                 box = inbox.get(dest)
@@ -279,6 +289,54 @@ def run_in_process(datagrams: int, seconds: float, seed: int, workdir: Path) -> 
     result.legit_ok = result.stats.counts["legit_ok"]
     result.legit_failed = result.stats.counts["legit_failed"]
     return result
+
+
+def _in_process_worker(args: tuple[int, float, int, Path], queue: Any) -> None:
+    queue.put(run_in_process(*args))
+
+
+def run_in_process_parallel(datagrams: int, seconds: float, seed: int, workers: int,
+                            workdir: Path) -> RunResult:
+    """`workers` processes, each its own BMC and seed (seed, seed+1, ...), one result."""
+    if workers <= 1:
+        return run_in_process(datagrams, seconds, seed, workdir)
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    started = time.monotonic()
+    procs = []
+    for w in range(workers):
+        share = datagrams // workers + (w < datagrams % workers)
+        proc = context.Process(target=_in_process_worker, daemon=True, args=(
+            (share, seconds, seed + w, workdir / f"worker{w}"), queue))
+        proc.start()
+        procs.append(proc)
+    total = RunResult(f"in-process ({workers} processes, seeds {seed}..{seed + workers - 1})",
+                      wanted=datagrams)
+    for _ in procs:
+        part: RunResult = queue.get(timeout=seconds + 120)
+        total.datagrams += part.datagrams
+        total.replies += part.replies
+        total.stats.counts.update(part.stats.counts)
+        total.stats.problems += part.stats.problems
+        total.logs.levels.update(part.logs.levels)
+        total.logs.tracebacks += part.logs.tracebacks
+        total.logs.errors += part.logs.errors
+        total.logs.format_errors += part.logs.format_errors
+        total.logs.samples += part.logs.samples
+        total.logs.warnings.update(part.logs.warnings)
+        total.legit_ok += part.legit_ok
+        total.legit_failed += part.legit_failed
+        if part.rss_after_kb - part.rss_before_kb >= total.rss_after_kb - total.rss_before_kb:
+            total.rss_before_kb, total.rss_after_kb = part.rss_before_kb, part.rss_after_kb
+        total.notes += part.notes
+    total.seconds = time.monotonic() - started
+    for proc in procs:
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+    return total
 
 
 # ---------------------------------------------------------------------- report
@@ -305,6 +363,7 @@ def report(result: RunResult) -> list[str]:
     lines += [f"  note: {note}" for note in result.notes]
     lines += [f"  problem: {p}" for p in result.stats.problems[:15]]
     lines += [f"  log sample: {s}" for s in result.logs.samples]
+    lines += [f"  WARNING x{n}: {text}" for text, n in result.logs.warnings.most_common(5)]
     failures = result.failures()
     lines.append(f"  verdict: {'FAILED: ' + '; '.join(failures) if failures else 'ok'}")
     return lines
@@ -322,6 +381,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="datagrams sent to the real server (default 100,000)")
     parser.add_argument("--udp-seconds", type=float, default=120.0,
                         help="time limit of the UDP run (default 120)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="in-process worker processes, one BMC each (default 2)")
     parser.add_argument("--senders", type=int, default=2, help="UDP sender processes")
     parser.add_argument("--rate", type=float, default=4000.0,
                         help="UDP datagrams per second, all senders together (default 4000)")
@@ -336,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         if args.mode in ("in-process", "both"):
-            results.append(run_in_process(args.datagrams, args.seconds, args.seed, workdir))
+            results.append(run_in_process_parallel(args.datagrams, args.seconds, args.seed,
+                                                   args.workers, workdir))
             print("\n".join(report(results[-1])), flush=True)
         if args.mode in ("udp", "both"):
             from bench.fuzzudp import run_udp

@@ -188,6 +188,8 @@ def scan_log(text: str, result: RunResult) -> None:
             if f" {level} " in line:
                 result.logs.levels[level] += 1
                 break
+        if " WARNING " in line and len(result.logs.warnings) < 20:
+            result.logs.warnings[line.split(" WARNING ", 1)[1][:160]] += 1
         if "Traceback" in line:
             result.logs.tracebacks += 1
             result.logs.sample(line)
