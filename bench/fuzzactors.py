@@ -136,6 +136,11 @@ class Actor:
         except ic.ClientError as err:
             self.count("login_rakp4_refused")
             self.last_error = str(err)
+            if rakp4 is None:
+                # The BMC may have opened the session and its RAKP 4 got lost on the way:
+                # close it with the keys both sides know, or it holds a slot until timeout.
+                orphan = PlusSession(suite, keys, rakp.bmc_sid, console_sid)
+                yield from self.plus_request(orphan, 0x06, 0x3C, ic.le32(rakp.bmc_sid))
             return None
         self.count(f"login_ok_suite{suite}")
         return PlusSession(suite, keys, rakp.bmc_sid, console_sid)
