@@ -83,7 +83,7 @@ def set_pef_configuration_parameters(ctx: Context, data: bytes) -> bytes:
 
 @table.command(SENSOR_EVENT, 0x13, Privilege.OPERATOR, length=3)
 def get_pef_configuration_parameters(ctx: Context, data: bytes) -> bytes:
-    return ctx.platform.pef.get(data[0], data[1])
+    return ctx.platform.pef.get(data[0], data[1], data[2])
 
 
 @table.command(SENSOR_EVENT, 0x14, Privilege.ADMINISTRATOR, length=3)
