@@ -24,7 +24,8 @@ from pybmc.model import boot
 from pybmc.model.chassis import ChassisRuntime
 from pybmc.model.lan import Lan
 from pybmc.model.platform import Platform
-from pybmc.model.power import BootChoice, PowerBackend, PowerEvent
+from pybmc.model.platform.pef_filter import AlertRequest
+from pybmc.model.power import BootChoice, PowerAction, PowerBackend, PowerError, PowerEvent
 from pybmc.model.simulated_power import SimulatedPower
 from pybmc.model.state import Changes, State, StateStore, fingerprint
 from pybmc.model.system_interface import SystemInterface
@@ -50,6 +51,8 @@ PowerFactory = Callable[[BmcConfig, bool], PowerBackend]
 Clock = Callable[[], float]
 
 SENSOR_INTERVAL = 1.0  # sensors follow power and the clock once a second
+PEF_ROUNDS = 4  # events caused by PEF actions, caused by events ...: bounded
+PEF_ALERT_QUEUE = 64  # alerts waiting for the edge to send them
 
 _DISPATCHER: Dispatcher | None = None
 
@@ -97,7 +100,7 @@ class Bmc:
             power = (power_factory(config, self._initial_power()) if power_factory is not None
                      else simulated_power(config, self._initial_power(), clock))
         self.power: PowerBackend = power
-        self.platform = Platform(config, self.state, self.power.is_on, self.changes)
+        self.platform = Platform(config, self.state, self.power.is_on, self.changes, clock)
         self.system_interface = SystemInterface(self.name, self.state)
         self.watchdog = Watchdog(self.name, self.power, self.system_interface,
                                  self.platform.add_event)
@@ -108,6 +111,7 @@ class Bmc:
             payload_types=(PayloadType.SOL,))
         self.sol = SolManager(self.name, self.sessions, console or NoConsole())
         self._next_sensor_update = 0.0
+        self.pef_alerts: list[AlertRequest] = []  # for the LAN alert sender
         self._event_handlers: dict[type, Callable[[SessionEvent], None]] = {
             SessionOpened: lambda event: None,
             SessionClosed: self._on_session_closed,  # type: ignore[dict-item]
@@ -173,6 +177,7 @@ class Bmc:
         reply = self.dispatcher.dispatch(ctx, netfn, cmd, data)
         if self.changes.pending:
             self.save()
+        self.run_pef_actions()  # after the request: the event may have come from inside it
         return reply
 
     def _execute_for_session(self, req: Request, privilege: Privilege, session: Session | None,
@@ -236,7 +241,37 @@ class Bmc:
         if now >= self._next_sensor_update:
             self.platform.tick(now)
             self._next_sensor_update = now + SENSOR_INTERVAL
+        self.run_pef_actions()
         self.save_if_changed()
+
+    # ----------------------------------------------------------------- PEF
+    def run_pef_actions(self) -> None:
+        """Carry out what PEF decided since the last call (pybmc.model.platform.pef_filter).
+
+        Called after each request and timer, never from inside a power event: PEF's power
+        action goes to the backend with cause "PEF", so the restart cause reads PEF."""
+        # An action's own power event may match again (Power Unit "power off" -> power
+        # off): run those now, while the machine is in the state the action left it in.
+        for _ in range(PEF_ROUNDS):
+            power, alerts = self.platform.pef_engine.pending.take()
+            if not power and not alerts:
+                break
+            self.pef_alerts.extend(alerts)
+            del self.pef_alerts[:-PEF_ALERT_QUEUE]  # bounded, whether or not anyone sends
+            for action in power:
+                self._pef_power(action)
+
+    def _pef_power(self, action: PowerAction) -> None:
+        if not self.power.is_on():  # nothing to stop, reset or interrupt
+            log.info("%s: PEF %s skipped: the machine is off", self.name, action.name.lower())
+            return
+        log.warning("%s: PEF action: %s", self.name, action.name.lower())
+        try:
+            self.power.request(action, cause="PEF")
+        except PowerError as err:
+            log.warning("%s: PEF %s not carried out: %s", self.name, action.name.lower(), err)
+        except Exception:
+            log.exception("%s: PEF %s failed", self.name, action.name.lower())
 
     # ----------------------------------------------------------------- power
     def _initial_power(self) -> bool:

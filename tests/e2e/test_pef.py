@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,4 +48,31 @@ def test_ipmitool_pef_subcommands_run(bmc: BmcProcess):
     for subcommand in (["info"], ["status"], ["filter", "list"], ["policy", "list"]):
         result = bmc.ipmitool("pef", *subcommand)
         assert not result.stderr.strip(), result.stderr
-    assert re.search(r"Alert\s*$", bmc.ipmitool("pef", "info").stdout, re.M)
+    info = bmc.ipmitool("pef", "info").stdout  # the actions Get PEF Capabilities announces
+    assert "Alert,Power-off,Reset,Power-cycle,Diagnostic-interrupt" in info
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+def test_threshold_event_with_power_off_filter_turns_the_machine_off(bmc_factory: Any):
+    bmc = bmc_factory(power={"initial_state": "on"})
+    bmc.ipmitool("raw", "0x04", "0x12", "1", "0x01")  # PEF on, no startup delay
+    bmc.ipmitool("raw", "0x04", "0x12", "2", "0x03")  # alert and power-down actions on
+    # Filter 1: enabled, power off, policy 1, critical; any generator, temperature sensors,
+    # threshold events, any offset, event data unmasked.
+    bmc.ipmitool("raw", "0x04", "0x12", "6", "1", "0x80", "0x02", "0x01", "0x04", "0xff",
+                 "0xff", "0x01", "0xff", "0x01", "0xff", "0xff", *["0"] * 9)
+    assert "Power-off" in bmc.ipmitool("pef", "filter", "list").stdout
+    assert "is on" in bmc.ipmitool("chassis", "power", "status").stdout
+    bmc.ipmitool("sensor", "thresh", "Inlet Temp", "unc", "20", "38", "42")  # below 23.5 C
+    assert wait_for(lambda: "is off" in bmc.ipmitool("chassis", "power", "status").stdout)
+    sel = bmc.ipmitool("sel", "list").stdout
+    assert "Upper Non-critical going high" in sel
+    assert "Power off/down" in sel

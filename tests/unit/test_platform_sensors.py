@@ -284,7 +284,7 @@ def test_event_receiver_reads_back_and_persists(tmp_path: Path, make_bmc: MakeBm
 # ------------------------------------------------------------------------------- PEF
 def test_pef_capabilities_and_xcat_alert_policy(tmp_path: Path, make_bmc: MakeBmc):
     bmc = make_bmc(tmp_path)
-    assert ok(bmc, 0x04, 0x10, privilege=Privilege.USER) == bytes([0x51, 0x01, 0x08])
+    assert ok(bmc, 0x04, 0x10, privilege=Privilege.USER) == bytes([0x51, 0x2F, 0x08])
     assert ok(bmc, 0x04, 0x13, b"\x09\x01\x00") == bytes([0x11, 0x01, 0x00, 0x00, 0x00])
     ok(bmc, 0x04, 0x12, bytes([0x09, 0x01, 0x18, 0x11, 0x00]))  # rspconfig alert=on
     reply = ok(make_bmc(tmp_path), 0x04, 0x13, b"\x09\x01\x00")

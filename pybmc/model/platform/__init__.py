@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from pybmc.config.platform import PlatformConfig, parse_platform_config
 from pybmc.model.platform.fru import PSU_FRU, FruStore
 from pybmc.model.platform.pef import PefConfig
+from pybmc.model.platform.pef_filter import PefEngine
 from pybmc.model.platform.sdr import SdrRepository, fru_locator_record, mc_locator_record
 from pybmc.model.platform.sel import BMC_GENERATOR, INITIATE_ERASE, Sel, system_event_record
 from pybmc.model.platform.sensors import Reading, Sensor, SensorEvent, bitmask
@@ -74,6 +75,7 @@ class Platform:
         self.sdr = SdrRepository(records, stamp)
         self.device_sdr = SdrRepository(records, stamp)  # Get Device SDR: same records
         self.pef = PefConfig(state)
+        self.pef_engine = PefEngine(config.name, self.pef, clock)
         self._started = False
         self._last_power_kind = ""
         self.log_event_for("bmc-health", MC_OFFLINE, assertion=False)
@@ -215,6 +217,8 @@ class Platform:
             log.info("%s: SEL %04x: sensor %s type %#04x data %s%s", self.name, record_id,
                      event.sensor_number, event.sensor_type, event.event_data.hex(),
                      "" if event.assertion else " (deasserted)")
+            record = self.sel.entries[-1]  # with its ID and time stamp
+        self.pef_engine.process(record)  # PEF sees the event even when the SEL is full
         return record_id
 
     def log_event_for(self, behaviour: str, offset: int, assertion: bool = True,
@@ -250,6 +254,8 @@ class Platform:
         now = self.clock()
         self._start(now, powered=event.kind != "on")  # the state just before this event
         previous, self._last_power_kind = self._last_power_kind, event.kind
+        if event.kind in ("on", "boot"):
+            self.pef_engine.machine_started()  # the PEF startup delays count from here
         if event.kind == "on":
             for sensor in self.sensors:
                 sensor.load.head_for(1.0, now)

@@ -1,8 +1,9 @@
 """PEF configuration parameters (IPMI 2.0 section 30.3, table 30-6): stored and read back.
 
-pybmc does not run event filters or send alerts; it keeps what clients configure (xCAT's
-`rspconfig alert` sets alert policy entry 1, parameter 9) so that every value reads back and
-survives a restart (kept in the state's `extra["pef"]`, as hex).
+Every value clients configure (xCAT's `rspconfig alert` sets alert policy entry 1, parameter
+9; FreeIPMI's ipmi-pef-config every section, alert strings included) reads back and survives
+a restart (kept in the state's `extra["pef"]`, as hex). The event filters are run by
+pybmc.model.platform.pef_filter.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ PARAMETER_REVISION = 0x11
 REVISION_ONLY = 0x80
 EVENT_FILTERS = 8
 ALERT_POLICIES = 8
-ACTION_SUPPORT_ALERT = 0x01  # Get PEF Capabilities: alerting only (no PEF-driven power control)
+# Get PEF Capabilities action support: alert, power down, reset, power cycle, diagnostic
+# interrupt (pef_filter carries them out; no OEM action).
+ACTION_SUPPORT = 0x2F
 
 # Completion codes of Get/Set PEF Configuration Parameters.
 CC_PARAMETER_NOT_SUPPORTED = 0x80
@@ -81,7 +84,7 @@ PARAMETERS: dict[int, Parameter] = {
 
 def capabilities() -> bytes:
     """Get PEF Capabilities response data."""
-    return bytes([PEF_VERSION, ACTION_SUPPORT_ALERT, EVENT_FILTERS])
+    return bytes([PEF_VERSION, ACTION_SUPPORT, EVENT_FILTERS])
 
 
 class PefConfig:
