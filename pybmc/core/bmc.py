@@ -21,8 +21,10 @@ from pybmc.commands.dispatch import BmcParts, Context, Dispatcher
 from pybmc.config.bmc import BmcConfig
 from pybmc.core.sol import GuestConsole, NoConsole, SolManager
 from pybmc.model import boot
+from pybmc.model.alerts import AlertDatagram, alert_datagrams
 from pybmc.model.chassis import ChassisRuntime
 from pybmc.model.lan import Lan
+from pybmc.model.pet import PetEvent, PetSource
 from pybmc.model.platform import Platform
 from pybmc.model.platform.pef_filter import AlertRequest
 from pybmc.model.power import BootChoice, PowerAction, PowerBackend, PowerError, PowerEvent
@@ -111,7 +113,8 @@ class Bmc:
             payload_types=(PayloadType.SOL,))
         self.sol = SolManager(self.name, self.sessions, console or NoConsole())
         self._next_sensor_update = 0.0
-        self.pef_alerts: list[AlertRequest] = []  # for the LAN alert sender
+        self._alerts: list[AlertDatagram] = []  # PET traps for the edge to send
+        self._alert_sequence = 0
         self._event_handlers: dict[type, Callable[[SessionEvent], None]] = {
             SessionOpened: lambda event: None,
             SessionClosed: self._on_session_closed,  # type: ignore[dict-item]
@@ -256,10 +259,35 @@ class Bmc:
             power, alerts = self.platform.pef_engine.pending.take()
             if not power and not alerts:
                 break
-            self.pef_alerts.extend(alerts)
-            del self.pef_alerts[:-PEF_ALERT_QUEUE]  # bounded, whether or not anyone sends
+            for alert in alerts:
+                self._queue_alert(alert)
+            del self._alerts[:-PEF_ALERT_QUEUE]  # bounded, whether or not the edge sends
             for action in power:
                 self._pef_power(action)
+
+    def _queue_alert(self, alert: AlertRequest) -> None:
+        if self.state.channel(LAN_CHANNEL, True).alerting_disabled:
+            log.info("%s: PEF alert not sent: alerting is disabled on the LAN channel",
+                     self.name)
+            return
+        record = alert.record
+        sensor = self.platform.by_number.get(record[11])
+        self._alert_sequence = (self._alert_sequence + 1) & 0xFFFF
+        event = PetEvent(record, alert.severity,
+                         sensor.spec.entity if sensor is not None else 0,
+                         sensor.spec.entity_instance if sensor is not None else 0,
+                         self._alert_sequence)
+        identity = self.config.identity
+        source = PetSource(self.config.guid.bytes, self.lan.address().ip,
+                           identity.manufacturer_id, identity.product_id)
+        self._alerts += alert_datagrams(alert, self.platform.pef, self.lan, source, event,
+                                        self.clock() - self.started_at,
+                                        self.config.lan_settings.alert_port)
+
+    def alerts_to_send(self) -> list[AlertDatagram]:
+        """The LAN alerts (PET traps) queued since the last call, for the edge to send."""
+        out, self._alerts = self._alerts, []
+        return out
 
     def _pef_power(self, action: PowerAction) -> None:
         if not self.power.is_on():  # nothing to stop, reset or interrupt
