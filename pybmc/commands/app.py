@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
 from dataclasses import dataclass
 
 from pybmc.commands.dispatch import CommandTable, Context
@@ -82,7 +83,17 @@ def get_self_test_results(ctx: Context, data: bytes) -> bytes:
 
 @table.command(NetFn.APP, 0x08, Privilege.USER, length=0)
 def get_device_guid(ctx: Context, data: bytes) -> bytes:
-    return ctx.guid
+    """The controller's own GUID: distinct from the System GUID, as on server boards.
+
+    Derived from the System GUID (a name-based UUID) so it is stable across restarts and
+    moves with the system's identity without being stored.
+    """
+    return device_guid(ctx.guid)
+
+
+def device_guid(system_guid_wire: bytes) -> bytes:
+    system = uuid.UUID(bytes=system_guid_wire[::-1])
+    return uuid.uuid5(system, "pybmc device").bytes[::-1]
 
 
 @table.command(NetFn.APP, 0x37, Privilege.NONE, length=0)
@@ -273,7 +284,8 @@ def set_user_access(ctx: Context, data: bytes) -> bytes:
         access.link_auth = bool(data[0] & 0x20)
         access.ipmi_messaging = bool(data[0] & 0x10)
     access.privilege = privilege
-    # Byte 4, the per-user session limit, is accepted; sessions are limited per BMC instead.
+    if len(data) == 4:  # byte 4, bits 3:0: the user's simultaneous session limit (0: none)
+        access.session_limit = data[3] & 0x0F  # bits 7:4 are reserved: ignored, not refused
     ctx.changes.mark()
     log.info("%s: user %d access on channel %d: %s", ctx.name, uid, channel, data.hex())
     return b""
@@ -331,6 +343,8 @@ def set_user_password(ctx: Context, data: bytes) -> bytes:
     else:
         user.enabled = operation == ENABLE_USER
         what = "enabled" if user.enabled else "disabled"
+        if user.enabled:  # the spec's way to end a bad-password lockout before its time
+            ctx.lockout.unlock(uid)
     ctx.changes.mark()
     log.info("%s: user %d %s", ctx.name, uid, what)
     return b""

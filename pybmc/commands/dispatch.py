@@ -18,7 +18,9 @@ from pybmc.wire.errors import CommandError
 if TYPE_CHECKING:
     from pybmc.config.bmc import BmcConfig
     from pybmc.model.chassis import ChassisRuntime
+    from pybmc.model.dcmi import Dcmi
     from pybmc.model.lan import Lan
+    from pybmc.model.lockout import Lockout
     from pybmc.model.platform import Platform
     from pybmc.model.power import PowerBackend
     from pybmc.model.state import Changes, State
@@ -112,7 +114,9 @@ class BmcParts:
     system_interface: SystemInterface
     sessions: SessionTable
     sol: SolControl
+    dcmi: Dcmi
     execute: Execute
+    lockout: Lockout
 
 
 class Context:
@@ -188,6 +192,14 @@ class Context:
     @property
     def sol(self) -> SolControl:
         return self.parts.sol
+
+    @property
+    def dcmi(self) -> Dcmi:
+        return self.parts.dcmi
+
+    @property
+    def lockout(self) -> Lockout:
+        return self.parts.lockout
 
     def execute(self, channel: int, privilege: Privilege, netfn: int, cmd: int,
                 data: bytes) -> bytes:

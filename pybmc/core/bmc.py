@@ -23,7 +23,9 @@ from pybmc.core.sol import GuestConsole, NoConsole, SolManager
 from pybmc.model import boot
 from pybmc.model.alerts import AlertDatagram, alert_datagrams
 from pybmc.model.chassis import ChassisRuntime
-from pybmc.model.lan import Lan
+from pybmc.model.dcmi import Dcmi
+from pybmc.model.lan import CIPHER_PRIVILEGES_PARAMETER, Lan
+from pybmc.model.lockout import Lockout
 from pybmc.model.pet import PetEvent, PetSource
 from pybmc.model.platform import Platform
 from pybmc.model.platform.pef_filter import AlertRequest
@@ -84,17 +86,21 @@ class Bmc:
     def __init__(self, config: BmcConfig, power: PowerBackend | None = None,
                  reset_state: bool = False, *, power_factory: PowerFactory | None = None,
                  console: GuestConsole | None = None, clock: Clock = time.monotonic,
-                 random: RandomSource = os.urandom) -> None:
+                 random: RandomSource = os.urandom, begin: bool = True) -> None:
         self.config = config
         self.name = config.name
         self.clock = clock
         self.started_at = clock()
         self.store = StateStore(config.state_dir)
-        if reset_state:
-            self.store.reset()
-        self.state = self.store.load() or State()
+        # --reset-state starts from the config; the old file is replaced at the first save,
+        # so a start that fails before begin() leaves it as it was.
+        self.state = (None if reset_state else self.store.load()) or State()
         self.changes = Changes()
         self._seed_from_config()
+        weak = config.security.weak_options()
+        if weak:
+            log.warning("%s: weak login options on, as %s asks: %s", self.name,
+                        config.source, "; ".join(weak))
         self.users = Users(self.state)
         self.lan = Lan(config, self.state)
         self.chassis = ChassisRuntime()
@@ -102,16 +108,22 @@ class Bmc:
             power = (power_factory(config, self._initial_power()) if power_factory is not None
                      else simulated_power(config, self._initial_power(), clock))
         self.power: PowerBackend = power
-        self.platform = Platform(config, self.state, self.power.is_on, self.changes, clock)
+        self.platform = Platform(config, self.state, self.power.is_on, self.changes,
+                                 clock=self.clock)
         self.system_interface = SystemInterface(self.name, self.state)
         self.watchdog = Watchdog(self.name, self.power, self.system_interface,
                                  self.platform.add_event)
+        # LAN parameter 26 is the only bad-password policy: every channel with logins uses it.
+        self.lockout = Lockout(self.name, self.users,
+                               lambda _channel: self.lan.bad_password_policy(),
+                               self.platform.add_event)
         self.dispatcher = shared_dispatcher()
         self.sessions = SessionManager(SessionHost(
             name=self.name, guid=self.guid, security=config.security, accounts=self.users,
-            channel=self.lan, execute=self._execute_for_session, random=random),
-            payload_types=(PayloadType.SOL,))
+            channel=self.lan, execute=self._execute_for_session, random=random,
+            guard=self.lockout), payload_types=(PayloadType.SOL,))
         self.sol = SolManager(self.name, self.sessions, console or NoConsole())
+        self.dcmi = Dcmi(self.name, self.state, self.changes, self.platform, self.power)
         self._next_sensor_update = 0.0
         self._alerts: list[AlertDatagram] = []  # PET traps for the edge to send
         self._alert_sequence = 0
@@ -125,8 +137,16 @@ class Bmc:
             changes=self.changes, users=self.users, lan=self.lan, chassis=self.chassis,
             platform=self.platform, power=self.power, watchdog=self.watchdog,
             system_interface=self.system_interface, sessions=self.sessions, sol=self.sol,
-            execute=self._execute_on)
+            dcmi=self.dcmi, execute=self._execute_on, lockout=self.lockout)
         self.power.set_listener(self._on_power_event)
+        if begin:
+            self.begin()
+
+    def begin(self) -> None:
+        """The BMC's first writes: the start event in its SEL and the seeded state. The edge
+        calls it once the BMC's socket is bound and its state_dir locked (`begin=False`), so
+        a start that fails writes nothing."""
+        self.platform.log_start()
         self.save()
 
     # ----------------------------------------------------------------- state and config
@@ -145,6 +165,15 @@ class Bmc:
                             self.name, self.config.source)
             self.state.lan = {}
             self.state.seeded["lan"] = lan_print
+        # Parameter 24 holds one privilege nibble per entry of the suite list: when the list
+        # changes, the stored nibbles would land on other suites.
+        suites_print = fingerprint(list(self.config.security.cipher_suites))
+        if self.state.seeded.get("cipher_suites") != suites_print:
+            if self.state.lan.pop(CIPHER_PRIVILEGES_PARAMETER, None) is not None:
+                log.warning("%s: cipher suite privilege levels (LAN parameter 24) reset: "
+                            "they were set for another [security] cipher_suites than %s's",
+                            self.name, self.config.source)
+            self.state.seeded["cipher_suites"] = suites_print
         if "power" not in self.state.seeded:
             self.state.power_on = self.config.power.initial_state == "on"
             self.state.restore_policy = {"always-off": 0, "previous": 1, "always-on": 2}[
@@ -225,6 +254,11 @@ class Bmc:
     def _on_payload(self, event: PayloadReceived) -> None:
         self.sol.receive_packet(event.session, event.payload, event.now)
 
+    def close_sessions(self, reason: str) -> None:
+        """End every session (and the SOL riding on one) now: the BMC is going away."""
+        self.sessions.close_all(reason)
+        self._process_session_events()
+
     # ----------------------------------------------------------------- time
     def get_timer(self) -> float | None:
         """The next moment handle_timer must run: the earliest deadline of sessions, SOL
@@ -243,6 +277,7 @@ class Bmc:
         self.watchdog.tick(now)
         if now >= self._next_sensor_update:
             self.platform.tick(now)
+            self.dcmi.tick(now)
             self._next_sensor_update = now + SENSOR_INTERVAL
         self.run_pef_actions()
         self.save_if_changed()

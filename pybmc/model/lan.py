@@ -33,6 +33,7 @@ from pybmc.model.lan_params import (
     auth_type_support,
     mac_text,
 )
+from pybmc.model.lockout import LockoutPolicy, config_policy
 from pybmc.model.state import State
 from pybmc.wire.codes import Cc, Privilege
 
@@ -42,6 +43,8 @@ log = logging.getLogger("pybmc.lan")
 AUTH_ENABLES_PARAMETER = "2"
 # LAN parameter 24: byte 0 reserved, then one nibble per parameter-23 entry.
 CIPHER_PRIVILEGES_PARAMETER = "24"
+# LAN parameter 26: the bad-password lockout policy (pybmc.model.lockout).
+BAD_PASSWORD_PARAMETER = "26"
 
 
 @dataclass
@@ -112,6 +115,9 @@ class SolSettings:
 class _Memory:
     locks: dict[str, SetLock] = field(default_factory=dict)  # "LAN" / "SOL"
     address_listeners: list[AddressListener] = field(default_factory=list)
+
+
+KG_STATE_KEY = "channel_key_kg"
 
 
 class Lan:
@@ -224,6 +230,24 @@ class Lan:
         )
 
     # ------------------------------------------------------------------ security settings
+    def bmc_key(self) -> bytes | None:
+        """K_G (20 bytes) when it is not all zero; None: RMCP+ keys come from the password.
+
+        A key set with Set Channel Security Keys is kept until the config's `kg` changes."""
+        stored = self.state.extra.get(KG_STATE_KEY)
+        configured = self.config.security.kg
+        key = configured
+        if isinstance(stored, dict) and stored.get("seed") == configured.hex():
+            try:
+                key = bytes.fromhex(str(stored.get("value", "")))
+            except ValueError:
+                key = configured
+        return key if len(key) == len(configured) and any(key) else None
+
+    def set_bmc_key(self, key: bytes) -> None:
+        self.state.extra[KG_STATE_KEY] = {"value": key.hex(),
+                                          "seed": self.config.security.kg.hex()}
+
     def cipher_suites(self) -> tuple[int, ...]:
         return self.config.security.cipher_suites
 
@@ -244,4 +268,13 @@ class Lan:
         if not 1 <= privilege <= 5:
             return auth_type_support(self)
         enables = LAN_PARAMETERS.get(self, int(AUTH_ENABLES_PARAMETER))
-        return enables[privilege - 1] & 0x37
+        # Only what [security] auth_types names, even if older state stored more (a BMC
+        # that ran with weaker defaults and had `lan set 1 auth` applied to them).
+        return enables[privilege - 1] & auth_type_support(self)
+
+    def bad_password_policy(self) -> LockoutPolicy:
+        """The lockout policy: LAN parameter 26 as a client set it, else the config's."""
+        stored = self.state.lan.get(BAD_PASSWORD_PARAMETER)
+        if stored is not None:
+            return LockoutPolicy.decode(stored)
+        return config_policy(self.config.security)

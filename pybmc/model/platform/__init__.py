@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pybmc.config.platform import PlatformConfig, parse_platform_config
+from pybmc.model.platform.event_text import event_words
 from pybmc.model.platform.fru import PSU_FRU, FruStore
 from pybmc.model.platform.pef import PefConfig
 from pybmc.model.platform.pef_filter import PefEngine
@@ -54,6 +56,20 @@ LOG_ALMOST_FULL = 0x05
 MC_OFFLINE = 0x02  # Management Subsystem Health: controller off-line (deasserted: back)
 
 
+@dataclass(frozen=True)
+class PlatformNotice:
+    """What happened, for fronts that report events (Redfish EventService): the machine's
+    power went "on" or "off", or a "sel" record was logged."""
+
+    kind: str
+    cause: str = ""
+    record_id: int = 0
+    record: bytes = b""
+
+
+NoticeListener = Callable[[PlatformNotice], None]
+
+
 class Platform:
     def __init__(self, config: BmcConfig, state: State, powered: Callable[[], bool],
                  changes: Changes, clock: Callable[[], float] = time.monotonic,
@@ -78,6 +94,10 @@ class Platform:
         self.pef_engine = PefEngine(config.name, self.pef, clock)
         self._started = False
         self._last_power_kind = ""
+        self.notice_listeners: list[NoticeListener] = []
+
+    def log_start(self) -> None:
+        """The BMC came up: its controller is back on line (called once, when it serves)."""
         self.log_event_for("bmc-health", MC_OFFLINE, assertion=False)
 
     # ------------------------------------------------------------------ SDR repository
@@ -214,12 +234,22 @@ class Platform:
                                      event.reading_type, event.event_data, event.assertion)
         record_id = self.sel.add(record)
         if record_id is not None:
-            log.info("%s: SEL %04x: sensor %s type %#04x data %s%s", self.name, record_id,
-                     event.sensor_number, event.sensor_type, event.event_data.hex(),
-                     "" if event.assertion else " (deasserted)")
+            sensor = self.by_number.get(event.sensor_number)
+            log.info("%s: SEL %04x: %s: %s (%s)", self.name, record_id,
+                     sensor.name if sensor is not None else f"sensor {event.sensor_number}",
+                     event_words(event.sensor_type, event.reading_type, event.event_data),
+                     "asserted" if event.assertion else "deasserted")
+            self._notify(PlatformNotice("sel", record_id=record_id, record=record))
             record = self.sel.entries[-1]  # with its ID and time stamp
         self.pef_engine.process(record)  # PEF sees the event even when the SEL is full
         return record_id
+
+    def _notify(self, notice: PlatformNotice) -> None:
+        for listener in list(self.notice_listeners):
+            try:
+                listener(notice)
+            except Exception:  # a front's bug must not stop the BMC logging its events
+                log.exception("%s: platform notice listener failed", self.name)
 
     def log_event_for(self, behaviour: str, offset: int, assertion: bool = True,
                       data2: int = 0xFF, data3: int = 0xFF) -> int | None:
@@ -254,6 +284,8 @@ class Platform:
         now = self.clock()
         self._start(now, powered=event.kind != "on")  # the state just before this event
         previous, self._last_power_kind = self._last_power_kind, event.kind
+        if event.kind in ("on", "off"):
+            self._notify(PlatformNotice(event.kind, cause=event.cause))
         if event.kind in ("on", "boot"):
             self.pef_engine.machine_started()  # the PEF startup delays count from here
         if event.kind == "on":
