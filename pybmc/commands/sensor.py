@@ -70,7 +70,7 @@ def get_pef_capabilities(ctx: Context, data: bytes) -> bytes:
 
 @table.command(SENSOR_EVENT, 0x11, Privilege.ADMINISTRATOR, length=1)
 def arm_pef_postpone_timer(ctx: Context, data: bytes) -> bytes:
-    # No postpone timer runs (PEF takes no actions); "get present countdown" (FFh) reads 0.
+    # No postpone timer runs (PEF acts at once); "get present countdown" (FFh) reads 0.
     return bytes([0x00 if data[0] == 0xFF else data[0]])
 
 
@@ -83,7 +83,7 @@ def set_pef_configuration_parameters(ctx: Context, data: bytes) -> bytes:
 
 @table.command(SENSOR_EVENT, 0x13, Privilege.OPERATOR, length=3)
 def get_pef_configuration_parameters(ctx: Context, data: bytes) -> bytes:
-    return ctx.platform.pef.get(data[0], data[1])
+    return ctx.platform.pef.get(data[0], data[1], data[2])
 
 
 @table.command(SENSOR_EVENT, 0x14, Privilege.ADMINISTRATOR, length=3)

@@ -78,6 +78,7 @@ class LanConfig:
     vlan: int = 0  # 0 = disabled
     interface: str = ""  # add/remove the BMC's address on this interface when it moves
     config_program: str = ""  # ipmi_sim lan_config_program compatibility hook
+    alert_port: int = 162  # UDP port PET traps go to on the alert destinations
 
 
 @dataclass(frozen=True)
@@ -402,6 +403,7 @@ def _parse_lan(source: str, table: Any, address: str) -> LanConfig | None:
         vlan=section.integer("vlan", 0, 0, 4094),
         interface=section.get("interface", str, ""),
         config_program=section.get("config_program", str, ""),
+        alert_port=section.integer("alert_port", 162, 1, 65535),
     )
     section.finish()
     return lan

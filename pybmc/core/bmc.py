@@ -21,12 +21,15 @@ from pybmc.commands.dispatch import BmcParts, Context, Dispatcher
 from pybmc.config.bmc import BmcConfig
 from pybmc.core.sol import GuestConsole, NoConsole, SolManager
 from pybmc.model import boot
+from pybmc.model.alerts import AlertDatagram, alert_datagrams
 from pybmc.model.chassis import ChassisRuntime
 from pybmc.model.dcmi import Dcmi
 from pybmc.model.lan import CIPHER_PRIVILEGES_PARAMETER, Lan
 from pybmc.model.lockout import Lockout
+from pybmc.model.pet import PetEvent, PetSource
 from pybmc.model.platform import Platform
-from pybmc.model.power import BootChoice, PowerBackend, PowerEvent
+from pybmc.model.platform.pef_filter import AlertRequest
+from pybmc.model.power import BootChoice, PowerAction, PowerBackend, PowerError, PowerEvent
 from pybmc.model.simulated_power import SimulatedPower
 from pybmc.model.state import Changes, State, StateStore, fingerprint
 from pybmc.model.system_interface import SystemInterface
@@ -52,6 +55,8 @@ PowerFactory = Callable[[BmcConfig, bool], PowerBackend]
 Clock = Callable[[], float]
 
 SENSOR_INTERVAL = 1.0  # sensors follow power and the clock once a second
+PEF_ROUNDS = 4  # events caused by PEF actions, caused by events ...: bounded
+PEF_ALERT_QUEUE = 64  # alerts waiting for the edge to send them
 
 _DISPATCHER: Dispatcher | None = None
 
@@ -120,6 +125,8 @@ class Bmc:
         self.sol = SolManager(self.name, self.sessions, console or NoConsole())
         self.dcmi = Dcmi(self.name, self.state, self.changes, self.platform, self.power)
         self._next_sensor_update = 0.0
+        self._alerts: list[AlertDatagram] = []  # PET traps for the edge to send
+        self._alert_sequence = 0
         self._event_handlers: dict[type, Callable[[SessionEvent], None]] = {
             SessionOpened: lambda event: None,
             SessionClosed: self._on_session_closed,  # type: ignore[dict-item]
@@ -202,6 +209,7 @@ class Bmc:
         reply = self.dispatcher.dispatch(ctx, netfn, cmd, data)
         if self.changes.pending:
             self.save()
+        self.run_pef_actions()  # after the request: the event may have come from inside it
         return reply
 
     def _execute_for_session(self, req: Request, privilege: Privilege, session: Session | None,
@@ -271,7 +279,62 @@ class Bmc:
             self.platform.tick(now)
             self.dcmi.tick(now)
             self._next_sensor_update = now + SENSOR_INTERVAL
+        self.run_pef_actions()
         self.save_if_changed()
+
+    # ----------------------------------------------------------------- PEF
+    def run_pef_actions(self) -> None:
+        """Carry out what PEF decided since the last call (pybmc.model.platform.pef_filter).
+
+        Called after each request and timer, never from inside a power event: PEF's power
+        action goes to the backend with cause "PEF", so the restart cause reads PEF."""
+        # An action's own power event may match again (Power Unit "power off" -> power
+        # off): run those now, while the machine is in the state the action left it in.
+        for _ in range(PEF_ROUNDS):
+            power, alerts = self.platform.pef_engine.pending.take()
+            if not power and not alerts:
+                break
+            for alert in alerts:
+                self._queue_alert(alert)
+            del self._alerts[:-PEF_ALERT_QUEUE]  # bounded, whether or not the edge sends
+            for action in power:
+                self._pef_power(action)
+
+    def _queue_alert(self, alert: AlertRequest) -> None:
+        if self.state.channel(LAN_CHANNEL, True).alerting_disabled:
+            log.info("%s: PEF alert not sent: alerting is disabled on the LAN channel",
+                     self.name)
+            return
+        record = alert.record
+        sensor = self.platform.by_number.get(record[11])
+        self._alert_sequence = (self._alert_sequence + 1) & 0xFFFF
+        event = PetEvent(record, alert.severity,
+                         sensor.spec.entity if sensor is not None else 0,
+                         sensor.spec.entity_instance if sensor is not None else 0,
+                         self._alert_sequence)
+        identity = self.config.identity
+        source = PetSource(self.config.guid.bytes, self.lan.address().ip,
+                           identity.manufacturer_id, identity.product_id)
+        self._alerts += alert_datagrams(alert, self.platform.pef, self.lan, source, event,
+                                        self.clock() - self.started_at,
+                                        self.config.lan_settings.alert_port)
+
+    def alerts_to_send(self) -> list[AlertDatagram]:
+        """The LAN alerts (PET traps) queued since the last call, for the edge to send."""
+        out, self._alerts = self._alerts, []
+        return out
+
+    def _pef_power(self, action: PowerAction) -> None:
+        if not self.power.is_on():  # nothing to stop, reset or interrupt
+            log.info("%s: PEF %s skipped: the machine is off", self.name, action.name.lower())
+            return
+        log.warning("%s: PEF action: %s", self.name, action.name.lower())
+        try:
+            self.power.request(action, cause="PEF")
+        except PowerError as err:
+            log.warning("%s: PEF %s not carried out: %s", self.name, action.name.lower(), err)
+        except Exception:
+            log.exception("%s: PEF %s failed", self.name, action.name.lower())
 
     # ----------------------------------------------------------------- power
     def _initial_power(self) -> bool:

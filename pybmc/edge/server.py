@@ -147,6 +147,9 @@ class BmcService:
                 endpoint = self._routes.get(dest) or primary
             if endpoint is not None:
                 endpoint.send(payload, dest)
+        if primary is not None:
+            for alert in self.bmc.alerts_to_send():  # PET traps, from the BMC's own address
+                primary.send(alert.payload, (alert.address, alert.port))
         if len(self.endpoints) > 1:
             self._update_routes(arrived)
         self._retire_old_endpoints()

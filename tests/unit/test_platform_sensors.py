@@ -284,7 +284,7 @@ def test_event_receiver_reads_back_and_persists(tmp_path: Path, make_bmc: MakeBm
 # ------------------------------------------------------------------------------- PEF
 def test_pef_capabilities_and_xcat_alert_policy(tmp_path: Path, make_bmc: MakeBmc):
     bmc = make_bmc(tmp_path)
-    assert ok(bmc, 0x04, 0x10, privilege=Privilege.USER) == bytes([0x51, 0x01, 0x08])
+    assert ok(bmc, 0x04, 0x10, privilege=Privilege.USER) == bytes([0x51, 0x2F, 0x08])
     assert ok(bmc, 0x04, 0x13, b"\x09\x01\x00") == bytes([0x11, 0x01, 0x00, 0x00, 0x00])
     ok(bmc, 0x04, 0x12, bytes([0x09, 0x01, 0x18, 0x11, 0x00]))  # rspconfig alert=on
     reply = ok(make_bmc(tmp_path), 0x04, 0x13, b"\x09\x01\x00")
@@ -325,3 +325,24 @@ def test_reading_encoding():
     assert Reading(available=False, threshold=True).encode() == bytes([0x00, 0xE0, 0xC0])
     assert Reading(states=0x0102).encode() == bytes([0x00, 0xC0, 0x02, 0x81])
     assert Reading(available=False).encode() == bytes([0x00, 0xE0, 0x00, 0x80])
+
+
+def test_pef_alert_strings_by_block(tmp_path: Path, make_bmc: MakeBmc):
+    bmc = make_bmc(tmp_path)
+    assert ok(bmc, 0x04, 0x13, b"\x0b\x00\x00") == b"\x11\x04"  # four strings (+ volatile 0)
+    ok(bmc, 0x04, 0x12, b"\x0c\x01\x03\x02")  # string 1: event filter 3, string set 2
+    assert ok(bmc, 0x04, 0x13, b"\x0c\x01\x00") == b"\x11\x01\x03\x02"
+    assert ok(bmc, 0x04, 0x13, b"\x0c\x00\x00") == b"\x11\x00\x00\x00"  # volatile string 0
+    text = b"Power unit: the machine went off!"  # 33 bytes: three blocks
+    for block in range(3):
+        ok(bmc, 0x04, 0x12, bytes([0x0d, 0x01, block + 1]) + text[block * 16:block * 16 + 16])
+    bmc = make_bmc(tmp_path)  # persisted
+    assert ok(bmc, 0x04, 0x13, b"\x0d\x01\x01") == b"\x11\x01\x01" + text[:16]
+    assert ok(bmc, 0x04, 0x13, b"\x0d\x01\x03") == b"\x11\x01\x03" + b"!" + bytes(15)
+    assert bmc.platform.pef.alert_string(1) == text
+    assert call(bmc, 0x04, 0x13, b"\x0d\x01\x00")[0] == 0xC9  # block selectors start at 1
+    assert call(bmc, 0x04, 0x13, b"\x0d\x01\x05")[0] == 0xC9
+    assert call(bmc, 0x04, 0x13, b"\x0d\x05\x01")[0] == 0xC9  # no string 5
+    assert call(bmc, 0x04, 0x12, b"\x0d\x01")[0] == 0xC7  # no block selector
+    assert call(bmc, 0x04, 0x12, b"\x0d\x01\x01" + bytes(17))[0] == 0xC7
+    assert call(bmc, 0x04, 0x12, b"\x0b\x02")[0] == 0x82  # the count is read-only

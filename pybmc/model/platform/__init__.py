@@ -19,6 +19,7 @@ from pybmc.config.platform import PlatformConfig, parse_platform_config
 from pybmc.model.platform.event_text import event_words
 from pybmc.model.platform.fru import PSU_FRU, FruStore
 from pybmc.model.platform.pef import PefConfig
+from pybmc.model.platform.pef_filter import PefEngine
 from pybmc.model.platform.sdr import SdrRepository, fru_locator_record, mc_locator_record
 from pybmc.model.platform.sel import BMC_GENERATOR, INITIATE_ERASE, Sel, system_event_record
 from pybmc.model.platform.sensors import Reading, Sensor, SensorEvent, bitmask
@@ -90,6 +91,7 @@ class Platform:
         self.sdr = SdrRepository(records, stamp)
         self.device_sdr = SdrRepository(records, stamp)  # Get Device SDR: same records
         self.pef = PefConfig(state)
+        self.pef_engine = PefEngine(config.name, self.pef, clock)
         self._started = False
         self._last_power_kind = ""
         self.notice_listeners: list[NoticeListener] = []
@@ -238,6 +240,8 @@ class Platform:
                      event_words(event.sensor_type, event.reading_type, event.event_data),
                      "asserted" if event.assertion else "deasserted")
             self._notify(PlatformNotice("sel", record_id=record_id, record=record))
+            record = self.sel.entries[-1]  # with its ID and time stamp
+        self.pef_engine.process(record)  # PEF sees the event even when the SEL is full
         return record_id
 
     def _notify(self, notice: PlatformNotice) -> None:
@@ -282,6 +286,8 @@ class Platform:
         previous, self._last_power_kind = self._last_power_kind, event.kind
         if event.kind in ("on", "off"):
             self._notify(PlatformNotice(event.kind, cause=event.cause))
+        if event.kind in ("on", "boot"):
+            self.pef_engine.machine_started()  # the PEF startup delays count from here
         if event.kind == "on":
             for sensor in self.sensors:
                 sensor.load.head_for(1.0, now)
