@@ -55,10 +55,12 @@ def _default_password(state_dir: Path) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
+    from pybmc.model.state import create_private_file
+
     password = secrets.token_urlsafe(9)[:12]
     state_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(password + "\n")
-    path.chmod(0o600)
+    if not create_private_file(path, password + "\n"):  # 0600 from creation
+        return path.read_text().strip()  # another process made it first
     return password
 
 

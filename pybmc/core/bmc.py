@@ -87,6 +87,7 @@ class Bmc:
         self.store = StateStore(config.state_dir)
         if reset_state:
             self.store.reset()
+        self.store.remove_orphans()  # a kill -9 mid-save leaves a full copy, passwords included
         self.state = self.store.load() or State()
         self.changes = Changes()
         self._seed_from_config()
