@@ -253,12 +253,13 @@ class StateStore:
 
 
 def create_private_file(path: Path, text: str,
-                        opener: Callable[[str, int, int], int] = os.open) -> bool:
+                        opener: Callable[[str, int, int], int] | None = None) -> bool:
     """Create `path` holding `text`, readable by us alone from its first moment (mode 0600
     given to open(2), never a chmod after); False, and nothing written, if it exists already.
-    `opener` is os.open's signature (a test passes a spy)."""
+    `opener` defaults to os.open (a test passes a spy)."""
     try:
-        fd = opener(str(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        fd = (opener or os.open)(str(path), flags, 0o600)
     except FileExistsError:
         return False
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
