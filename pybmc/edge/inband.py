@@ -190,6 +190,11 @@ class InBandServer:
         self.sysif.add_listener(self._on_sysif_change)
         log.info("%s: in-band IPMI (ipmi-bmc-extern) listening on %s", self.bmc.name,
                  self.address)
+        if self.path is None:
+            log.warning("%s: in-band TCP listener %s: any local process can connect and act "
+                        "as the guest's system interface (administrator, no password); "
+                        "prefer unix:PATH, which only this user can connect to",
+                        self.bmc.name, self.address)
 
     async def stop(self) -> None:
         self.sysif.remove_listener(self._on_sysif_change)

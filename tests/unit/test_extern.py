@@ -523,3 +523,36 @@ def test_a_link_is_dead_only_after_an_eof_even_one_not_read_yet():
     assert link.is_dead()  # the EOF is still in the socket, unread
     assert ours.recv(1) == b""  # the peek left it there for the event loop
     ours.close()
+
+
+async def test_a_tcp_listener_warns_and_refuses_a_name_that_binds_off_loopback(
+        bmc: Bmc, caplog: pytest.LogCaptureFixture):
+    server = InBandServer(bmc, host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        assert "any local process can connect" in caplog.text
+        qemu = await FakeQemu.connect(server)
+        await qemu.handshake()
+        await qemu.close()
+    finally:
+        await server.stop()
+    # A "localhost" that resolved off loopback is refused after bind (faked: tests bind
+    # loopback only).
+    wide = InBandServer(bmc, host="localhost", port=9002)
+
+    class Bound:
+        def getsockname(self) -> tuple[str, int]:
+            return ("192.0.2.7", 9002)
+
+    class Listening:
+        sockets = [Bound()]
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    listening = Listening()
+    wide._server = listening  # type: ignore[assignment]
+    with pytest.raises(OSError, match=r"192\.0\.2\.7, which is not a loopback address"):
+        wide._refuse_non_loopback()
+    assert listening.closed and wide._server is None
