@@ -11,8 +11,9 @@ from __future__ import annotations
 
 # Reasons shared by several scenarios.
 _SUITES = ("ipmi_sim offers cipher suites 0-14 (no SHA-256 suites; 0 accepted; 4, 5, 9, 10, 13, "
-           "14 advertised but unusable); pybmc offers 1, 2, 3 and 17 by default "
-           "([security] cipher_suites) (openipmi.md §3, §9.1, §9.5)")
+           "14 advertised but unusable); pybmc offers the suites its [security] cipher_suites "
+           "lists: the profile names 1, 2, 3 and 17 (pybmc's defaults are 3 and 17) "
+           "(openipmi.md §3, §9.1, §9.5)")
 _BOOT_FLAGS = ("ipmi_sim keeps only the boot device selector of the boot flags and answers "
                "`00 dev<<2 00 00 00`: the valid, persistent and EFI bits a client set are lost, so "
                "ipmitool shows 'Boot Flag Invalid' (openipmi.md §2 Chassis); pybmc reads back "
@@ -51,8 +52,8 @@ EXPECTED: dict[str, str] = {
     "session/lanplus-suite-8-not-offered": (
         "both fail, differently: ipmi_sim negotiates suite 8 but its HMAC-MD5-128 integrity "
         "uses the password instead of K1, so the first integrity-checked message fails "
-        "(openipmi.md §3); pybmc does not offer suite 8 by default and refuses it in Open "
-        "Session"),
+        "(openipmi.md §3); pybmc does not offer suite 8 unless configured and refuses it in "
+        "Open Session"),
     "session/operator-asks-admin": (
         "ipmi_sim does not clamp the RMCP+ role to the user's privilege (openipmi.md §9.3): an "
         "operator gets an ADMINISTRATOR session; pybmc refuses it"),
@@ -164,6 +165,10 @@ EXPECTED: dict[str, str] = {
     # ------------------------------------------------------------ MC, SDR, SEL, FRU
     "mc/selftest": _NOT_IN_IPMI_SIM + " (Get Self Test Results)",
     "mc/device-guid": _NOT_IN_IPMI_SIM + " (Get Device GUID)",
+    "dcmi/discover": _NOT_IN_IPMI_SIM + " (DCMI, NetFn 0x2C group 0xDC)",
+    "dcmi/mc-id-string": _NOT_IN_IPMI_SIM + " (DCMI Get Management Controller ID String)",
+    "dcmi/power-limit": _NOT_IN_IPMI_SIM + " (DCMI Get Power Limit)",
+    "dcmi/capability-freeipmi": _NOT_IN_IPMI_SIM + " (DCMI Get DCMI Capability Info)",
     "mc/bmc-info-freeipmi": (
         "bmc-info also reads the system firmware version (Get System Info Parameters), which "
         "ipmi_sim does not implement, and exits 1 (openipmi.md §2 App)"),
@@ -174,9 +179,8 @@ EXPECTED: dict[str, str] = {
         "initial BMC Global Enables: ipmi_sim starts with only system event logging; pybmc "
         "also enables the event message buffer, as BMCs do after a reset"),
     "sensor/get-temp": (
-        "Get Sensor Reading byte 4 of a threshold sensor: pybmc returns 0x80 (the specification "
-        "says 'reserved, returned as 1b'), ipmi_sim 0x00; ipmitool then prints an empty "
-        "'Assertion Events' line for pybmc"),
+        "ipmitool prints 'Assertion Events' from Get Sensor Event Status (0x2B), which pybmc "
+        "answers as server BMCs do (empty: no threshold crossed) and ipmi_sim does not"),
     "sdr/list": _SYSTEM_SENSORS,
     "sdr/repository-info": _SYSTEM_SENSORS + "; the record count and free space differ",
     "sel/time-get": _SEL_CLOCK,

@@ -49,6 +49,12 @@ class Profile:
         User(3, OPERATOR[0], OPERATOR[1], "operator"),
         User(4, VIEWER[0], VIEWER[1], "user"),
     )
+    # IPMI 1.5 auth types both servers enable (ipmi_sim's `allowed_auths_*` lines), and the
+    # RMCP+ suites pybmc offers (ipmi_sim's are fixed). The scenarios run suites 1, 2 and
+    # IPMI 1.5 straight password against both, so the profile names them: pybmc serves
+    # them only when its config does (its defaults are suites 3, 17 and MD5).
+    auth_types: tuple[str, ...] = ("md2", "md5", "password")
+    cipher_suites: tuple[int, ...] = (1, 2, 3, 17)
     device_id: int = 0x20
     device_revision: int = 1
     firmware: tuple[int, int] = (1, 0)
@@ -98,6 +104,8 @@ class Profile:
             "lan": {"mac": self.mac, "netmask": self.netmask, "gateway": self.gateway,
                     "gateway_mac": self.gateway_mac},
             "power": {"backend": "simulated", "soft_off_delay": 0.5, "cycle_interval": 0.3},
+            "security": {"auth_types": list(self.auth_types),
+                         "cipher_suites": list(self.cipher_suites)},
             "sensors": [self._pybmc_sensor(s) for s in self.sensors],
             "fru": {"size": 256,
                     "chassis": {"type": self.chassis_type, **_fru_keys(self.fru_chassis)},

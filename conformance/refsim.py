@@ -4,8 +4,8 @@
         ...  # ipmitool -H 127.150.0.2 -U admin -P secret ...
 
 The generated lan.conf/.emu pair follows openipmi.md §1: one LAN channel on `address:port`, the
-profile's users (1.5 auth types md2/md5/straight, like pybmc's default), a `guid` (without one
-RMCP+ is not advertised), an MC with chassis/SEL/SDR/FRU support, the watchdog as sensor 0, the
+profile's users and IPMI 1.5 auth types ("password" is ipmi_sim's `straight`), a `guid` (without
+one RMCP+ is not advertised), an MC with chassis/SEL/SDR/FRU support, the watchdog as sensor 0, the
 profile's threshold sensors with their SDRs, a SEL and a FRU image. ipmi_sim runs with `-n` (no
 stdio console: EOF on stdin would stop it) and its own state directory, and is stopped by PID.
 """
@@ -26,7 +26,6 @@ from conformance.profile import Profile
 
 IPMI_SIM = shutil.which("ipmi_sim") or "/usr/bin/ipmi_sim"
 HERE = Path(__file__).resolve().parent
-AUTH_TYPES = "md2 md5 straight"
 FRU_SIZE = 256
 
 
@@ -71,7 +70,8 @@ class RefSim(LoggedProcess):
 
     def lan_conf_text(self) -> str:
         profile = self.profile
-        auths = ("none " if self.auth_none else "") + AUTH_TYPES
+        auths = " ".join((["none"] if self.auth_none else []) + [
+            "straight" if name == "password" else name for name in self.profile.auth_types])
         lines = [
             f'name "{profile.name}"',
             "set_working_mc 0x20",

@@ -1,29 +1,27 @@
-"""The `pybmc` command line."""
+"""The `pybmc` command line: one typer parser for every command."""
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import logging
-import os
-import secrets
-import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from pybmc import __version__
-from pybmc.config.bmc import BmcConfig, ConfigError, default_state_dir, load_config, parse_config
+from pybmc.cli_serve import ServeOptions, exec_serve
+from pybmc.config.bmc import BmcConfig, ConfigError
+from pybmc.config.sources import ConfigSources, load_configs
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
+    rich_markup_mode=None,  # help text is plain: "[bmc] name" stays as written
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="pybmc: IPMI BMCs for QEMU virtual machines (and simulated ones).",
 )
-log = logging.getLogger("pybmc")
 
-DEFAULT_NAME = "pybmc"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 def _add_cluster_commands() -> None:
@@ -40,64 +38,28 @@ def _fail(message: str, status: int = 2) -> typer.Exit:
     return typer.Exit(status)
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"pybmc {__version__}")
+        raise typer.Exit(0)
 
 
-def _default_password(state_dir: Path) -> str:
-    """Make up a password once and keep it, so the printed credentials stay true."""
-    path = state_dir / "default-password"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    from pybmc.model.state import create_private_file
-
-    password = secrets.token_urlsafe(9)[:12]
-    state_dir.mkdir(parents=True, exist_ok=True)
-    if not create_private_file(path, password + "\n"):  # 0600 from creation
-        return path.read_text().strip()  # another process made it first
-    return password
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_show_version, is_eager=True,
+        help="Print the version and exit.")] = False,
+) -> None:
+    """pybmc: IPMI BMCs for QEMU virtual machines (and simulated ones)."""
 
 
-def embedded_config(address: str, port: int) -> BmcConfig:
-    """One simulated BMC that needs no file and no QEMU."""
-    state_dir = default_state_dir(DEFAULT_NAME)
-    password = _default_password(state_dir)
-    return parse_config(
-        {
-            "bmc": {"name": DEFAULT_NAME, "address": address, "port": port,
-                    "state_dir": str(state_dir)},
-            "users": [{"name": "admin", "password": password, "privilege": "administrator"}],
-            "power": {"backend": "simulated"},
-        }
-    )
-
-
-def load_configs(paths: list[Path]) -> list[BmcConfig]:
-    """Load every file and check that names and addresses do not collide."""
-    from pybmc.config.platform import check_platform_config
-
-    configs = [load_config(path) for path in paths]
-    for config in configs:
-        check_platform_config(config)
-    names: dict[str, str] = {}
-    endpoints: dict[tuple[str, int], str] = {}
-    for config in configs:
-        if config.name in names:
-            raise ConfigError(f"{config.source}: [bmc] name: {config.name!r} is also used "
-                              f"in {names[config.name]}")
-        names[config.name] = config.source
-        key = (config.address, config.port)
-        if key in endpoints:
-            raise ConfigError(f"{config.source}: [bmc] address: {config.address}:{config.port} "
-                              f"is also used in {endpoints[key]}")
-        endpoints[key] = config.source
-    return configs
+def _one_of(choices: tuple[str, ...], what: str) -> Callable[[str], str]:
+    """A typer callback refusing anything but `choices` (case-insensitive)."""
+    def check(value: str) -> str:
+        if value.lower() not in choices:
+            raise typer.BadParameter(f"unknown {what} {value!r}: one of {', '.join(choices)}")
+        return value.lower()
+    return check
 
 
 def _describe(config: BmcConfig) -> str:
@@ -107,64 +69,90 @@ def _describe(config: BmcConfig) -> str:
             f"users {users}, cipher suites {suites}, state in {config.state_dir}")
 
 
+def _problems(config: BmcConfig) -> list[str]:
+    """What would stop this BMC from serving here, though its file is valid."""
+    from pybmc.edge.startup import address_is_local, state_dir_problem
+
+    problems = []
+    if not address_is_local(config.address):
+        problems.append(f"{config.source}: [bmc] address: {config.address} is on no local "
+                        f"interface (add it to one, or use a 127.x.y.z address)")
+    why = state_dir_problem(config.state_dir)
+    if why is not None:
+        problems.append(f"{config.source}: [bmc] state_dir: {config.state_dir} cannot be "
+                        f"written ({why})")
+    return problems
+
+
 @app.command()
 def serve(
+    files: Annotated[list[Path] | None, typer.Argument(
+        help="BMC TOML files, one BMC each (as check-config takes them).",
+        show_default=False)] = None,
     config: Annotated[list[Path] | None, typer.Option(
         "--config", "-c", help="A BMC's TOML file; repeat to serve several BMCs.")] = None,
-    address: Annotated[str, typer.Option(
-        help="Address of the embedded default BMC (without --config).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="UDP port of the embedded default BMC.")] = 623,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    config_dir: Annotated[Path | None, typer.Option(
+        help="Serve every *.toml file in this directory.")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="Address of the embedded default BMC (only without config files). "
+             "[default: 127.0.0.1]", show_default=False)] = None,
+    port: Annotated[int | None, typer.Option(
+        help="UDP port of the embedded default BMC (only without config files). "
+             "[default: 623]", show_default=False)] = None,
+    log_level: Annotated[str, typer.Option(
+        callback=_one_of(LOG_LEVELS, "log level"),
+        help="debug, info, warning or error.")] = "info",
+    log_format: Annotated[str, typer.Option(
+        callback=_one_of(LOG_FORMATS, "log format"),
+        help="text, or json: one JSON object per line (time, level, bmc, message, peer).")
+    ] = "text",
+    log_file: Annotated[Path | None, typer.Option(
+        help="Append log lines to this file instead of stderr.")] = None,
     reset_state: Annotated[bool, typer.Option(
         help="Forget what clients changed; start from the config alone.")] = False,
     stop_vms_on_exit: Annotated[bool, typer.Option(
         help="Power off the VMs when pybmc exits (default: leave them running).")] = False,
 ) -> None:
-    """Serve one or more BMCs until interrupted."""
-    _setup_logging(log_level)
-    try:
-        configs = load_configs(config) if config else [embedded_config(address, port)]
-    except ConfigError as err:
-        raise _fail(str(err)) from None
-    if not config:
-        only = configs[0]
-        user = only.users[0]
-        typer.echo(f"pybmc: serving a simulated BMC on {only.address}:{only.port}\n"
-                   f"pybmc: user {user.name!r}, password {user.password!r}\n"
-                   f"pybmc: try: ipmitool -I lanplus -H {only.address}"
-                   f"{'' if only.port == 623 else f' -p {only.port}'}"
-                   f" -U {user.name} -P {user.password} chassis status", err=True)
-    try:
-        asyncio.run(_serve(configs, reset_state, stop_vms_on_exit))
-    except OSError as err:
-        raise _fail(f"cannot serve: {err}", 1) from None
-    except KeyboardInterrupt:
-        pass
+    """Serve one or more BMCs until interrupted (pybmc serve cn1.toml cn2.toml).
 
-
-async def _serve(configs: list[BmcConfig], reset_state: bool, stop_vms_on_exit: bool) -> None:
-    from pybmc.edge.assembly import BmcRuntime
-    from pybmc.edge.server import Server
-
-    runtimes = [BmcRuntime(config, reset_state=reset_state) for config in configs]
-    server = Server(runtimes, stop_vms_on_exit=stop_vms_on_exit)
-    # What exists now (modules, configs, BMCs) lives as long as the process: keep the cycle
-    # collector from walking it again in every full collection, each a pause of ~10 ms.
-    gc.freeze()
-    await server.run_until_stopped()
+    Without config files: one simulated BMC on --address/--port, with its credentials printed.
+    """
+    paths = [*(files or []), *(config or [])]
+    if (paths or config_dir is not None) and (address is not None or port is not None):
+        raise _fail("--address and --port are for the embedded default BMC only; with config "
+                    "files, set [bmc] address and port in each file")
+    exec_serve(ServeOptions(
+        files=tuple(str(p) for p in paths),
+        config_dir=str(config_dir) if config_dir is not None else None,
+        address=address or "127.0.0.1", port=623 if port is None else port,
+        log_level=log_level, log_format=log_format,
+        log_file=str(log_file) if log_file is not None else None,
+        reset_state=reset_state, stop_vms_on_exit=stop_vms_on_exit))
 
 
 @app.command("check-config")
 def check_config(
-    files: Annotated[list[Path], typer.Argument(help="TOML files to validate.")],
+    files: Annotated[list[Path] | None, typer.Argument(
+        help="TOML files to validate.", show_default=False)] = None,
+    config_dir: Annotated[Path | None, typer.Option(
+        help="Also validate every *.toml file in this directory.")] = None,
 ) -> None:
-    """Validate config files and print what would be served."""
+    """Validate config files and print what would be served; report addresses on no local
+    interface and state dirs that cannot be written."""
+    if not files and config_dir is None:
+        raise _fail("give config files, or --config-dir")
     try:
-        configs = load_configs(files)
+        configs = ConfigSources(tuple(files or ()), config_dir).load()
     except ConfigError as err:
         raise _fail(str(err)) from None
+    problems = []
     for config in configs:
         typer.echo(_describe(config))
+        problems += _problems(config)
+    for problem in problems:
+        typer.echo(f"pybmc: {problem}", err=True)
+    if problems:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -199,76 +187,22 @@ def import_lanconf(
     raise typer.Exit(import_lanconf_command(lan_conf, emu))
 
 
+@app.command("systemd-unit")
+def systemd_unit() -> None:
+    """Print a systemd unit serving /etc/pybmc with this pybmc (see docs/operations.md)."""
+    from pybmc.data import systemd_unit as unit_text
+
+    typer.echo(unit_text(), nl=False)
+
+
 @app.command()
 def version() -> None:
-    """Print the version."""
+    """Print the version (as --version does)."""
     typer.echo(f"pybmc {__version__}")
 
 
-# `serve` spelled plainly is parsed here rather than by typer: typer converts every parameter
-# through pydantic, which would stay resident (~13 MB) for the whole life of the server.
-# Anything else (--help, a typo, -cFILE, a repeated option, odd values) goes to typer as before,
-# so help and error messages are typer's own.
-_SERVE_VALUE_OPTIONS = {"--config": "config", "-c": "config", "--address": "address",
-                        "--port": "port", "--log-level": "log_level"}
-_SERVE_FLAGS = {"--reset-state": ("reset_state", True), "--no-reset-state": ("reset_state", False),
-                "--stop-vms-on-exit": ("stop_vms_on_exit", True),
-                "--no-stop-vms-on-exit": ("stop_vms_on_exit", False)}
-
-
-def plain_serve_arguments(argv: list[str]) -> dict[str, Any] | None:
-    """serve()'s keyword arguments for `serve [plain options]`, or None: let typer parse it."""
-    if not argv or argv[0] != "serve":
-        return None
-    if any(name.startswith("_") and name.endswith("_COMPLETE") for name in os.environ):
-        return None  # a shell-completion request: typer answers those
-    arguments: dict[str, Any] = {}
-    configs: list[Path] = []
-    words = argv[1:]
-    while words:
-        word = words.pop(0)
-        if word in _SERVE_FLAGS:
-            name, flag = _SERVE_FLAGS[word]
-            if name in arguments:
-                return None
-            arguments[name] = flag
-            continue
-        option, equals, value = word.partition("=")
-        if option not in _SERVE_VALUE_OPTIONS or (equals and option == "-c"):
-            return None
-        if not equals:
-            if not words:
-                return None
-            value = words.pop(0)
-        name = _SERVE_VALUE_OPTIONS[option]
-        if not value or value.startswith("-") or (name != "config" and name in arguments):
-            return None
-        if name == "config":
-            configs.append(Path(value))
-        elif name == "port":
-            if not (value.isascii() and value.isdigit()):
-                return None
-            arguments["port"] = int(value)
-        else:
-            arguments[name] = value
-    if configs:
-        arguments["config"] = configs
-    return arguments
-
-
 def main() -> None:
-    arguments = plain_serve_arguments(sys.argv[1:])
-    if arguments is None:
-        app()
-        return
-    # The exit statuses typer's standalone mode gives a command.
-    try:
-        serve(**arguments)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    sys.exit(0)
+    app()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -61,12 +62,20 @@ def up(
                f"{where}; state in {spec.state_dir}")
     if not foreground:
         return
+    # SIGTERM (a service manager stopping us) takes the cluster down like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while record.process("serve") is not None:
             time.sleep(0.5)
+        typer.echo(f"cluster {spec.name}: pybmc serve exited; taking the cluster down", err=True)
     except KeyboardInterrupt:
         pass
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # down runs to its end
     down(file)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @cluster_app.command()
@@ -90,14 +99,18 @@ def status(
     file: FileArgument,
     json_output: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
 ) -> None:
-    """Power, current BMC address, MAC and uptime of every node."""
+    """Power, current BMC address, MAC, SOL in use and uptime of every node."""
+    import os
+
     from pybmc.cluster import status as cluster_status
-    from pybmc.cluster.lab import run_dir
+    from pybmc.cluster.lab import in_lab, run_dir
     from pybmc.cluster.record import Record
 
     spec = _load(file)
     serving = Record.load(run_dir(spec)).process("serve") is not None
-    statuses = cluster_status.node_statuses(spec)
+    # Entering the lab's namespace (to ask the BMCs about SOL) takes root.
+    ask = serving and (not spec.netns or os.geteuid() == 0)
+    statuses = cluster_status.node_statuses(spec, ask, in_lab(spec) if ask else None)
     render = cluster_status.status_json if json_output else cluster_status.status_table
     typer.echo(render(statuses, serving), nl=False)
 

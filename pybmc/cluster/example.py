@@ -14,6 +14,8 @@ state_dir = "state"         # disks, BMC state, run files, logs (relative to thi
 [network]
 bridge = "br0"
 address = "192.168.123.1/24"   # the host's address on the bridge
+# nat = true                   # masquerade the subnet out of the host (an nft table)
+# head = "host"                # with netns: the address above on a veth into the host
 
 # [provision]               # DHCP + TFTP + iPXE with dnsmasq; leave it out when the cluster
 # enabled = true            # manager (xCAT, MAAS) runs its own DHCP

@@ -9,9 +9,11 @@ from typing import Any
 
 from pybmc.cluster.spec import ClusterSpec, NodeSpec
 
-OVMF_CODE = "/usr/share/OVMF/OVMF_CODE.fd"
-BOOT_LETTERS = {"network": "n", "disk": "c", "cdrom": "d"}
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"  # the template of each node's own UEFI variables
 PXE_ROM_NAME = "ipxe"  # the TFTP-served iPXE binary names the DHCP server hands out
+# The ids of a node's boot devices: the qemu backend moves them by bootindex for chassis bootdev.
+BOOT_DEVICE_IDS = {"network": "net0", "disk": "disk0", "cdrom": "cd0"}
 
 
 def node_dir(spec: ClusterSpec, node: NodeSpec) -> Path:
@@ -22,17 +24,32 @@ def disk_path(spec: ClusterSpec, node: NodeSpec) -> Path:
     return node_dir(spec, node) / "disk.qcow2"
 
 
+def uefi_vars_path(spec: ClusterSpec, node: NodeSpec) -> Path:
+    return node_dir(spec, node) / "OVMF_VARS.fd"
+
+
+def bootindex(node: NodeSpec, device: str) -> str:
+    """`,bootindex=N` from the node's boot list (1 = first), or nothing when not in it."""
+    return f",bootindex={node.boot.index(device) + 1}" if device in node.boot else ""
+
+
 def qemu_args(spec: ClusterSpec, node: NodeSpec) -> list[str]:
-    """The node's QEMU arguments; pybmc's qemu backend adds serial, in-band and QMP itself."""
-    order = "".join(BOOT_LETTERS[device] for device in node.boot)
+    """The node's QEMU arguments; pybmc's qemu backend adds serial, in-band and QMP itself.
+    The boot order is given by device bootindex, which SeaBIOS and OVMF both follow."""
+    net, disk = BOOT_DEVICE_IDS["network"], BOOT_DEVICE_IDS["disk"]
     args = ["-m", str(node.memory), "-smp", str(node.cpus),
-            "-nic", f"tap,ifname={spec.tap_name(node)},script=no,downscript=no,"
-                    f"model=virtio-net-pci,mac={node.mac}",
-            "-drive", f"file={disk_path(spec, node)},if=virtio,format=qcow2"]
-    if order:
-        args += ["-boot", f"order={order}"]
+            "-netdev", f"tap,id={net}-tap,ifname={spec.tap_name(node)},script=no,downscript=no",
+            "-device", f"virtio-net-pci,netdev={net}-tap,id={net},mac={node.mac}"
+                       f"{bootindex(node, 'network')}",
+            "-drive", f"file={disk_path(spec, node)},if=none,id={disk}-drive,format=qcow2",
+            "-device", f"virtio-blk-pci,drive={disk}-drive,id={disk}{bootindex(node, 'disk')}"]
+    if "cdrom" in node.boot:  # an empty drive: a client can load media, bootdev cdrom finds it
+        cdrom = BOOT_DEVICE_IDS["cdrom"]
+        args += ["-drive", f"if=none,id={cdrom}-drive,media=cdrom",
+                 "-device", f"ide-cd,drive={cdrom}-drive,id={cdrom}{bootindex(node, 'cdrom')}"]
     if node.firmware == "uefi":
-        args += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}"]
+        args += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+                 "-drive", f"if=pflash,format=raw,file={uefi_vars_path(spec, node)}"]
     return args + list(node.qemu_args)
 
 
@@ -118,14 +135,20 @@ def ipxe_dispatch() -> str:
 
 
 def ipxe_script(spec: ClusterSpec, node: NodeSpec) -> str:
-    kernel = Path(spec.provision.kernel).name
+    # Relative names come over TFTP, from where the script came; URLs from pybmc's HTTP server.
+    base = http_base(spec) if spec.provision.http else ""
+    kernel = base + Path(spec.provision.kernel).name
     cmdline = " ".join(part for part in (spec.provision.cmdline, node.cmdline) if part)
     lines = ["#!ipxe", f"echo pybmc cluster {spec.name}: booting {node.name}",
              f"kernel {kernel} {cmdline}".rstrip()]
     if spec.provision.initrd:
-        lines.insert(2, f"initrd {Path(spec.provision.initrd).name}")
+        lines.insert(2, f"initrd {base}{Path(spec.provision.initrd).name}")
     lines.append("boot")
     return "\n".join(lines) + "\n"
+
+
+def http_base(spec: ClusterSpec) -> str:
+    return f"http://{spec.network.interface.ip}:{spec.provision.http_port}/"
 
 
 def ipxe_script_name(node: NodeSpec) -> str:

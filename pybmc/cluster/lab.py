@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pybmc.cluster import generate
+from pybmc.cluster import generate, nat
 from pybmc.cluster.record import Record, stop_process
 from pybmc.cluster.spec import ClusterSpec
 from pybmc.cluster.status import bmc_config_path, current_addresses, qemu_process
@@ -50,17 +50,20 @@ def in_lab(spec: ClusterSpec) -> Callable[[], None] | None:
 def up(spec: ClusterSpec, timeout: float = UP_TIMEOUT) -> Record:
     """Create whatever is missing, start what does not run, return once every BMC answers."""
     record = Record.load(run_dir(spec))
-    if spec.network.nat:
-        log.warning("[network] nat = true is not implemented yet: no masquerading is set up")
     try:
         _network_up(spec, record)
+        if spec.network.nat:
+            _nat_up(spec, record)
         _write_files(spec)
         if spec.provision.enabled and record.process("dnsmasq") is None:
             _start_dnsmasq(spec, record)
+        if spec.provision.enabled and spec.provision.http and record.process("http") is None:
+            _start_http(spec, record)
         if record.process("serve") is None:
             _start(spec, record, "serve", serve_command(spec), "serve.log")
         _wait_for_bmcs(spec, record, timeout)
-    except (OSError, LookupError, netlink.NetlinkError, subprocess.SubprocessError) as err:
+    except (OSError, LookupError, netlink.NetlinkError, subprocess.SubprocessError,
+            nat.NatError) as err:
         raise ClusterError(f"up failed: {err} (`pybmc cluster down` removes what was made)") \
             from None
     return record
@@ -77,15 +80,58 @@ def _network_up(spec: ClusterSpec, record: Record) -> None:
             _note_link(record, bridge)
         # Where each BMC is now: a client or bmcsetup may have moved it, and the BMC's state
         # (kept across down/up, as on real hardware) says so.
-        wanted = [str(spec.network.interface.ip), *current_addresses(spec).values()]
-        for address in wanted:
-            if not netlink.has_address(handle, bridge, address):
-                netlink.add_address(handle, bridge, address, prefix)
-                record.addresses.append((bridge, address, prefix))
-                record.save()
-        for node in spec.nodes:
-            if netlink.ensure_tap(handle, spec.tap_name(node), bridge):
-                _note_link(record, spec.tap_name(node))
+        wanted = list(current_addresses(spec).values())
+        if not spec.head_outside:
+            wanted.insert(0, str(spec.network.interface.ip))
+        present = set(netlink.interface_addresses(handle, bridge))
+        for address in (a for a in wanted if a not in present):
+            netlink.add_address(handle, bridge, address, prefix)
+            record.addresses.append((bridge, address, prefix))
+        record.save()
+        # Taps in one batch: one dump of what exists, the missing ones made in one go.
+        taps = [spec.tap_name(node) for node in spec.nodes]
+        indexes = netlink.link_indexes(handle)
+        created = netlink.create_taps(spec.netns, [t for t in taps if t not in indexes])
+        record.links += [t for t in created if t not in record.links]
+        record.save()
+        indexes = netlink.link_indexes(handle)
+        for tap in taps:
+            netlink.attach(handle, indexes[tap], indexes[bridge])
+    if spec.head_outside:
+        _head_veth_up(spec, record)
+
+
+def _head_veth_up(spec: ClusterSpec, record: Record) -> None:
+    """The head outside the namespace: a veth from the caller's namespace to the bridge, with
+    the head's address on the caller's end."""
+    outer, inner = spec.veth_names()
+    head = str(spec.network.interface.ip)
+    prefix = spec.network.interface.network.prefixlen
+    with netlink.open_handle() as handle:
+        if netlink.ensure_veth(handle, outer, inner, spec.netns, spec.network.bridge):
+            record.outer_links.append(outer)
+            record.save()
+        netlink.add_address(handle, outer, head, prefix)  # goes with the link on down
+
+
+def _head_namespace(spec: ClusterSpec) -> str:
+    """Where the head's address is ("" = the caller's namespace): where NAT belongs."""
+    return "" if spec.head_outside else spec.netns
+
+
+def _nat_up(spec: ClusterSpec, record: Record) -> None:
+    where = _head_namespace(spec)
+    enter = netlink.namespace_entry(where) if where else None
+    table = nat.table_name(spec)
+    record.nat = [where, table]
+    record.save()  # before it exists: a crash half-way still leaves down something to delete
+    nat.add_table(table, spec.network.interface.network, enter)
+    if not netlink.run_in_namespace(where, nat.forwarding):
+        netlink.run_in_namespace(where, lambda: nat.set_forwarding(True))
+        record.forwarding.append(where)
+        record.save()
+    log.info("masquerading %s (nft table ip %s%s)", spec.network.interface.network, table,
+             f" in namespace {where}" if where else "")
 
 
 def _note_link(record: Record, name: str) -> None:
@@ -95,6 +141,7 @@ def _note_link(record: Record, name: str) -> None:
 
 
 def _write_files(spec: ClusterSpec) -> None:
+    disks: list[list[str]] = []
     for node in spec.nodes:
         path = bmc_config_path(spec, node.name)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +154,34 @@ def _write_files(spec: ClusterSpec) -> None:
             if node.base:
                 command += ["-b", str(spec.resolve(node.base).resolve()), "-F", "qcow2"]
             command += [str(disk)] + ([] if node.base else [node.disk])
-            subprocess.run(command, check=True, timeout=60, capture_output=True)
+            disks.append(command)
+        uefi_vars = generate.uefi_vars_path(spec, node)
+        if node.firmware == "uefi" and not uefi_vars.exists():
+            if not Path(generate.OVMF_VARS).is_file():
+                raise ClusterError(f"{node.name}: firmware = \"uefi\" needs OVMF "
+                                   f"({generate.OVMF_VARS}: apt-get install ovmf)")
+            uefi_vars.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(generate.OVMF_VARS, uefi_vars)  # the node's own NVRAM, kept
+    _run_all(disks)
+
+
+def _run_all(commands: list[list[str]], parallel: int = 8, timeout: float = 60.0) -> None:
+    """Run the commands, `parallel` at a time; the first failure is raised (after the rest)."""
+    failures: list[str] = []
+    for start in range(0, len(commands), parallel):
+        batch = [(c, subprocess.Popen(c, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT))
+                 for c in commands[start:start + parallel]]
+        for command, proc in batch:
+            try:
+                out, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
+            if proc.returncode != 0:
+                failures.append(f"{' '.join(command)}: {out.decode(errors='replace').strip()}")
+    if failures:
+        raise ClusterError(failures[0])
 
 
 def tftp_root(spec: ClusterSpec) -> Path:
@@ -140,12 +214,24 @@ def _start_dnsmasq(spec: ClusterSpec, record: Record) -> None:
            "dnsmasq.out")
 
 
+def _start_http(spec: ClusterSpec, record: Record) -> None:
+    """pybmc's HTTP boot server, on the head's address, in the namespace that holds it."""
+    _start(spec, record, "http", [sys.executable, "-m", "pybmc.cluster.httpboot",
+                                  "--root", str(tftp_root(spec)),
+                                  "--bind", str(spec.network.interface.ip),
+                                  "--port", str(spec.provision.http_port)], "http.log",
+           netns=_head_namespace(spec))
+
+
 def _start(spec: ClusterSpec, record: Record, what: str, command: list[str],
-           log_name: str) -> None:
+           log_name: str, netns: str | None = None) -> None:
+    """Start a detached process in the lab's namespace, or in `netns` ("" = the caller's)."""
     run_dir(spec).mkdir(parents=True, exist_ok=True)
+    netns = spec.netns if netns is None else netns
+    preexec = netlink.namespace_entry(netns) if netns else None
     with open(run_dir(spec) / log_name, "ab") as out:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                start_new_session=True, preexec_fn=in_lab(spec))
+                                start_new_session=True, preexec_fn=preexec)
     record.add_process(proc.pid, what)
     log.info("started %s (pid %d)", what, proc.pid)
 
@@ -156,7 +242,7 @@ def _wait_for_bmcs(spec: ClusterSpec, record: Record, timeout: float) -> None:
     while pending and time.monotonic() < deadline:
         if record.process("serve") is None:
             raise ClusterError(f"pybmc serve exited; see {run_dir(spec) / 'serve.log'}")
-        pending -= {a for a in pending if probe(spec, a, 0.3)}
+        pending -= probe_all(spec, pending, 0.3)
         if pending:
             time.sleep(0.2)
     if pending:
@@ -164,30 +250,40 @@ def _wait_for_bmcs(spec: ClusterSpec, record: Record, timeout: float) -> None:
                            f"{timeout:.0f} s; see {run_dir(spec) / 'serve.log'}")
 
 
-def probe(spec: ClusterSpec, address: str, timeout: float) -> bool:
-    """Does a BMC answer at address:623 (inside the lab's namespace)?"""
-    result: list[bool] = []
-
-    def ask() -> None:
-        try:
-            enter = in_lab(spec)
-            if enter is not None:
-                enter()  # this thread only: the namespace is per thread
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-                sock.settimeout(timeout)
-                sock.sendto(AUTH_CAP_PING, (address, 623))
-                sock.recvfrom(512)
-            result.append(True)
-        except OSError:
-            result.append(False)
-    thread = threading.Thread(target=ask, daemon=True)
-    thread.start()
-    thread.join(timeout + 2.0)
-    return bool(result and result[0])
+def probe_all(spec: ClusterSpec, addresses: set[str], timeout: float) -> set[str]:
+    """Which of the BMCs answer at address:623 (inside the lab's namespace): one socket asks
+    them all at once, and listens for `timeout` s."""
+    def ask() -> set[str]:
+        answered: set[str] = set()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for address in addresses:
+                with contextlib.suppress(OSError):  # not there (yet): it stays pending
+                    sock.sendto(AUTH_CAP_PING, (address, 623))
+            deadline = time.monotonic() + timeout
+            while len(answered) < len(addresses) and (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                try:
+                    _, peer = sock.recvfrom(512)
+                except OSError:  # timeout, or an ICMP error reported on the socket
+                    continue
+                answered.add(peer[0])
+        return answered & addresses
+    try:
+        return netlink.run_in_namespace(spec.netns, ask, timeout + 2.0)
+    except (OSError, TimeoutError):
+        return set()
 
 
 def down(spec: ClusterSpec) -> list[str]:
     """Stop and remove what the record says `up` made; returns what was removed."""
+    try:
+        return _down(spec)
+    except (OSError, netlink.NetlinkError, subprocess.SubprocessError, nat.NatError) as err:
+        raise ClusterError(f"down failed: {err} (what is left is still recorded: run down "
+                           "again)") from None
+
+
+def _down(spec: ClusterSpec) -> list[str]:
     record = Record.load(run_dir(spec))
     removed: list[str] = []
     for proc in reversed(record.processes):
@@ -198,6 +294,7 @@ def down(spec: ClusterSpec) -> list[str]:
     removed += _stop_leftover_vms(spec)
     record.processes.clear()
     record.save()
+    removed += _remove_outer(record)
     if record.netns:
         if netlink.remove_namespace(record.netns):
             removed.append(f"namespace {record.netns}")
@@ -207,6 +304,33 @@ def down(spec: ClusterSpec) -> list[str]:
         else:
             removed += _remove_links(spec, record)
     record.forget()
+    return removed
+
+
+def _usable(namespace: str) -> bool:
+    return not namespace or namespace in netlink.namespaces()
+
+
+def _remove_outer(record: Record) -> list[str]:
+    """NAT, forwarding and links up made outside the namespace it removes whole (or in it,
+    when up did not create it)."""
+    removed = []
+    if record.nat and _usable(record.nat[0]):
+        where, table = record.nat
+        if nat.delete_table(table, netlink.namespace_entry(where) if where else None):
+            removed.append(f"nft table ip {table}" + (f" in {where}" if where else ""))
+    for where in record.forwarding:
+        if _usable(where):
+            netlink.run_in_namespace(where, lambda: nat.set_forwarding(False))
+            removed.append("IPv4 forwarding (off again)" + (f" in {where}" if where else ""))
+    record.nat, record.forwarding = [], []
+    if record.outer_links:
+        with netlink.open_handle() as handle:
+            for name in reversed(record.outer_links):
+                if netlink.delete_link(handle, name):
+                    removed.append(f"interface {name}")
+        record.outer_links = []
+    record.save()
     return removed
 
 

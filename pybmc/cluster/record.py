@@ -35,6 +35,9 @@ class Record:
     links: list[str] = field(default_factory=list)  # interfaces up created, in creation order
     addresses: list[tuple[str, str, int]] = field(default_factory=list)  # (ifname, ip, prefix)
     processes: list[ProcessRecord] = field(default_factory=list)
+    outer_links: list[str] = field(default_factory=list)  # made in the caller's namespace
+    nat: list[str] = field(default_factory=list)  # [namespace ("" = caller's), nft table]
+    forwarding: list[str] = field(default_factory=list)  # namespaces where up turned it on
     path: Path = Path(RECORD_FILE)
 
     @classmethod
@@ -47,6 +50,8 @@ class Record:
         return cls(netns=data.get("netns", ""), links=list(data.get("links", [])),
                    addresses=[tuple(a) for a in data.get("addresses", [])],
                    processes=[ProcessRecord(**p) for p in data.get("processes", [])],
+                   outer_links=list(data.get("outer_links", [])),
+                   nat=list(data.get("nat", [])), forwarding=list(data.get("forwarding", [])),
                    path=path)
 
     def save(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from pybmc.config.bmc import PRIVILEGE_NAMES, ConfigError, read_toml
 
 FIRMWARES = ("bios", "uefi")
+HEAD_PLACES = ("lab", "host")
 BOOT_DEVICES = ("network", "disk", "cdrom")
 # "{n}", "{2n}", "{2n+2}", "{n-1}", "{n:02}": the generator's index, scaled and shifted.
 TEMPLATE = re.compile(r"\{(\d*)n([+-]\d+)?(?::(0?\d+))?\}")
@@ -57,6 +58,7 @@ class NetworkSpec:
     bridge: str = "br0"
     address: str = "192.168.123.1/24"
     nat: bool = False
+    head: str = "lab"  # where the head's address is: "lab" (the bridge) or "host" (a veth)
 
     @property
     def interface(self) -> ipaddress.IPv4Interface:
@@ -70,6 +72,8 @@ class ProvisionSpec:
     kernel: str = ""
     initrd: str = ""
     cmdline: str = "console=ttyS0,115200"
+    http: bool = False  # kernel and initrd over HTTP (pybmc serves them), not TFTP
+    http_port: int = 8080
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,15 @@ class ClusterSpec:
             if node.name == name:
                 return node
         raise ConfigError(f"{self.source}: no node named {name!r}")
+
+    @property
+    def head_outside(self) -> bool:
+        """The head's address is on a veth in the caller's namespace, joined to the bridge."""
+        return bool(self.netns) and self.network.head == "host"
+
+    def veth_names(self) -> tuple[str, str]:
+        """(the end in the caller's namespace, the end on the lab's bridge)."""
+        return f"{self.netns[:10]}-head", "head0"
 
     def tap_name(self, node: NodeSpec) -> str:
         # Interface names are at most 15 bytes; bridge prefix + index stays short and unique.
@@ -243,9 +256,15 @@ def parse_cluster(data: dict[str, Any], source: str = "<embedded>",
     if not state_dir.is_absolute():
         state_dir = base_dir / state_dir
 
-    net = _Table(source, "network", data.get("network", {}), ("bridge", "address", "nat"))
+    net = _Table(source, "network", data.get("network", {}),
+                 ("bridge", "address", "nat", "head"))
     network = NetworkSpec(net.get("bridge", str, "br0"),
-                          net.get("address", str, "192.168.123.1/24"), net.get("nat", bool, False))
+                          net.get("address", str, "192.168.123.1/24"), net.get("nat", bool, False),
+                          net.get("head", str, "lab"))
+    if network.head not in HEAD_PLACES:
+        raise net.error("head", f"must be one of {', '.join(HEAD_PLACES)}")
+    if network.head == "host" and not netns:
+        raise net.error("head", "\"host\" needs [cluster] netns (without one the lab is the host)")
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", network.bridge):
         raise net.error("bridge", "must be 1 to 15 letters, digits, '-', '_' or '.'")
     try:
@@ -254,11 +273,14 @@ def parse_cluster(data: dict[str, Any], source: str = "<embedded>",
         raise net.error("address", f"must be like 192.168.123.1/24: {network.address!r}") from None
 
     prov = _Table(source, "provision", data.get("provision", {}),
-                  ("enabled", "range", "kernel", "initrd", "cmdline"))
+                  ("enabled", "range", "kernel", "initrd", "cmdline", "http", "http_port"))
     provision = ProvisionSpec(prov.get("enabled", bool, "provision" in data),
                               prov.get("range", str, ""), prov.get("kernel", str, ""),
                               prov.get("initrd", str, ""),
-                              prov.get("cmdline", str, "console=ttyS0,115200"))
+                              prov.get("cmdline", str, "console=ttyS0,115200"),
+                              prov.get("http", bool, False), prov.get("http_port", int, 8080))
+    if not 1 <= provision.http_port <= 65535:
+        raise prov.error("http_port", "must be between 1 and 65535")
     if provision.enabled:
         for key in ("range", "kernel"):
             if not getattr(provision, key):

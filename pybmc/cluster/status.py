@@ -1,11 +1,20 @@
-"""What each node of a running cluster is doing: power, current BMC address, MAC, uptime."""
+"""What each node of a running cluster is doing: power, current BMC address, MAC, SOL, uptime.
+
+Power and uptime come from the node's QEMU process (the qemu backend's pid file); whether SOL
+is in use comes from the BMC itself, over the LAN as a client sees it: Get Payload Activation
+Status for SOL, asked with ipmitool (inside the lab's namespace), every BMC at once.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import json
 import os
+import shutil
+import subprocess
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,6 +25,10 @@ from pybmc.config.paths import run_dir
 from pybmc.edge.power.process import process_start_time
 
 LAN_IP_PARAMETER = "3"  # LAN configuration parameter 3: IP address, as saved in state.json
+# Get Payload Activation Status (App 0x4A) for payload type 1 (SOL).
+SOL_ACTIVATION_STATUS = ("raw", "0x06", "0x4a", "0x01")
+SOL_QUERY_TIMEOUT = 8.0
+SOL_QUERY_PARALLEL = 16
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,7 @@ class NodeStatus:
     mac: str
     ip: str
     uptime: float | None  # seconds since QEMU started, None when off
+    sol: str = "unknown"  # active | inactive | unknown (BMC not answering, no ipmitool)
 
 
 def bmc_config_path(spec: ClusterSpec, name: str) -> Path:
@@ -77,15 +91,61 @@ def _uptime(proc: ProcessRecord) -> float | None:
     return max(0.0, boot_seconds - started / os.sysconf("SC_CLK_TCK"))
 
 
-def node_statuses(spec: ClusterSpec) -> list[NodeStatus]:
+def parse_sol_activation(output: str) -> str:
+    """ipmitool's hex bytes of the reply: instance capacity, then the activated instances."""
+    try:
+        data = bytes.fromhex(output.strip().replace("\n", " "))
+    except ValueError:
+        return "unknown"
+    if len(data) < 3:
+        return "unknown"
+    return "active" if data[1] or data[2] else "inactive"
+
+
+def sol_activation(node: NodeSpec, bmc: str) -> str:
+    """Whether the node's BMC reports a SOL session active (asked as its first user)."""
+    binary = shutil.which("ipmitool")
+    user = node.admin
+    if binary is None or user is None:
+        return "unknown"
+    try:
+        result = subprocess.run(
+            [binary, "-I", "lanplus", "-H", bmc, "-U", user.name, "-E", "-R", "1", "-N", "2",
+             *SOL_ACTIVATION_STATUS],
+            env={**os.environ, "IPMI_PASSWORD": user.password},  # not on the command line
+            capture_output=True, text=True, timeout=SOL_QUERY_TIMEOUT, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return parse_sol_activation(result.stdout) if result.returncode == 0 else "unknown"
+
+
+def sol_activations(spec: ClusterSpec, addresses: dict[str, str],
+                    enter: Callable[[], None] | None) -> dict[str, str]:
+    # Each worker thread enters the namespace once; the children it forks are born there
+    # (a preexec_fn is not safe while other threads run).
+    with ThreadPoolExecutor(max_workers=SOL_QUERY_PARALLEL, initializer=enter) as pool:
+        answers = {node.name: pool.submit(sol_activation, node, addresses[node.name])
+                   for node in spec.nodes}
+        return {name: answer.result() for name, answer in answers.items()}
+
+
+def node_statuses(spec: ClusterSpec, ask_bmcs: bool = False,
+                  enter: Callable[[], None] | None = None) -> list[NodeStatus]:
+    """Every node's status; with ask_bmcs (the BMCs are served), SOL as each BMC reports it,
+    asked from inside the lab's namespace (`enter` moves a child process there)."""
+    addresses = current_addresses(spec)
+    sol = sol_activations(spec, addresses, enter) if ask_bmcs else {}
     statuses = []
     for node in spec.nodes:
         proc = qemu_process(spec, node)
         statuses.append(NodeStatus(
-            name=node.name, power="on" if proc else "off",
-            bmc=current_bmc_address(spec, node), configured_bmc=node.bmc, mac=node.mac,
-            ip=node.ip, uptime=_uptime(proc) if proc else None))
+            name=node.name, power="on" if proc else "off", bmc=addresses[node.name],
+            configured_bmc=node.bmc, mac=node.mac, ip=node.ip,
+            uptime=_uptime(proc) if proc else None, sol=sol.get(node.name, "unknown")))
     return statuses
+
+
+SOL_CELLS = {"active": "active", "inactive": "-", "unknown": "?"}
 
 
 def format_uptime(seconds: float | None) -> str:
@@ -96,10 +156,11 @@ def format_uptime(seconds: float | None) -> str:
 
 
 def status_table(statuses: list[NodeStatus], serve_running: bool) -> str:
-    rows = [("NODE", "POWER", "BMC", "MAC", "IP", "UPTIME")]
+    rows = [("NODE", "POWER", "BMC", "MAC", "IP", "SOL", "UPTIME")]
     for s in statuses:
         moved = "" if s.bmc == s.configured_bmc else f" (was {s.configured_bmc})"
-        rows.append((s.name, s.power, s.bmc + moved, s.mac, s.ip or "-", format_uptime(s.uptime)))
+        rows.append((s.name, s.power, s.bmc + moved, s.mac, s.ip or "-", SOL_CELLS[s.sol],
+                     format_uptime(s.uptime)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]

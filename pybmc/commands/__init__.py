@@ -5,6 +5,7 @@ from __future__ import annotations
 from pybmc.commands import (
     app,
     chassis,
+    dcmi,
     payload,
     sensor,
     session,
@@ -27,6 +28,7 @@ TABLES: tuple[CommandTable, ...] = (
     watchdog.table,
     system_interface.table,
     payload.table,
+    dcmi.table,
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
 from dataclasses import dataclass
 
 from pybmc.commands.dispatch import CommandTable, Context
@@ -82,7 +83,17 @@ def get_self_test_results(ctx: Context, data: bytes) -> bytes:
 
 @table.command(NetFn.APP, 0x08, Privilege.USER, length=0)
 def get_device_guid(ctx: Context, data: bytes) -> bytes:
-    return ctx.guid
+    """The controller's own GUID: distinct from the System GUID, as on server boards.
+
+    Derived from the System GUID (a name-based UUID) so it is stable across restarts and
+    moves with the system's identity without being stored.
+    """
+    return device_guid(ctx.guid)
+
+
+def device_guid(system_guid_wire: bytes) -> bytes:
+    system = uuid.UUID(bytes=system_guid_wire[::-1])
+    return uuid.uuid5(system, "pybmc device").bytes[::-1]
 
 
 @table.command(NetFn.APP, 0x37, Privilege.NONE, length=0)

@@ -50,7 +50,10 @@ RESTORE_POLICY_NO_CHANGE = 0x03
 POH_MINUTES_PER_COUNT = 60
 # Chassis capabilities (Get/Set Chassis Capabilities), kept in state.extra as hex.
 CAPABILITIES_KEY = "chassis_capabilities"
-DEFAULT_CAPABILITIES = bytes([0x00] + [BMC_SLAVE_ADDRESS] * 5)  # flags, FRU, SDR, SEL, SM, bridge
+# Flags bit 1 = front panel lockout provided: Chassis Status advertises that every button can
+# be disabled (Set Front Panel Enables works), so the capabilities say so too.
+CAPABILITY_FRONT_PANEL_LOCKOUT = 0x02
+DEFAULT_CAPABILITIES = bytes([CAPABILITY_FRONT_PANEL_LOCKOUT] + [BMC_SLAVE_ADDRESS] * 5)
 
 # Front panel buttons (Chassis Status byte 4, Set Front Panel Enables): every button may be
 # disabled; bits 3:0 (standby, diagnostic interrupt, reset, power off) say which are.

@@ -19,6 +19,7 @@ from pybmc.wire.redact import redact_request
 if TYPE_CHECKING:
     from pybmc.config.bmc import BmcConfig
     from pybmc.model.chassis import ChassisRuntime
+    from pybmc.model.dcmi import Dcmi
     from pybmc.model.lan import Lan
     from pybmc.model.platform import Platform
     from pybmc.model.power import PowerBackend
@@ -113,6 +114,7 @@ class BmcParts:
     system_interface: SystemInterface
     sessions: SessionTable
     sol: SolControl
+    dcmi: Dcmi
     execute: Execute
 
 
@@ -189,6 +191,10 @@ class Context:
     @property
     def sol(self) -> SolControl:
         return self.parts.sol
+
+    @property
+    def dcmi(self) -> Dcmi:
+        return self.parts.dcmi
 
     def execute(self, channel: int, privilege: Privilege, netfn: int, cmd: int,
                 data: bytes) -> bytes:

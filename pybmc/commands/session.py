@@ -18,6 +18,7 @@ table = CommandTable()
 ANONYMOUS_LOGIN = 0x01
 NULL_USER_NAMES = 0x02
 NON_NULL_USER_NAMES = 0x04
+KG_NOT_DEFAULT = 0x20  # K_G is set (not all zero): a client needs it to log in
 # Byte 4 (extended capabilities): which session formats the channel takes.
 SUPPORTS_IPMI_15 = 0x01
 SUPPORTS_IPMI_20 = 0x02
@@ -99,7 +100,8 @@ def get_channel_authentication_capabilities(ctx: Context, data: bytes) -> bytes:
         capabilities = (SUPPORTS_IPMI_15 if auth_types else 0) | (
             SUPPORTS_IPMI_20 if ctx.lan.cipher_suites() else 0)
     return bytes([channel, auth_types | (IPMI_20_EXTENDED if extended else 0),
-                  _login_status(ctx), capabilities, 0, 0, 0, 0])
+                  _login_status(ctx) | (KG_NOT_DEFAULT if ctx.lan.bmc_key() else 0),
+                  capabilities, 0, 0, 0, 0])
 
 
 def _cipher_suite_list(ctx: Context, by_suite: bool) -> bytes:
@@ -204,3 +206,48 @@ def get_session_info(ctx: Context, data: bytes) -> bytes:
                    target.privilege & 0x0F, protocol | (target.channel & 0x0F)])
             + _remote_ip(target.remote) + bytes(6)  # console MAC: not known over UDP
             + (target.remote[1] & 0xFFFF).to_bytes(2, "little"))
+
+
+# Set Channel Security Keys (IPMI 2.0 section 22.25). K_G changes how RMCP+ session keys are
+# made. K_R is stored and read back (FreeIPMI's bmc-config checks it out) but not used: RAKP
+# nonces come from the random source, as the specification allows.
+KEY_READ, KEY_SET, KEY_LOCK = 0x00, 0x01, 0x02
+KEY_ID_KR, KEY_ID_KG = 0x00, 0x01
+KR_STATE_KEY = "channel_key_kr"
+KEY_NOT_LOCKABLE = 0x00
+KEY_LENGTH = 20
+CC_INSUFFICIENT_KEY_BYTES = 0x81
+CC_TOO_MANY_KEY_BYTES = 0x82
+
+
+@table.command(NetFn.APP, 0x56, Privilege.ADMINISTRATOR, length=(3, 3 + KEY_LENGTH + 1))
+def set_channel_security_keys(ctx: Context, data: bytes) -> bytes:
+    _lan_channel(ctx, data[0])
+    operation, key_id, value = data[1] & 0x03, data[2], data[3:]
+    if key_id not in (KEY_ID_KR, KEY_ID_KG):
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"key ID {key_id:#x}")
+    if operation == KEY_READ:
+        return bytes([KEY_NOT_LOCKABLE]) + _key(ctx, key_id)
+    if operation != KEY_SET:  # lock: the keys are not lockable here
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason="key lock is not supported")
+    if len(value) < KEY_LENGTH:
+        raise CommandError(CC_INSUFFICIENT_KEY_BYTES, reason=f"{len(value)} key bytes")
+    if len(value) > KEY_LENGTH:
+        raise CommandError(CC_TOO_MANY_KEY_BYTES, reason=f"{len(value)} key bytes")
+    if key_id == KEY_ID_KG:
+        ctx.lan.set_bmc_key(value)
+    else:
+        ctx.state.extra[KR_STATE_KEY] = value.hex()
+    ctx.changes.mark()
+    return bytes([KEY_NOT_LOCKABLE])
+
+
+def _key(ctx: Context, key_id: int) -> bytes:
+    if key_id == KEY_ID_KG:
+        return ctx.lan.bmc_key() or bytes(KEY_LENGTH)
+    stored = ctx.state.extra.get(KR_STATE_KEY)
+    try:
+        key = bytes.fromhex(stored) if isinstance(stored, str) else b""
+    except ValueError:
+        key = b""
+    return key if len(key) == KEY_LENGTH else bytes(KEY_LENGTH)

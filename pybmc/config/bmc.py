@@ -16,9 +16,29 @@ from typing import Any
 from pybmc.wire.codes import Privilege
 
 PRIVILEGE_NAMES = ("callback", "user", "operator", "administrator")
-DEFAULT_CIPHER_SUITES = (1, 2, 3, 17)
+# Secure by default: suites 3 (HMAC-SHA1 + AES) and 17 (HMAC-SHA256 + AES), IPMI 1.5 MD5.
+# Everything weaker (WEAK_CIPHER_SUITES, WEAK_AUTH_TYPES) is served only when the config
+# names it, and then with a warning at start.
+DEFAULT_CIPHER_SUITES = (3, 17)
 SUPPORTED_CIPHER_SUITES = (0, 1, 2, 3, 6, 7, 8, 11, 12, 15, 16, 17)
+# What each suite the defaults leave out lacks (IPMI 2.0 table 22-20). Without integrity
+# anyone who saw the session ID (sent in clear in the Open Session Response) can inject
+# commands into the session; without confidentiality a password set over it travels in clear.
+_NO_INTEGRITY = "no integrity: anyone who sees the session ID can inject commands"
+_NO_CONFIDENTIALITY = "no confidentiality: passwords set over it travel in clear"
+WEAK_CIPHER_SUITES = {0: "no authentication: any password logs in",
+                      1: _NO_INTEGRITY, 6: _NO_INTEGRITY, 15: _NO_INTEGRITY,
+                      2: _NO_CONFIDENTIALITY, 7: _NO_CONFIDENTIALITY,
+                      11: _NO_CONFIDENTIALITY, 16: _NO_CONFIDENTIALITY}
 AUTH_TYPE_NAMES = ("none", "md2", "md5", "password")
+DEFAULT_AUTH_TYPES = ("md5",)
+WEAK_AUTH_TYPES = {"none": "no authentication: any password logs in",
+                   "password": "the password travels in clear in every packet",
+                   "md2": "MD2, an obsolete broken hash"}
+# Login requests (Open Session, RAKP 1, Get Session Challenge) per source address: tokens
+# refilled per second, and the bucket size. An RMCP+ login takes 2, an IPMI 1.5 login 1.
+DEFAULT_LOGIN_RATE = 20.0
+DEFAULT_LOGIN_BURST = 60
 MAX_USERS = 16
 
 
@@ -62,9 +82,22 @@ class LanConfig:
 @dataclass(frozen=True)
 class SecurityConfig:
     cipher_suites: tuple[int, ...] = DEFAULT_CIPHER_SUITES
-    auth_types: tuple[str, ...] = ("md2", "md5", "password")
+    auth_types: tuple[str, ...] = DEFAULT_AUTH_TYPES
+    login_rate: float = DEFAULT_LOGIN_RATE  # 0: no login throttling
+    login_burst: int = DEFAULT_LOGIN_BURST
     max_sessions: int = 32
     session_timeout: float = 60.0
+    kg: bytes = bytes(20)  # the BMC key K_G; all zero: session keys come from the password
+
+    def weak_options(self) -> list[str]:
+        """What this config turns on that the defaults keep off, one phrase each."""
+        weak = [f"cipher suite {suite} ({WEAK_CIPHER_SUITES[suite]})"
+                for suite in self.cipher_suites if suite in WEAK_CIPHER_SUITES]
+        weak += [f"IPMI 1.5 auth type {name} ({WEAK_AUTH_TYPES[name]})"
+                 for name in self.auth_types if name in WEAK_AUTH_TYPES]
+        if self.login_rate <= 0:
+            weak.append("no login throttling (login_rate = 0)")
+        return weak
 
 
 @dataclass(frozen=True)
@@ -370,18 +403,39 @@ def _parse_security(source: str, table: Any) -> SecurityConfig:
         if not isinstance(suite, int) or suite not in SUPPORTED_CIPHER_SUITES:
             raise section.error("cipher_suites",
                                 f"{suite!r} is not one of {list(SUPPORTED_CIPHER_SUITES)}")
-    auth_types = section.get("auth_types", list, ["md2", "md5", "password"])
+    auth_types = section.get("auth_types", list, list(DEFAULT_AUTH_TYPES))
     for name in auth_types:
         if name not in AUTH_TYPE_NAMES:
             raise section.error("auth_types", f"{name!r} is not one of {list(AUTH_TYPE_NAMES)}")
     security = SecurityConfig(
         cipher_suites=tuple(dict.fromkeys(suites)),
         auth_types=tuple(dict.fromkeys(auth_types)),
+        login_rate=section.number("login_rate", DEFAULT_LOGIN_RATE, 0.0, 1_000_000.0),
+        login_burst=section.integer("login_burst", DEFAULT_LOGIN_BURST, 1, 1_000_000),
         max_sessions=section.integer("max_sessions", 32, 1, 63),
         session_timeout=section.number("session_timeout", 60.0, 1.0, 3600.0),
+        kg=_parse_kg(section),
     )
     section.finish()
     return security
+
+
+KG_LENGTH = 20
+
+
+def _parse_kg(section: _Section) -> bytes:
+    """`kg`: text (as `ipmitool -k` takes it) or "0x" + hex (as `-y`), zero-padded to 20."""
+    text = section.get("kg", str, "")
+    if text.lower().startswith("0x"):
+        try:
+            key = bytes.fromhex(text[2:])
+        except ValueError:
+            raise section.error("kg", "is not hexadecimal after 0x") from None
+    else:
+        key = text.encode("utf-8")
+    if len(key) > KG_LENGTH:
+        raise section.error("kg", f"is longer than {KG_LENGTH} bytes")
+    return key.ljust(KG_LENGTH, b"\x00")
 
 
 def _parse_power(source: str, table: Any) -> PowerConfig:

@@ -22,7 +22,8 @@ from pybmc.config.bmc import BmcConfig
 from pybmc.core.sol import GuestConsole, NoConsole, SolManager
 from pybmc.model import boot
 from pybmc.model.chassis import ChassisRuntime
-from pybmc.model.lan import Lan
+from pybmc.model.dcmi import Dcmi
+from pybmc.model.lan import CIPHER_PRIVILEGES_PARAMETER, Lan
 from pybmc.model.platform import Platform
 from pybmc.model.power import BootChoice, PowerBackend, PowerEvent
 from pybmc.model.simulated_power import SimulatedPower
@@ -79,18 +80,21 @@ class Bmc:
     def __init__(self, config: BmcConfig, power: PowerBackend | None = None,
                  reset_state: bool = False, *, power_factory: PowerFactory | None = None,
                  console: GuestConsole | None = None, clock: Clock = time.monotonic,
-                 random: RandomSource = os.urandom) -> None:
+                 random: RandomSource = os.urandom, begin: bool = True) -> None:
         self.config = config
         self.name = config.name
         self.clock = clock
         self.started_at = clock()
         self.store = StateStore(config.state_dir)
-        if reset_state:
-            self.store.reset()
-        self.store.remove_orphans()  # a kill -9 mid-save leaves a full copy, passwords included
-        self.state = self.store.load() or State()
+        # --reset-state starts from the config; the old file is replaced at the first save,
+        # so a start that fails before begin() leaves it as it was.
+        self.state = (None if reset_state else self.store.load()) or State()
         self.changes = Changes()
         self._seed_from_config()
+        weak = config.security.weak_options()
+        if weak:
+            log.warning("%s: weak login options on, as %s asks: %s", self.name,
+                        config.source, "; ".join(weak))
         self.users = Users(self.state)
         self.lan = Lan(config, self.state)
         self.chassis = ChassisRuntime()
@@ -98,7 +102,8 @@ class Bmc:
             power = (power_factory(config, self._initial_power()) if power_factory is not None
                      else simulated_power(config, self._initial_power(), clock))
         self.power: PowerBackend = power
-        self.platform = Platform(config, self.state, self.power.is_on, self.changes)
+        self.platform = Platform(config, self.state, self.power.is_on, self.changes,
+                                 clock=self.clock)
         self.system_interface = SystemInterface(self.name, self.state)
         self.watchdog = Watchdog(self.name, self.power, self.system_interface,
                                  self.platform.add_event)
@@ -108,6 +113,7 @@ class Bmc:
             channel=self.lan, execute=self._execute_for_session, random=random),
             payload_types=(PayloadType.SOL,))
         self.sol = SolManager(self.name, self.sessions, console or NoConsole())
+        self.dcmi = Dcmi(self.name, self.state, self.changes, self.platform, self.power)
         self._next_sensor_update = 0.0
         self._event_handlers: dict[type, Callable[[SessionEvent], None]] = {
             SessionOpened: lambda event: None,
@@ -119,8 +125,19 @@ class Bmc:
             changes=self.changes, users=self.users, lan=self.lan, chassis=self.chassis,
             platform=self.platform, power=self.power, watchdog=self.watchdog,
             system_interface=self.system_interface, sessions=self.sessions, sol=self.sol,
-            execute=self._execute_on)
+            dcmi=self.dcmi, execute=self._execute_on)
         self.power.set_listener(self._on_power_event)
+        if begin:
+            self.begin()
+
+    def begin(self) -> None:
+        """The BMC's first writes: the start event in its SEL and the seeded state. The edge
+        calls it once the BMC's socket is bound and its state_dir locked (`begin=False`), so
+        a start that fails writes nothing."""
+        # A kill -9 mid-save leaves a full copy of the state, passwords included; removed
+        # only now, under the state_dir lock, where no other process is saving.
+        self.store.remove_orphans()
+        self.platform.log_start()
         self.save()
 
     # ----------------------------------------------------------------- state and config
@@ -139,6 +156,15 @@ class Bmc:
                             self.name, self.config.source)
             self.state.lan = {}
             self.state.seeded["lan"] = lan_print
+        # Parameter 24 holds one privilege nibble per entry of the suite list: when the list
+        # changes, the stored nibbles would land on other suites.
+        suites_print = fingerprint(list(self.config.security.cipher_suites))
+        if self.state.seeded.get("cipher_suites") != suites_print:
+            if self.state.lan.pop(CIPHER_PRIVILEGES_PARAMETER, None) is not None:
+                log.warning("%s: cipher suite privilege levels (LAN parameter 24) reset: "
+                            "they were set for another [security] cipher_suites than %s's",
+                            self.name, self.config.source)
+            self.state.seeded["cipher_suites"] = suites_print
         if "power" not in self.state.seeded:
             self.state.power_on = self.config.power.initial_state == "on"
             self.state.restore_policy = {"always-off": 0, "previous": 1, "always-on": 2}[
@@ -218,6 +244,11 @@ class Bmc:
     def _on_payload(self, event: PayloadReceived) -> None:
         self.sol.receive_packet(event.session, event.payload, event.now)
 
+    def close_sessions(self, reason: str) -> None:
+        """End every session (and the SOL riding on one) now: the BMC is going away."""
+        self.sessions.close_all(reason)
+        self._process_session_events()
+
     # ----------------------------------------------------------------- time
     def get_timer(self) -> float | None:
         """The next moment handle_timer must run: the earliest deadline of sessions, SOL
@@ -236,6 +267,7 @@ class Bmc:
         self.watchdog.tick(now)
         if now >= self._next_sensor_update:
             self.platform.tick(now)
+            self.dcmi.tick(now)
             self._next_sensor_update = now + SENSOR_INTERVAL
         self.save_if_changed()
 

@@ -19,6 +19,7 @@ from pybmc.core.bmc import Bmc, simulated_power
 from pybmc.edge.console import ConsoleBridge, SerialTarget
 from pybmc.edge.inband import InBandServer
 from pybmc.edge.local_console import LocalConsoleServer
+from pybmc.edge.startup import StateDirLock, lock_state_dir
 from pybmc.model.power import PowerBackend
 
 if TYPE_CHECKING:
@@ -49,17 +50,30 @@ def make_power(config: BmcConfig, initially_on: bool) -> PowerBackend:
     raise NotImplementedError(f"power backend {backend!r} is not available")
 
 
+def open_runtime(config: BmcConfig, reset_state: bool = False) -> BmcRuntime:
+    """A runtime for `config` once this process holds its state_dir (StartError if not)."""
+    lock = lock_state_dir(config)
+    try:
+        return BmcRuntime(config, reset_state=reset_state, lock=lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
 class BmcRuntime:
     """One BMC and its I/O: power backend, guest console, local console, in-band link."""
 
     def __init__(self, config: BmcConfig, reset_state: bool = False,
-                 power: PowerBackend | None = None) -> None:
+                 power: PowerBackend | None = None, lock: StateDirLock | None = None) -> None:
         self.config = config
         self.name = config.name
+        self.lock = lock  # held from before the state is read until stop()
+        self.started = False
         self.console = ConsoleBridge(config.name, self._serial_target,
                                      history_size=config.sol.history_size)
+        # Nothing is written (state, SEL) until start(): the socket may not bind.
         self.bmc = Bmc(config, power=power, reset_state=reset_state, power_factory=make_power,
-                       console=self.console)
+                       console=self.console, begin=False)
         self.in_band: InBandServer | None = None
         self.local_console: LocalConsoleServer | None = None
         self._flush: Callable[[], None] = lambda: None
@@ -145,6 +159,8 @@ class BmcRuntime:
         sends what the session layer queued (SOL output arrives between datagrams)."""
         if flush is not None:
             self._flush = flush
+        self.started = True
+        self.bmc.begin()
         await self._start_in_band()
         await self.bmc.power.start()
         await self._start_console()
@@ -153,6 +169,16 @@ class BmcRuntime:
 
     async def stop(self, leave_vm_running: bool = True) -> None:
         """Let go of the machine. A BMC going away does not power off its host by default."""
+        try:
+            if self.started:
+                await self._stop(leave_vm_running)
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    async def _stop(self, leave_vm_running: bool) -> None:
+        self.started = False
+        self.bmc.close_sessions("the BMC is stopping")
         if self.local_console is not None:
             await self.local_console.stop()
         await self.console.stop()

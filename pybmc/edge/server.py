@@ -18,9 +18,13 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from pybmc.config.bmc import BmcConfig
 from pybmc.core.bmc import Bmc
-from pybmc.edge.assembly import BmcRuntime
+from pybmc.edge.assembly import BmcRuntime, open_runtime
 from pybmc.edge.lanhooks import LanHooks
+from pybmc.edge.logs import bmc_context, current_peer
+from pybmc.edge.reload import ConfigReloader, ConfigSource
+from pybmc.edge.startup import bind_error
 from pybmc.edge.timer import BmcTimer
 from pybmc.model.lan import LanAddress
 
@@ -39,6 +43,7 @@ class BmcEndpoint(asyncio.DatagramProtocol):
         self.service = service
         self.address = address
         self.transport: asyncio.DatagramTransport | None = None
+        self.closed = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Python 3.11's selector datagram transport does not subclass DatagramTransport.
@@ -46,6 +51,10 @@ class BmcEndpoint(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
         self.service.receive(self, data, addr[:2])
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("%s: socket error on %s: %s", self.service.bmc.name, self.address, exc)
@@ -90,21 +99,32 @@ class BmcService:
         log.info("%s: serving IPMI on %s:%d (power: %s)", self.bmc.name, address,
                  self.bmc.config.port, self.bmc.config.power.backend)
 
+    @property
+    def _embedded(self) -> bool:
+        return self.bmc.config.source == "<embedded>"
+
     async def start(self) -> None:
+        """Bind the BMC's socket; StartError (BMC, address:port and a hint) when it cannot."""
         wanted = serving_address(self.bmc)
         try:
             await self.bind(wanted)
         except OSError as err:
             if wanted == self.bmc.config.address:
-                raise
+                raise bind_error(self.bmc.name, "IPMI", wanted, self.bmc.config.port,
+                                 err, self._embedded) from None
             log.error("%s: cannot serve on the LAN address %s (%s); using %s from the config",
                       self.bmc.name, wanted, err, self.bmc.config.address)
-            await self.bind(self.bmc.config.address)
+            try:
+                await self.bind(self.bmc.config.address)
+            except OSError as again:
+                raise bind_error(self.bmc.name, "IPMI", self.bmc.config.address,
+                                 self.bmc.config.port, again, self._embedded) from None
         self.bmc.lan.on_address_change(self._address_changed)
 
     # ------------------------------------------------------------------ datagrams
     def receive(self, endpoint: BmcEndpoint, data: bytes, addr: Address) -> None:
         self._arrived = (addr, endpoint)
+        peer = current_peer.set(f"{addr[0]}:{addr[1]}")
         try:
             self.bmc.receive_datagram(data, addr, time.monotonic())
         except Exception:  # the core promises not to raise; this is the last guard
@@ -113,6 +133,7 @@ class BmcService:
             self.flush()
         finally:
             self._arrived = None
+            current_peer.reset(peer)
 
     def flush(self) -> None:
         """Send what the BMC queued, each from the address its peer talks to, and re-arm the
@@ -184,10 +205,17 @@ class BmcService:
                 self.hooks.retired(address)
 
     async def close(self) -> None:
+        """Close every socket and wait until they are: a BMC restarted by a reload binds the
+        same address right after (the transport closes its socket only on the next turn of
+        the event loop)."""
         self.timer.cancel()
-        for endpoint in self.endpoints.values():
-            endpoint.close()
+        endpoints = list(self.endpoints.values())
         self.endpoints.clear()
+        for endpoint in endpoints:
+            endpoint.close()
+        for endpoint in endpoints:
+            if endpoint.transport is not None:
+                await endpoint.closed
 
 
 def serving_address(bmc: Bmc) -> str:
@@ -199,43 +227,124 @@ def serving_address(bmc: Bmc) -> str:
 
 
 class Server:
-    """Serves many BMCs from one process."""
+    """Serves many BMCs from one process.
 
-    def __init__(self, runtimes: Iterable[BmcRuntime], stop_vms_on_exit: bool = False) -> None:
+    SIGTERM and SIGINT stop it: every BMC closes its sessions, saves its state and lets go of
+    its machine (VMs keep running unless `stop_vms_on_exit`). SIGHUP reads `sources` again
+    and applies the difference (pybmc.edge.reload); without sources (the embedded default
+    BMC) SIGHUP is logged and ignored.
+    """
+
+    def __init__(self, runtimes: Iterable[BmcRuntime], stop_vms_on_exit: bool = False,
+                 sources: ConfigSource | None = None) -> None:
         self.runtimes = list(runtimes)
         self.stop_vms_on_exit = stop_vms_on_exit
         self.services: dict[str, BmcService] = {}
         self.redfish: list[RedfishServer] = []  # pybmc.edge.redfish_http
         self._stopping = asyncio.Event()
+        self.sources = sources  # what a reload reads again; None for the embedded default
+        self.reloader = ConfigReloader(self, sources) if sources is not None else None
+        self._started = False
+        self._hangup_pending = False
+        self._serving = False
 
     async def start(self) -> None:
-        for runtime in self.runtimes:
+        await self.start_bmcs(self.runtimes)
+        self._serving = True
+
+    async def start_bmcs(self, runtimes: list[BmcRuntime]) -> None:
+        """Bind every BMC's socket first, then Redfish, then attach the machines: every socket
+        is bound before any BMC writes its state (runtime.start), so a start that fails
+        anywhere leaves every state_dir as it was."""
+        services = []
+        for runtime in runtimes:
             service = BmcService(runtime)
-            await service.start()
+            with bmc_context(runtime.name):  # its sockets' callbacks log as this BMC
+                await service.start()
             self.services[runtime.name] = service
-        for service in self.services.values():
-            if service.bmc.config.redfish.enabled:
-                # Imported only when used: a process of IPMI-only BMCs never loads aiohttp.
-                from pybmc.edge.redfish_http import RedfishServer
+            services.append(service)
+        for service in services:
+            with bmc_context(service.bmc.name):
+                await self._start_redfish(service)
+        for service in services:
+            with bmc_context(service.bmc.name):  # and so do the tasks its start creates
+                await service.runtime.start(flush=service.flush)
+                service.flush()  # arms the first timer
 
-                redfish = RedfishServer(service.bmc, after_request=service.flush)
-                await redfish.start(service.address)
-                self.redfish.append(redfish)
-        for service in self.services.values():
-            await service.runtime.start(flush=service.flush)
-            service.flush()  # arms the first timer
+    async def _start_redfish(self, service: BmcService) -> None:
+        if not service.bmc.config.redfish.enabled:
+            return
+        # Imported only when used: a process of IPMI-only BMCs never loads aiohttp.
+        from pybmc.edge.redfish_http import RedfishServer
 
+        redfish = RedfishServer(service.bmc, after_request=service.flush)
+        try:
+            await redfish.start(service.address)
+        except OSError as err:
+            raise bind_error(service.bmc.name, "Redfish", service.address,
+                             service.bmc.config.redfish.port, err) from None
+        self.redfish.append(redfish)
+
+    # ------------------------------------------------------------------ reload
+    @property
+    def running_configs(self) -> list[BmcConfig]:
+        return [runtime.config for runtime in self.runtimes]
+
+    async def add_bmc(self, config: BmcConfig) -> None:
+        """Start one more BMC; on failure nothing of it is left running."""
+        runtime = open_runtime(config)  # takes the state_dir's lock (or refuses)
+        try:
+            await self.start_bmcs([runtime])
+        except BaseException:
+            if runtime.name in self.services:  # bound, then failed: stop what started
+                await self._stop_bmc(runtime, leave_vm_running=True)
+            raise
+        self.runtimes.append(runtime)
+
+    async def remove_bmc(self, name: str) -> None:
+        """Stop one BMC, leaving its VM running."""
+        runtime = next(r for r in self.runtimes if r.name == name)
+        self.runtimes.remove(runtime)
+        await self._stop_bmc(runtime, leave_vm_running=True)
+
+    async def _stop_bmc(self, runtime: BmcRuntime, leave_vm_running: bool) -> None:
+        try:
+            await runtime.stop(leave_vm_running=leave_vm_running)
+        finally:
+            for redfish in [r for r in self.redfish if r.bmc is runtime.bmc]:
+                self.redfish.remove(redfish)
+                await redfish.close()
+            service = self.services.pop(runtime.name, None)
+            if service is not None:
+                await service.close()
+            log.info("%s: stopped", runtime.name)
+
+    def _hangup(self) -> None:
+        if self.reloader is None:
+            log.warning("SIGHUP: nothing to reload (no config files were given)")
+        elif not self._started:
+            self._hangup_pending = True  # reload once start-up is done
+        else:
+            self.reloader.request()
+
+    # ------------------------------------------------------------------ stop
     async def stop(self) -> None:
+        if self.reloader is not None:
+            await self.reloader.wait_idle()
         for runtime in self.runtimes:
             try:
-                await runtime.stop(leave_vm_running=not self.stop_vms_on_exit)
+                with bmc_context(runtime.name):
+                    await runtime.stop(leave_vm_running=not self.stop_vms_on_exit)
             except Exception:
                 log.exception("%s: error while stopping", runtime.name)
         for redfish in self.redfish:
             await redfish.close()
         for service in self.services.values():
             await service.close()
-        log.info("stopped")
+        if self._serving:  # a start that failed said why, in one line
+            log.info("stopped %d BMCs: sessions closed, state saved, VMs %s",
+                     len(self.runtimes),
+                     "powered off" if self.stop_vms_on_exit else "left running")
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -245,8 +354,13 @@ class Server:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, self._hangup)
         try:
             await self.start()
+            self._started = True
+            if self._hangup_pending:
+                self._hangup()
             await self._stopping.wait()
         finally:
             await self.stop()

@@ -5,7 +5,11 @@ What each Chassis Control action does:
 - off: powers off at once, cancelling a pending soft off or the power-on half of a cycle.
 - cycle: off at once, then on after `cycle_interval`. Cycle while off powers the machine on
   (after the same interval): the spec allows this or 0xD5, clients such as xCAT send cycle to
-  nodes that are off, and "on" is what a user means by it.
+  nodes that are off, and "on" is what a user means by it. A cycle is one committed
+  transition: while its off half runs, the power state reads on (what the machine is about
+  to be; the SEL still records the off and the on), a hard reset ends the wait and powers on
+  at once, a soft off cancels the power-on, and a diagnostic interrupt is accepted and
+  dropped (there is no OS to interrupt yet).
 - hard reset: a boot event at once; 0xD5 while off. It cancels a pending soft off, as a reset
   of a shutting-down OS starts it again.
 - diag (NMI): logged; 0xD5 while off.
@@ -47,7 +51,10 @@ class SimulatedPower:
 
     # ----------------------------------------------------------------- PowerBackend
     def is_on(self) -> bool:
-        return self._on
+        return self._on or self._cycling()
+
+    def _cycling(self) -> bool:
+        return self._pending_what == "power cycle"
 
     def set_listener(self, listener: PowerListener) -> None:
         self._listener = listener
@@ -64,11 +71,19 @@ class SimulatedPower:
             self._request_cycle(event_cause(cause, "power cycle"))
         elif action is PowerAction.RESET:
             self._require_on("hard reset")
+            cycling = self._cycling()
             self._cancel_pending()
-            self._emit("boot", event_cause(cause, "hard reset"))
+            if cycling:
+                self._power_on(event_cause(cause, "hard reset"))
+            else:
+                self._emit("boot", event_cause(cause, "hard reset"))
         elif action is PowerAction.DIAG:
             self._require_on("diagnostic interrupt")
-            log.info("%s: diagnostic interrupt (NMI) delivered", self.name)
+            if self._cycling():
+                log.info("%s: diagnostic interrupt dropped: the machine is power cycling",
+                         self.name)
+            else:
+                log.info("%s: diagnostic interrupt (NMI) delivered", self.name)
         elif action is PowerAction.SOFT_OFF:
             self._request_soft_off(event_cause(cause, "soft off (ACPI)"))
 
@@ -107,13 +122,17 @@ class SimulatedPower:
 
     def _request_soft_off(self, cause: str) -> None:
         self._require_on("soft off")
+        if self._cycling():
+            log.info("%s: soft off while power cycling: staying off", self.name)
+            self._cancel_pending()
+            return
         if self._pending_what == "soft off":
             return
         log.info("%s: ACPI power button pressed; off in %.1f s", self.name, self.soft_off_delay)
         self._later("soft off", self.soft_off_delay, lambda: self._power_off(cause))
 
     def _require_on(self, what: str) -> None:
-        if not self._on:
+        if not self.is_on():
             raise PowerError(Cc.NOT_SUPPORTED_IN_PRESENT_STATE, f"{what} while off")
 
     # ----------------------------------------------------------------- state changes

@@ -3,16 +3,52 @@ the lab's namespace, and what is left running (by pid)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import secrets
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests import tomlw
 
+try:
+    import pyroute2
+except ImportError:  # pragma: no cover
+    pyroute2 = None
+
 CLI_TIMEOUT = 120.0
+CLUSTER_MARKS = [
+    pytest.mark.e2e,
+    pytest.mark.qemu,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, bridges, taps)"),
+    pytest.mark.skipif(pyroute2 is None, reason="pyroute2 is not installed"),
+    pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="dnsmasq is not installed"),
+    pytest.mark.skipif(shutil.which("ipmitool") is None, reason="ipmitool is not installed"),
+    pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="no QEMU"),
+]
+
+
+@pytest.fixture
+def lab(tmp_path: Path):
+    """A fresh namespace name per test; whatever happens, `down` and then (by that name and by
+    the recorded pids only) a last-resort cleanup."""
+    netns = f"pybmct{secrets.token_hex(3)}"
+    yield netns, tmp_path
+    path = tmp_path / "lab.toml"
+    if path.exists():
+        run_cluster("down", path, check=False)
+    for pid in recorded_pids(tmp_path / "state"):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
+    if namespace_exists(netns):
+        pyroute2.netns.remove(netns)
 
 
 def cluster_file(workdir: Path, netns: str, provision: dict[str, Any] | None = None) -> Path:

@@ -47,6 +47,19 @@ def config_value(text: str, key: str) -> str:
 
 
 # ----------------------------------------------------------------- ipmitool
+def test_power_cycle_is_one_transition_that_accepts_a_reset(
+        bmc_factory: Callable[..., BmcProcess]):
+    """Right after `power cycle` the status reads on (the cycle is committed) and a reset is
+    accepted (it ends the cycle's wait), where ipmi_sim-like BMCs read off and answer 0xD5."""
+    bmc = bmc_factory(power={"cycle_interval": 30.0})
+    power(bmc, "on")
+    assert power(bmc, "cycle") == "Chassis Power Control: Cycle"
+    assert is_on(bmc)
+    assert power(bmc, "reset") == "Chassis Power Control: Reset"
+    assert is_on(bmc)
+    assert "power on (hard reset)" in bmc.log()  # on now, not 30 s later
+
+
 def test_ipmitool_chassis_status_of_a_fresh_bmc(bmc: BmcProcess):
     out = bmc.ipmitool("chassis", "status").stdout
     assert "System Power         : off" in out
@@ -65,7 +78,8 @@ def test_ipmitool_power_verbs(bmc: BmcProcess):
     assert power(bmc, "reset") == "Chassis Power Control: Reset"
     assert power(bmc, "diag") == "Chassis Power Control: Diag"
     assert power(bmc, "cycle") == "Chassis Power Control: Cycle"
-    assert wait_until(lambda: is_on(bmc))
+    assert is_on(bmc)  # committed: reads on through the cycle
+    assert wait_until(lambda: "power on (power cycle)" in bmc.log())
     assert power(bmc, "soft") == "Chassis Power Control: Soft"
     assert wait_until(lambda: not is_on(bmc))
     power(bmc, "on")
@@ -159,6 +173,8 @@ def test_freeipmi_chassis_status_capabilities_cause_poh(bmc: BmcProcess):
     out = bmc.freeipmi("ipmi-chassis", "--get-chassis-capabilities").stdout
     assert re.search(r"SEL Device Address\s+: 20h", out)
     assert re.search(r"Bridge Device Address\s+: 20h", out)
+    # consistent with Chassis Status, which says every front panel button can be disabled
+    assert re.search(r"Front panel lockout\s+: provided", out, re.IGNORECASE), out
     bmc.freeipmi("ipmi-chassis", "--chassis-control=POWER-UP")
     out = bmc.freeipmi("ipmi-chassis", "--get-system-restart-cause").stdout
     assert "Chassis control command" in out

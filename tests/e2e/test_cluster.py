@@ -4,16 +4,15 @@ in-band bmcsetup moving the BMC, status, exports, and a `down` that leaves nothi
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import secrets
-import shutil
+import signal
+import subprocess
+import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from tests.e2e import clusterlab
 from tests.e2e.clusterlab import (
     cluster_file,
     ipmitool_in,
@@ -31,31 +30,10 @@ try:
 except ImportError:  # pragma: no cover
     pyroute2 = None
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.qemu,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, bridges, taps)"),
-    pytest.mark.skipif(pyroute2 is None, reason="pyroute2 is not installed"),
-    pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="dnsmasq is not installed"),
-    pytest.mark.skipif(shutil.which("ipmitool") is None, reason="ipmitool is not installed"),
-    pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="no QEMU"),
-]
+pytestmark = clusterlab.CLUSTER_MARKS
 
 
-@pytest.fixture
-def lab(tmp_path: Path):
-    """A fresh namespace name per test; whatever happens, `down` and then (by that name and by
-    the recorded pids only) a last-resort cleanup."""
-    netns = f"pybmct{secrets.token_hex(3)}"
-    yield netns, tmp_path
-    path = tmp_path / "lab.toml"
-    if path.exists():
-        run_cluster("down", path, check=False)
-    for pid in recorded_pids(tmp_path / "state"):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, 9)
-    if namespace_exists(netns):
-        pyroute2.netns.remove(netns)
+lab = clusterlab.lab  # the fixture
 
 
 def bridge_addresses(netns: str, bridge: str = "br0") -> set[str]:
@@ -134,4 +112,91 @@ def test_pxe_boot_runs_bmcsetup_and_the_bmc_moves(lab):
     pids = recorded_pids(workdir / "state") + qemu_pids(path)
     assert len(pids) == 3  # dnsmasq, pybmc serve, cn1's QEMU
     run_cluster("down", path)
+    assert not namespace_exists(netns) and not any(pid_alive(pid) for pid in pids)
+
+
+def test_status_shows_sol_in_use_as_the_bmc_reports_it(lab):
+    from tests.e2e.ptyproc import PtyProcess
+
+    netns, workdir = lab
+    path = cluster_file(workdir, netns)
+    run_cluster("up", path, timeout=90)
+
+    def sol() -> dict[str, str]:
+        return {n["name"]: n["sol"] for n in json.loads(run_cluster("status", path, "--json"))
+                ["nodes"]}
+    assert sol() == {"cn1": "inactive", "cn2": "inactive"}
+    client = PtyProcess(["ip", "netns", "exec", netns, "ipmitool", "-I", "lanplus", "-H",
+                         "192.168.123.4", "-U", "admin", "-P", "secret", "sol", "activate"])
+    try:
+        client.read_until(b"SOL Session operational", 30)
+        assert sol() == {"cn1": "active", "cn2": "inactive"}
+        table = run_cluster("status", path)
+        assert [line.split()[5] for line in table.splitlines()[1:3]] == ["active", "-"]
+        client.write(b"\r~.")
+        assert client.wait(15) == 0
+        assert wait_until(lambda: sol()["cn1"] == "inactive", 20)
+    finally:
+        client.close()
+    run_cluster("down", path)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_up_foreground_stays_and_takes_the_cluster_down_when_stopped(lab, stop):
+    netns, workdir = lab
+    path = cluster_file(workdir, netns)
+    proc = subprocess.Popen([sys.executable, "-m", "pybmc", "cluster", "up", str(path),
+                             "--foreground"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        assert wait_until(lambda: recorded_pids(workdir / "state") and ipmitool_ok(
+            netns, "192.168.123.6", "admin", "secret"), 60)
+        pids = recorded_pids(workdir / "state")
+        time.sleep(1.0)  # it must still be there, attached, a while after up returned
+        assert proc.poll() is None and all(pid_alive(pid) for pid in pids)
+        proc.send_signal(stop)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out
+        assert "down" in out
+        assert not namespace_exists(netns) and not any(pid_alive(pid) for pid in pids)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_pxe_kernel_and_initrd_over_http_from_pybmc(lab):
+    from tests.e2e.ptyproc import PtyProcess
+    from tests.guest.vm import guest_files, require_guest
+
+    require_guest()
+    netns, workdir = lab
+    kernel, initrd = guest_files()
+    path = cluster_file(workdir, netns, provision={
+        "range": "192.168.123.100,192.168.123.199", "kernel": str(kernel),
+        "initrd": str(initrd), "cmdline": "console=ttyS0,115200 panic=-1", "http": True,
+        "http_port": 8080})
+    run_cluster("up", path, timeout=90)
+    script = (workdir / "state" / "tftp" / "00-00-00-00-00-02.ipxe").read_text()
+    assert f"kernel http://192.168.123.1:8080/{kernel.name} " in script
+    ipmitool_in(netns, "192.168.123.4", "admin", "secret", "chassis", "bootdev", "pxe")
+    console = PtyProcess([sys.executable, "-m", "pybmc", "cluster", "console", str(path), "cn1"])
+    http_log = workdir / "state" / "run" / "http.log"
+    try:
+        assert "Up/On" in ipmitool_in(netns, "192.168.123.4", "admin", "secret", "chassis",
+                                      "power", "on")
+        fetched = [f'"GET /{kernel.name} HTTP/1.1" 200', f'"GET /{initrd.name} HTTP/1.1" 200']
+        assert wait_until(lambda: http_log.exists() and all(
+            f in http_log.read_text() for f in fetched), 180, interval=1.0), \
+            http_log.read_text()[-2000:] if http_log.exists() else "no http.log"
+        assert f'192.168.123.3 "GET /{kernel.name}' in http_log.read_text()  # cn1 asked
+        console.read_until(b"Linux version", 120)  # the kernel it fetched runs
+        console.write(b"\x1d")
+        assert console.wait(10) == 0
+    finally:
+        console.close()
+    pids = recorded_pids(workdir / "state")
+    assert len(pids) == 3  # dnsmasq, http, serve
+    out = run_cluster("down", path)
+    assert "removed http (pid" in out
     assert not namespace_exists(netns) and not any(pid_alive(pid) for pid in pids)

@@ -95,6 +95,20 @@ def test_ipmitool_sensor_get(bmc: BmcProcess):
     assert values["Status"] == "ok"
 
 
+def test_get_sensor_reading_bytes_follow_the_sensor_kind(bmc: BmcProcess):
+    """Threshold sensors answer 3 bytes (bits 7:6 of the comparison byte set), discrete 4."""
+    def raw_reading(name: str) -> list[int]:
+        number = int(fields(bmc.ipmitool("sensor", "get", name).stdout)["Sensor ID"]
+                     .split("(")[1].rstrip(")"), 16)
+        reply = bmc.ipmitool("raw", "0x04", "0x2d", hex(number)).stdout.split()
+        return [int(byte, 16) for byte in reply]
+
+    threshold = raw_reading("Inlet Temp")
+    assert len(threshold) == 3 and threshold[2] & 0xC0 == 0xC0, threshold
+    discrete = raw_reading("PS1 Status")
+    assert len(discrete) == 4 and discrete[3] & 0x80, discrete
+
+
 def test_readings_follow_the_power_state(bmc: BmcProcess):
     off = sdr_rows(bmc.ipmitool("sdr", "list").stdout)
     assert off["FAN1"][0] == "no reading" and off["12V"][0] == "no reading"

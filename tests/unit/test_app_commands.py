@@ -76,10 +76,12 @@ def test_self_test_passed(bmc: Bmc):
     assert lan(bmc, 0x04, privilege=Privilege.USER) == h("00 55 00")
 
 
-def test_device_and_system_guid_are_the_rakp_guid(bmc: Bmc):
+def test_system_guid_is_the_rakp_guid_and_the_device_guid_differs(bmc: Bmc):
     wire = uuid.UUID(GUID).bytes[::-1]
     assert bmc.guid == wire
-    assert lan(bmc, 0x08, privilege=Privilege.USER) == b"\x00" + wire
+    device = lan(bmc, 0x08, privilege=Privilege.USER)
+    assert device[0] == 0x00 and len(device) == 17 and device[1:] != wire
+    assert device[1:] == uuid.uuid5(uuid.UUID(GUID), "pybmc device").bytes[::-1]  # stable
     assert lan(bmc, 0x37, privilege=Privilege.NONE) == b"\x00" + wire  # no session needed
     assert in_band(bmc, 0x37) == b"\x00" + wire
 

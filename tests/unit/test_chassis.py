@@ -61,7 +61,8 @@ def boots(bmc: Bmc) -> list[BootChoice]:
 
 # ----------------------------------------------------------------- capabilities and status
 def test_get_chassis_capabilities(bmc: Bmc):
-    assert call(bmc, "00 00") == "00 00 20 20 20 20 20"
+    # front panel lockout provided: Chassis Status advertises disabling every button
+    assert call(bmc, "00 00") == "00 02 20 20 20 20 20"
 
 
 def test_set_chassis_capabilities_reads_back_and_persists(make_bmc: MakeBmc, bmc: Bmc):
@@ -175,10 +176,34 @@ def test_cycle_goes_off_then_on_after_the_interval(bmc: Bmc):
     bmc.power.set_listener(lambda e: (events.append(e.kind), listener(e))[1])
     call(bmc, "00 02 01")
     assert call(bmc, "00 02 02") == "00"
-    assert not bmc.power.is_on()
+    assert events == ["on", "boot", "off"]  # the power went off at once...
+    assert bmc.power.is_on()  # ...but the cycle is committed: the state reads on throughout
+    assert int(call(bmc, "00 01").split()[1], 16) & 0x01  # Chassis Status: power on
     wait(bmc, DELAY * 4)
     assert bmc.power.is_on()
     assert events == ["on", "boot", "off", "on", "boot"]
+
+
+def test_reset_during_a_cycle_powers_on_at_once(bmc: Bmc):
+    events: list[str] = []
+    listener = bmc._on_power_event
+    bmc.power.set_listener(lambda e: (events.append(e.kind), listener(e))[1])
+    call(bmc, "00 02 01")
+    call(bmc, "00 02 02")
+    assert call(bmc, "00 02 03") == "00"  # accepted, not 0xD5
+    assert events == ["on", "boot", "off", "on", "boot"]
+    wait(bmc, DELAY * 4)
+    assert events == ["on", "boot", "off", "on", "boot"]  # the cycle's own power-on is gone
+
+
+def test_soft_off_during_a_cycle_cancels_its_power_on(bmc: Bmc):
+    call(bmc, "00 02 01")
+    call(bmc, "00 02 02")
+    assert call(bmc, "00 02 04") == "00"  # diagnostic interrupt: accepted, nothing to hit
+    assert call(bmc, "00 02 05") == "00"
+    assert not bmc.power.is_on()
+    wait(bmc, DELAY * 4)
+    assert not bmc.power.is_on()
 
 
 def test_cycle_while_off_powers_on(bmc: Bmc):

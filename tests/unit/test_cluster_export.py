@@ -90,14 +90,16 @@ def test_every_format_ends_with_a_newline_and_names_every_node(fmt: str):
 
 def test_status_table_and_json():
     statuses = [NodeStatus("cn1", "on", "192.168.123.40", "192.168.123.4", "00:00:00:00:00:02",
-                           "192.168.123.3", 3725.0),
+                           "192.168.123.3", 3725.0, "active"),
                 NodeStatus("cn2", "off", "192.168.123.6", "192.168.123.6", "00:00:00:00:00:03",
                            "", None)]
     lines = status_table(statuses, True).splitlines()
-    assert lines[0].split() == ["NODE", "POWER", "BMC", "MAC", "IP", "UPTIME"]
+    assert lines[0].split() == ["NODE", "POWER", "BMC", "MAC", "IP", "SOL", "UPTIME"]
     assert lines[1].split() == ["cn1", "on", "192.168.123.40", "(was", "192.168.123.4)",
-                                "00:00:00:00:00:02", "192.168.123.3", "1:02:05"]
-    assert lines[2].split() == ["cn2", "off", "192.168.123.6", "00:00:00:00:00:03", "-", "-"]
+                                "00:00:00:00:00:02", "192.168.123.3", "active", "1:02:05"]
+    assert lines[2].split() == ["cn2", "off", "192.168.123.6", "00:00:00:00:00:03", "-", "?",
+                                "-"]
     assert lines[3] == "BMCs: served"
     data = json.loads(status_json(statuses, False))
     assert data["serve_running"] is False and data["nodes"][0]["bmc"] == "192.168.123.40"
+    assert [n["sol"] for n in data["nodes"]] == ["active", "unknown"]

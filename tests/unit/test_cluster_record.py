@@ -15,8 +15,13 @@ def test_record_round_trip(tmp_path: Path):
     record.netns = "pybmctx"
     record.links.append("br0")
     record.addresses.append(("br0", "192.168.123.1", 24))
+    record.outer_links.append("pybmctx-head")
+    record.nat = ["", "pybmc-lab"]
+    record.forwarding.append("")
     record.save()
     again = Record.load(tmp_path)
+    assert (again.outer_links, again.nat, again.forwarding) == (["pybmctx-head"],
+                                                                ["", "pybmc-lab"], [""])
     assert (again.netns, again.links, again.addresses) == ("pybmctx", ["br0"],
                                                            [("br0", "192.168.123.1", 24)])
     again.forget()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pybmc.cluster import generate
+from pybmc.cluster import generate, nat
 from pybmc.cluster.example import EXAMPLE
 from pybmc.cluster.spec import deterministic_mac, expand_template, parse_cluster
 from pybmc.config.bmc import ConfigError, parse_config
@@ -95,6 +95,9 @@ def test_generator_as_a_single_table():
     (with_changes("network", address="300.1.1.1/24"), "[network] address: must be like"),
     (with_changes("network", bridge="a-very-long-bridge-name"), "[network] bridge: must be 1"),
     (with_changes("defaults", firmware="coreboot"), "[defaults] firmware: must be one of"),
+    (with_changes("network", head="router"), "[network] head: must be one of lab, host"),
+    ({**with_changes("network", head="host"), "cluster": {"name": "lab"}},
+     "[network] head: \"host\" needs [cluster] netns"),
     (with_changes("defaults", boot=["floppy"]), "[defaults] boot: 'floppy' is not one of"),
     (with_changes("defaults", memory=True), "[defaults] memory: has the wrong type"),
     ({**BASE, "nodes": [{"name": "cn1", "bmc": "10.1.1.1"}]},
@@ -141,10 +144,11 @@ def test_generated_bmc_config_is_a_valid_pybmc_config():
     assert config.lan_settings.gateway == "192.168.123.1"
     assert [u.name for u in config.users] == ["admin"]
     args = config.qemu.args
-    assert "tap,ifname=br0t1,script=no,downscript=no,model=virtio-net-pci," \
-           "mac=00:00:00:00:00:02" in args
+    assert "tap,id=net0-tap,ifname=br0t1,script=no,downscript=no" in args
+    assert "virtio-net-pci,netdev=net0-tap,id=net0,mac=00:00:00:00:00:02,bootindex=1" in args
+    assert "virtio-blk-pci,drive=disk0-drive,id=disk0,bootindex=2" in args
     assert args[args.index("-m") + 1] == "512"
-    assert args[args.index("-boot") + 1] == "order=nc"
+    assert "-boot" not in args  # the order is the devices' bootindex
     assert config.state_dir == Path("/lab/state/nodes/cn1/bmc")
 
 
@@ -154,6 +158,7 @@ def test_uefi_node_gets_ovmf_and_strings_are_quoted():
     config = parse_config(tomllib.loads(generate.to_toml(generate.bmc_config(spec,
                                                                            spec.nodes[0]))))
     assert f"if=pflash,format=raw,readonly=on,file={generate.OVMF_CODE}" in config.qemu.args
+    assert "if=pflash,format=raw,file=/lab/state/nodes/cn1/OVMF_VARS.fd" in config.qemu.args
     assert config.qemu.args[-1] == 'odd "quoted" \\ name'
 
 
@@ -181,3 +186,34 @@ def test_per_node_cmdline_is_appended():
     data["nodes"] = [{"name": "cn1", "bmc": "192.168.123.4", "cmdline": "quiet"}]
     spec = spec_of(data)
     assert "kernel k console=ttyS0,115200 quiet" in generate.ipxe_script(spec, spec.nodes[0])
+
+
+def test_head_outside_names_the_veth_and_nat_masquerades_the_subnet():
+    data = {**with_changes("network", head="host", nat=True),
+            "cluster": {"name": "lab", "netns": "pybmcabcdefghij"}}
+    spec = spec_of(data)
+    assert spec.head_outside and spec.veth_names() == ("pybmcabcde-head", "head0")
+    text = nat.ruleset(nat.table_name(spec), spec.network.interface.network)
+    assert "table ip pybmc-lab {}\ndelete table ip pybmc-lab\n" in text
+    assert "ip saddr 192.168.123.0/24 ip daddr != 192.168.123.0/24 masquerade" in text
+
+
+@pytest.mark.parametrize(("output", "state"), [
+    (" 01 01 00\n", "active"), (" 01 00 00\n", "inactive"), ("", "unknown"), ("zz", "unknown")])
+def test_sol_activation_status_from_ipmitool_raw(output: str, state: str):
+    from pybmc.cluster.status import parse_sol_activation
+
+    assert parse_sol_activation(output) == state
+
+
+def test_http_boot_puts_urls_of_the_head_in_the_ipxe_script():
+    data = {**BASE, "provision": {"range": "192.168.123.100,192.168.123.199",
+                                  "kernel": "guest/vmlinuz", "initrd": "bmcsetup.img",
+                                  "http": True, "http_port": 8081}}
+    spec = spec_of(data)
+    lines = generate.ipxe_script(spec, spec.nodes[0]).splitlines()
+    assert "initrd http://192.168.123.1:8081/bmcsetup.img" in lines
+    assert any(line.startswith("kernel http://192.168.123.1:8081/vmlinuz ") for line in lines)
+    bad = {**data, "provision": {**data["provision"], "http_port": 0}}
+    with pytest.raises(ConfigError, match="http_port: must be between 1 and 65535"):
+        spec_of(bad)

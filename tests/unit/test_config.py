@@ -16,12 +16,28 @@ def test_minimal_config_gets_documented_defaults():
     config = parse_config(MINIMAL)
     assert config.port == 623
     assert config.power.backend == "simulated"
-    assert config.security.cipher_suites == (1, 2, 3, 17)
-    assert "none" not in config.security.auth_types
+    assert config.security.cipher_suites == (3, 17)
+    assert config.security.auth_types == ("md5",)
+    assert (config.security.login_rate, config.security.login_burst) == (20.0, 60)
+    assert config.security.weak_options() == []
     assert config.security.session_timeout == 60.0
     assert config.state_dir.name == "cn1"
     # The GUID is stable for a name, so a restart keeps the identity.
     assert config.guid == parse_config(MINIMAL).guid
+
+
+def test_weak_options_are_named_only_when_the_config_asks_for_them():
+    config = parse_config({**MINIMAL, "security": {
+        "cipher_suites": [0, 1, 2, 3, 17], "auth_types": ["none", "md2", "md5", "password"],
+        "login_rate": 0}})
+    weak = config.security.weak_options()
+    assert [w.split(" (")[0] for w in weak] == [
+        "cipher suite 0", "cipher suite 1", "cipher suite 2", "IPMI 1.5 auth type none",
+        "IPMI 1.5 auth type md2", "IPMI 1.5 auth type password", "no login throttling"]
+    assert "inject commands" in weak[1] and "in clear" in weak[2]
+    strong = parse_config({**MINIMAL, "security": {"cipher_suites": [3, 8, 12, 17],
+                                                   "auth_types": ["md5"]}})
+    assert strong.security.weak_options() == []
 
 
 def test_users_get_ids_from_2_and_privileges():
@@ -45,6 +61,9 @@ def test_users_get_ids_from_2_and_privileges():
     ({**MINIMAL, "users": [{"name": "a", "password": "x" * 21}]}, "[users.0] password"),
     ({**MINIMAL, "users": [{"name": "a"}, {"name": "a"}]}, "defined twice"),
     ({**MINIMAL, "security": {"cipher_suites": [3, 4]}}, "[security] cipher_suites"),
+    ({**MINIMAL, "security": {"auth_types": ["md4"]}}, "[security] auth_types"),
+    ({**MINIMAL, "security": {"login_rate": -1}}, "[security] login_rate"),
+    ({**MINIMAL, "security": {"login_burst": 0}}, "[security] login_burst"),
     ({**MINIMAL, "power": {"backend": "vbox"}}, "[power] backend"),
     ({**MINIMAL, "power": {"backend": "command"}}, "[power] command_on: is required"),
     ({**MINIMAL, "power": {"soft_off_delay": True}}, "not a boolean"),

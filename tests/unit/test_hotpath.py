@@ -12,18 +12,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import inspect
 import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-import typer
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from pybmc import cli
 from pybmc.config.bmc import parse_config
 from pybmc.edge.assembly import BmcRuntime
 from pybmc.edge.server import BmcService
@@ -115,135 +109,6 @@ def test_md5_128_integrity_is_unchanged():
     expected = hashlib.md5(keys.kuid + data + keys.kuid).digest()
     integrity = crypto.INTEGRITY_ALGORITHMS[crypto.INTEGRITY_MD5_128]
     assert crypto.integrity_authcode(integrity, keys, data) == expected
-
-
-# ============================================================================ serve's arguments
-SERVE_DEFAULTS = {name: parameter.default
-                  for name, parameter in inspect.signature(cli.serve).parameters.items()}
-
-
-def _typer_parse(argv: list[str]) -> dict[str, Any]:
-    command = typer.main.get_command(cli.app)
-    serve = command.commands["serve"]  # type: ignore[attr-defined]
-    params = dict(serve.make_context("serve", list(argv)).params)
-    if not params.get("config"):
-        params["config"] = None
-    else:
-        params["config"] = list(params["config"])
-    return params
-
-
-@pytest.mark.parametrize("argv", [
-    [],
-    ["--config", "a.toml"],
-    ["-c", "a.toml", "--config", "dir/b.toml", "--config=c d.toml"],
-    ["--address", "127.1.2.3", "--port", "6230", "--log-level", "debug"],
-    ["--address=127.0.0.9", "--port=0623", "--log-level=warning"],
-    ["--reset-state", "--stop-vms-on-exit"],
-    ["--no-reset-state", "--no-stop-vms-on-exit", "-c", "x.toml"],
-    ["--port", "0"],
-    ["--log-level", "nonsense"],
-])
-def test_plain_serve_arguments_equal_typers_parse(argv: list[str]):
-    plain = cli.plain_serve_arguments(["serve", *argv])
-    assert plain is not None
-    assert {**SERVE_DEFAULTS, **plain} == _typer_parse(argv)
-
-
-@pytest.mark.parametrize("argv", [
-    [],
-    ["--help"],
-    ["check-config", "a.toml"],
-    ["serve", "--help"],
-    ["serve", "-ca.toml"],
-    ["serve", "-c=a.toml"],
-    ["serve", "--config"],
-    ["serve", "--config="],
-    ["serve", "--config", "-x"],
-    ["serve", "--port", "+5"],
-    ["serve", "--port", " 5"],
-    ["serve", "--port", "1_0"],
-    ["serve", "--port", "\u0665"],  # an Arabic-Indic digit: str.isdigit() says yes
-    ["serve", "--port", "5", "--port", "6"],
-    ["serve", "--address", "a", "--address", "b"],
-    ["serve", "--reset-state", "--no-reset-state"],
-    ["serve", "--verbose"],
-    ["serve", "--", "x"],
-    ["serve", "extra"],
-    ["serve", "--addr", "127.0.0.1"],
-])
-def test_anything_unusual_is_left_to_typer(argv: list[str]):
-    assert cli.plain_serve_arguments(argv) is None
-
-
-def test_a_completion_request_is_left_to_typer(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("_PYBMC_COMPLETE", "bash_source")
-    assert cli.plain_serve_arguments(["serve"]) is None
-
-
-def test_main_calls_serve_directly_and_exits_like_typer(monkeypatch: pytest.MonkeyPatch):
-    calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(cli, "app", lambda: pytest.fail("typer should not parse this"))
-    monkeypatch.setattr(cli, "serve", lambda **kwargs: calls.append(kwargs))
-    monkeypatch.setattr(sys, "argv", ["pybmc", "serve", "-c", "a.toml", "--port", "700"])
-    with pytest.raises(SystemExit) as done:
-        cli.main()
-    assert done.value.code == 0
-    assert calls == [{"config": [Path("a.toml")], "port": 700}]
-
-    def fail(**_: Any) -> None:
-        raise typer.Exit(2)
-
-    monkeypatch.setattr(cli, "serve", fail)
-    with pytest.raises(SystemExit) as done:
-        cli.main()
-    assert done.value.code == 2
-
-    def interrupted(**_: Any) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(cli, "serve", interrupted)
-    with pytest.raises(SystemExit) as done:
-        cli.main()
-    assert done.value.code == 130
-
-
-def test_main_hands_everything_else_to_typer(monkeypatch: pytest.MonkeyPatch):
-    used: list[bool] = []
-    monkeypatch.setattr(cli, "app", lambda: used.append(True))
-    monkeypatch.setattr(cli, "serve", lambda **_: pytest.fail("serve should not run"))
-    monkeypatch.setattr(sys, "argv", ["pybmc", "serve", "--help"])
-    cli.main()
-    assert used == [True]
-
-
-_RUN = """
-import sys
-from pybmc import cli
-sys.argv = ["pybmc", *sys.argv[2:]]
-try:
-    cli.main() if sys.argv_mode == "main" else cli.app()
-finally:
-    sys.stdout.write("pydantic loaded: %s" % ("pydantic" in sys.modules))
-"""
-
-
-def _run_cli(mode: str, *argv: str) -> subprocess.CompletedProcess[str]:
-    code = _RUN.replace("sys.argv_mode", repr(mode))
-    return subprocess.run([sys.executable, "-c", code, "-", *argv], cwd=REPO,
-                          capture_output=True, text=True, timeout=60)
-
-
-def test_plain_serve_prints_and_exits_as_typer_does_without_loading_pydantic(tmp_path: Path):
-    bad = tmp_path / "bad.toml"
-    bad.write_text('[bmc]\nname = "x"\naddress = "not-an-ip"\n')
-    argv = ("serve", "--log-level", "warning", "--config", str(bad))
-    plain, typed = _run_cli("main", *argv), _run_cli("app", *argv)
-    assert plain.returncode == typed.returncode == 2
-    assert plain.stderr == typed.stderr
-    assert "address" in plain.stderr and str(bad) in plain.stderr
-    assert plain.stdout == "pydantic loaded: False"
-    assert typed.stdout == "pydantic loaded: True"  # what the plain path saves
 
 
 # ============================================================================ the edge's timer

@@ -112,7 +112,8 @@ def translated(tmp_path: Path, lan: str, emu: str | None = None) -> tuple[dict, 
 
 
 def warning_for(warnings: list[str], where: str) -> str:
-    found = [w for w in warnings if w.startswith(where + ":")]
+    """The first warning about `where` ("lan.conf:12"); warnings name the file by its path."""
+    found = [w for w in warnings if re.match(rf"^(\S*/)?{re.escape(where)}: ", w)]
     assert found, f"no warning for {where}: {warnings}"
     return found[0]
 
@@ -147,7 +148,8 @@ def test_openipmi_sample_lan_conf_and_emu(tmp_path: Path):
     assert config.security.auth_types == ("none", "md2", "md5", "password")
     assert config.power.backend == "command"
     assert config.power.command_on[:2] == ("/bin/sh", "-c")
-    assert config.power.command_on[2].startswith("qemu-system-x86_64 -chardev socket")
+    assert config.power.command_on[2].startswith(
+        f"cd {tmp_path} && qemu-system-x86_64 -chardev socket")
     assert config.power.command_off_wait == 20.0  # ipmi_sim's default kill_wait
     assert config.power.restore_policy == "always-off"  # startnow false
     assert config.sol.serial == "telnet:localhost:9003"
@@ -159,8 +161,10 @@ def test_openipmi_sample_lan_conf_and_emu(tmp_path: Path):
     assert sensor["number"] == 1 and sensor["type"] == 1
     assert sensor["nominal"] == 0x60
     assert sensor["thresholds"] == {"unc": 0x70, "uc": 0x90, "unr": 0xA0}
-    assert "lan_config_program" in warning_for(warnings, "lan.conf:12")
-    assert "in-band" in warning_for(warnings, "lan.conf:14")
+    # serial 15 localhost 9002 codec VM: the listener QEMU's ipmi-bmc-extern connects to.
+    assert config.in_band.listen == "tcp:127.0.0.1:9002"
+    assert config.lan_settings.config_program == f"{tmp_path}/ipmi_sim_lancontrol eth1"
+    assert not [w for w in warnings if re.match(r"\S*lan\.conf:(12|14): ", w)], warnings
     assert "anonymous" in warning_for(warnings, "lan.conf:20")
     assert "MC 0x30" in warning_for(warnings, "node.emu:8")
     assert "MC 0x30" in warning_for(warnings, "node.emu:9")
@@ -171,18 +175,22 @@ def test_qemu_ipmi_compute_node_layout(tmp_path: Path):
     data, warnings = translated(tmp_path, CN1_LAN_CONF)
     assert data["bmc"]["address"] == "192.168.123.4"
     assert "port" not in data["bmc"]  # 623 is the default
-    assert data["power"]["command_on"] == "./CN1-qemu.sh"
+    assert data["power"]["command_on"] == f"cd {tmp_path} && ./CN1-qemu.sh"
+    assert data["in_band"] == {"listen": "tcp:127.0.0.1:9102"}
+    assert data["lan"] == {"config_program": f"{tmp_path}/../scripts/ipmi_sim_lancontrol br0"}
     assert data["sol"]["serial"] == "telnet:192.168.123.1:9103"
     assert [u["name"] for u in data["users"]] == ["ipmiusr"]
     assert any("no .emu" in w for w in warnings)
-    assert "lan_config_program" in warning_for(warnings, "lan.conf:11")
+    assert not [w for w in warnings if re.match(r"\S*lan\.conf:(11|13): ", w)], warnings
 
 
 def test_every_warning_names_its_file_and_line(tmp_path: Path):
     _, warnings = translated(tmp_path, OPENIPMI_LAN_CONF + "frobnicate 1\nconsole 0.0.0.0 9000\n",
                              OPENIPMI_EMU + "bogus_cmd 1\n")
     located = [w for w in warnings if not w.startswith("no .emu")]
-    assert all(re.match(r"^(lan\.conf|node\.emu):\d+: ", w) for w in located), located
+    assert located
+    assert all(re.match(rf"^{re.escape(str(tmp_path))}/(lan\.conf|node\.emu):\d+: ", w)
+               for w in located), located
     assert "unknown directive 'frobnicate'" in warning_for(warnings, "lan.conf:22")
     assert "console" in warning_for(warnings, "lan.conf:23")
     assert "unknown command 'bogus_cmd'" in warning_for(warnings, "node.emu:12")
@@ -237,7 +245,7 @@ def test_no_allowed_auths_means_no_ipmi15_sessions(tmp_path: Path):
 def test_power_waits_and_startnow(tmp_path: Path):
     extra = 'startcmd "./vm.sh"\nstartnow true\npoweroff_wait 30\nkill_wait 7\n'
     data, warnings = translated(tmp_path, minimal(extra))
-    assert data["power"] == {"backend": "command", "command_on": "./vm.sh",
+    assert data["power"] == {"backend": "command", "command_on": f"cd {tmp_path} && ./vm.sh",
                              "command_off_wait": 7.0, "restore_policy": "always-on"}
     assert "poweroff_wait" in warning_for(warnings, "lan.conf:7")
 
@@ -263,7 +271,7 @@ def test_sol_options(tmp_path: Path):
     extra = 'sol "/dev/ttyS1" 9600 history=4096,backupfile=/tmp/h nortscts readclear\n'
     data, warnings = translated(tmp_path, minimal(extra))
     assert data["sol"] == {"history_size": 4096}
-    joined = " ".join(w for w in warnings if w.startswith("lan.conf:5:"))
+    joined = " ".join(w for w in warnings if w.startswith(f"{tmp_path}/lan.conf:5:"))
     assert "tty" in joined and "9600" in joined and "backupfile" in joined
     assert "readclear" in joined
 
@@ -345,7 +353,7 @@ def test_command_prints_toml_on_stdout_and_warnings_on_stderr(tmp_path: Path,
     out, err = capsys.readouterr()
     assert status == 0
     assert tomllib.loads(out)["bmc"]["name"] == "ipmisim1"
-    assert "warning: lan.conf:12:" in err
+    assert f"warning: {tmp_path}/lan.conf:20: " in err
     assert "Traceback" not in err
 
 
@@ -372,6 +380,7 @@ def test_conformance_profile_round_trips_through_ipmi_sim_files(tmp_path: Path):
     want = profile.pybmc_config("127.0.0.44", tmp_path)
     assert got["bmc"]["guid"] == want["bmc"]["guid"]
     assert got["users"] == want["users"]
+    assert got["security"]["auth_types"] == want["security"]["auth_types"]
     assert got["identity"] == want["identity"]
     assert got["sel"] == want["sel"]
     assert got["fru"] == want["fru"]
@@ -385,3 +394,69 @@ def test_a_later_user_line_replaces_an_earlier_one(tmp_path: Path):
     data, warnings = translated(tmp_path, minimal(users))
     assert [(u["id"], u["name"]) for u in data["users"]] == [(2, "new")]
     assert "lan.conf:5" in warning_for(warnings, "lan.conf:6")
+
+
+# ------------------------------------------------------------------ issue 11 item 14
+def test_serial_vm_codec_becomes_the_in_band_listener(tmp_path: Path):
+    data, warnings = translated(tmp_path, minimal("serial 15 127.0.0.1 9102 codec VM\n"))
+    assert data["in_band"] == {"listen": "tcp:127.0.0.1:9102"}
+    assert not any("lan.conf:5" in w for w in warnings), warnings
+
+
+def test_serial_on_another_address_is_translated_with_a_warning(tmp_path: Path):
+    data, warnings = translated(tmp_path, minimal("serial 15 192.0.2.7 9102 codec VM\n"))
+    assert data["in_band"] == {"listen": "tcp:192.0.2.7:9102"}
+    assert "loopback" in warning_for(warnings, "lan.conf:5")
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ("serial 15 localhost 9102 codec VM connect", "connect"),
+    ("serial 15 localhost 9102 codec TerminalMode", "VM) codec only"),
+    ("serial 15 localhost 9102", "codec '(none)'"),
+    ("serial 15 :: 9102 codec VM", "IPv6 is not supported"),
+    ("serial 15 localhost 70000 codec VM", "1..65535"),
+])
+def test_serial_lines_pybmc_cannot_serve_are_warnings(tmp_path: Path, line: str, reason: str):
+    data, warnings = translated(tmp_path, minimal(line + "\n"))
+    assert "in_band" not in data
+    assert reason in warning_for(warnings, "lan.conf:5")
+
+
+def test_lan_config_program_paths(tmp_path: Path):
+    for program, expected in (("/usr/local/bin/lanctl br0", "/usr/local/bin/lanctl br0"),
+                              ("lanctl br0", "lanctl br0"),  # found on PATH, as by ipmi_sim
+                              ("scripts/lan ctl 'a b'", f"{tmp_path}/scripts/lan ctl 'a b'")):
+        data, _ = translated(tmp_path, minimal(lan=f'  lan_config_program "{program}"\n'))
+        assert data["lan"]["config_program"] == expected
+
+
+def test_a_relative_lan_conf_path_is_resolved_and_named_as_given(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    node = tmp_path / "CN1"
+    node.mkdir()
+    write(node, "lan.conf", minimal('startcmd "./CN1-qemu.sh"\nfrobnicate\n'))
+    monkeypatch.chdir(tmp_path)
+    result = translate_files(Path("CN1/lan.conf"))
+    assert tomllib.loads(result.toml)["power"]["command_on"] == f"cd {node} && ./CN1-qemu.sh"
+    assert "CN1/lan.conf:6: not translated: frobnicate" in result.warnings[0]
+    assert result.warnings[0].startswith("CN1/lan.conf:6: ")
+
+
+def test_an_ipv6_addr_is_fatal_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture):
+    lan = write(tmp_path, "lan.conf", 'name "v6"\nfrobnicate\nstartlan 1\n  addr :: 9001\n'
+                                      "endlan\n")
+    with pytest.raises(LanConfError, match="IPv6 is not supported"):
+        translate_files(lan)
+    assert import_lanconf_command(lan, None) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"pybmc: {lan}:4: addr :: 9001: :: is an IPv6 address: IPv6 is not supported" in err
+    assert f"warning: {lan}:2: not translated: frobnicate" in err  # found before, still shown
+    assert "Traceback" not in err
+
+
+def test_warnings_of_an_included_emu_file_name_its_path(tmp_path: Path):
+    (tmp_path / "inc").mkdir()
+    write(tmp_path / "inc", "more.emu", "bogus_cmd 1\n")
+    _, warnings = translated(tmp_path, minimal(), 'include "inc/more.emu"\n')
+    assert "unknown command" in warning_for(warnings, f"{tmp_path}/inc/more.emu:1")

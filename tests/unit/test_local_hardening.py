@@ -275,7 +275,7 @@ def test_a_private_file_is_created_0600_by_open_never_chmodded(
 
 def test_the_default_password_file_is_made_through_open_with_0600(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from pybmc import cli
+    from pybmc import cli_serve as cli
 
     modes: list[int] = []
     real_open = os.open

@@ -95,7 +95,8 @@ def test_a_real_login_walks_the_table(tmp_path: Path, caplog: pytest.LogCaptureF
     with caplog.at_level(logging.DEBUG, logger="pybmc.session.state"):
         for request, _ in read_transcript(DATA / "login_ipmitool_c17.txt"):
             bmc.receive_datagram(request, PEER, 1000.0)
-    steps = [m.split(": ", 1)[1] for m in caplog.messages]
+    steps = [r.getMessage().split(": ", 1)[1] for r in caplog.records
+             if r.name == "pybmc.session.state"]
     assert steps == ["half-open --rakp1-accepted--> rakp2-sent",
                      "rakp2-sent --rakp3-accepted--> active",
                      "active --closed--> closed"]

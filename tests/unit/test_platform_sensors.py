@@ -79,7 +79,7 @@ def test_readings_while_off_are_at_rest_or_unavailable(bmc: Bmc):
     assert value(bmc, "Inlet Temp", T0) == pytest.approx(22.0, abs=1.0)
     assert value(bmc, "Pwr Consumption", T0) == pytest.approx(8.0, abs=8.0)
     for name in ("FAN1", "FAN2", "12V", "5VCC", "3.3VCC"):
-        assert reading(bmc, name, T0) == bytes([0x00, 0xE0, 0x00, 0x80]), name
+        assert reading(bmc, name, T0) == bytes([0x00, 0xE0, 0xC0]), name
 
 
 def test_readings_rise_while_on_and_fall_when_off(bmc: Bmc):
@@ -172,11 +172,11 @@ def test_threshold_crossing_logs_assertion_then_deassertion(bmc: Bmc):
     power(bmc, PowerAction.ON, T0)
     cpu = number(bmc, "CPU Temp")
     warm = reading(bmc, "CPU Temp", T0 + 600)
-    assert warm[2] == 0x00
+    assert warm[2] == 0xC0  # reserved bits 7:6 read as 1
     before = len(bmc.platform.sel.entries)
     ok(bmc, 0x04, 0x26, bytes([cpu, 0x08, 0, 0, 0, 80, 0, 0]))  # unc 40 degC, below 48
     hot = reading(bmc, "CPU Temp", T0 + 601)
-    assert hot[2] == 0x08  # at or above upper non-critical
+    assert hot[2] == 0xC8  # at or above upper non-critical
     entries = bmc.platform.sel.entries[before:]
     assert len(entries) == 1
     event = entries[0]
@@ -196,7 +196,7 @@ def test_lower_threshold_crossing_when_a_value_drops(bmc: Bmc):
     reading(bmc, "FAN1", T0 + 600)
     bmc.platform.set_value("FAN1", 700.0)  # below lnc 900, above lc 600
     data = reading(bmc, "FAN1", T0 + 601)
-    assert data[2] == 0x01  # at or below lower non-critical
+    assert data[2] == 0xC1  # reserved bits 7:6 set; at or below lower non-critical
     assert sel_tail(bmc, 1) == [bytes([0x04, number(bmc, "FAN1"), 0x01, 0x50, 7, 9])]
     bmc.platform.set_value("FAN1", None)
     reading(bmc, "FAN1", T0 + 602)
@@ -321,6 +321,7 @@ def test_last_processed_event_id(bmc: Bmc):
 
 
 def test_reading_encoding():
-    assert Reading(raw=0x60, states=0x08).encode() == bytes([0x60, 0xC0, 0x08, 0x80])
+    assert Reading(raw=0x60, states=0x08, threshold=True).encode() == bytes([0x60, 0xC0, 0xC8])
+    assert Reading(available=False, threshold=True).encode() == bytes([0x00, 0xE0, 0xC0])
     assert Reading(states=0x0102).encode() == bytes([0x00, 0xC0, 0x02, 0x81])
     assert Reading(available=False).encode() == bytes([0x00, 0xE0, 0x00, 0x80])

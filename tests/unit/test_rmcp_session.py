@@ -334,13 +334,26 @@ def test_rmcpplus_login_and_requests_for_every_suite(make_bmc: MakeBmc, suite: i
 def test_default_suites_log_in_and_suite_17_is_sha256(bmc: Bmc, wire: Wire,
                                                        caplog: pytest.LogCaptureFixture):
     caplog.set_level(logging.INFO, logger="pybmc.session")
-    for suite in (1, 2, 3, 17):
+    for suite in (3, 17):
         client = PlusClient(wire, suite=suite, console_sid=0x100 + suite).login()
         assert client.request(*GET_DEVICE_ID)[0] == 0
-    assert len(bmc.sessions.sessions) == 4
+    assert len(bmc.sessions.sessions) == 2
     opened = [r.getMessage() for r in caplog.records if "opened" in r.getMessage()]
-    assert len(opened) == 4
+    assert len(opened) == 2
     assert "suite 17" in opened[-1] and "'admin'" in opened[-1] and "127.0.0.1:40000" in opened[-1]
+
+
+@pytest.mark.parametrize(("suite", "status"), [
+    (0, RmcpStatus.INVALID_AUTHENTICATION_ALGORITHM),  # no enabled suite skips RAKP auth
+    (1, RmcpStatus.INVALID_INTEGRITY_ALGORITHM),  # none of 3, 17 goes without integrity
+    (2, RmcpStatus.INVALID_CONFIDENTIALITY_ALGORITHM),  # nor without AES
+])
+def test_weak_suites_are_refused_by_default_and_served_when_configured(
+        make_bmc: MakeBmc, tmp_path: Path, suite: int, status: int):
+    assert PlusClient(Wire(make_bmc().sessions), suite=suite).open()[1] == status
+    bmc = make_bmc(tmp_path / "weak", security={"cipher_suites": [suite, 3, 17]})
+    client = PlusClient(Wire(bmc.sessions), suite=suite).login()
+    assert client.request(*GET_DEVICE_ID)[0] == 0
 
 
 def test_open_session_answers_highest_with_the_channel_limit(wire: Wire):
@@ -416,12 +429,16 @@ def test_wrong_password_fails_at_rakp3_with_status_0f(bmc: Bmc, wire: Wire,
     assert any("bad password for user 'admin'" in r.getMessage() for r in caplog.records)
 
 
-def test_console_error_in_rakp3_ends_the_login_silently(bmc: Bmc, wire: Wire):
+def test_console_error_in_rakp3_ends_the_login_silently(bmc: Bmc, wire: Wire,
+                                                        caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO, logger="pybmc.session")
     client = PlusClient(wire)
     client.open()
     client.rakp1()
     assert client.rakp3(status=RmcpStatus.INVALID_INTEGRITY_CHECK_VALUE) is None
     assert not bmc.sessions.sessions_by_id
+    assert any("wrong password for user 'admin' (the console found RAKP 2's HMAC invalid)"
+               in r.getMessage() for r in caplog.records)
 
 
 def test_role_above_the_user_limit_is_clamped(wire: Wire):
@@ -521,11 +538,19 @@ def test_sessionless_rmcpplus_and_v15_cipher_suite_listing(wire: Wire):
     packet = parse_rmcpplus(body_of(reply))
     assert (packet.payload_type, packet.session_id, packet.authenticated) == (0, 0, False)
     _, _, cc, data = decode_response(packet.payload)
+    assert cc == 0 and data == bytes.fromhex("01 c00301 4181 c01103 4481")  # suites 3, 17
+    cc, more = V15Client(wire).sessionless(0x06, 0x54, b"\x0e\x00\x81")
+    assert (cc, more) == (0, b"\x01")  # a short (here empty) chunk ends the list
+    cc, algorithms = V15Client(wire).sessionless(0x06, 0x54, b"\x0e\x00\x00")
+    assert (cc, algorithms) == (0, bytes.fromhex("01 0103 4144 81"))
+
+
+def test_cipher_suite_listing_shows_weak_suites_only_when_configured(make_bmc: MakeBmc):
+    wire = Wire(make_bmc(security={"cipher_suites": [1, 2, 3, 17]}).sessions)
+    cc, data = V15Client(wire).sessionless(0x06, 0x54, b"\x0e\x00\x80")
     assert cc == 0 and data == bytes.fromhex("01 c00101 4080 c00201 4180 c00301 4181 c0")
     cc, more = V15Client(wire).sessionless(0x06, 0x54, b"\x0e\x00\x81")
     assert (cc, more) == (0, bytes.fromhex("01 11034481"))
-    cc, algorithms = V15Client(wire).sessionless(0x06, 0x54, b"\x0e\x00\x00")
-    assert (cc, algorithms) == (0, bytes.fromhex("01 0103 404144 8081"))
 
 
 def test_sessionless_requests_run_at_privilege_none(wire: Wire):
@@ -619,8 +644,8 @@ def test_table_full_refuses_with_status_01(make_bmc: MakeBmc):
 def test_abandoned_half_open_logins_never_block_a_real_one(make_bmc: MakeBmc):
     bmc = make_bmc(security={"max_sessions": 4})
     wire = Wire(bmc.sessions)
-    for n in range(100):
-        PlusClient(wire, console_sid=1000 + n).open()
+    for n in range(100):  # from many addresses: one source would soon be throttled
+        PlusClient(wire, console_sid=1000 + n, addr=(f"127.0.1.{n}", 40000)).open()
         wire.now += 0.01
     assert len(bmc.sessions.sessions_by_id) <= 8
     assert PlusClient(wire, console_sid=5).login().request(*GET_DEVICE_ID)[0] == 0
@@ -652,7 +677,9 @@ def test_sol_payload_event_and_send_payload(bmc: Bmc, wire: Wire):
 
 # ============================================================================ IPMI 1.5
 @pytest.mark.parametrize("auth_type", [AuthType.MD5, AuthType.MD2, AuthType.PASSWORD])
-def test_v15_login_and_requests(bmc: Bmc, wire: Wire, auth_type: int):
+def test_v15_login_and_requests(make_bmc: MakeBmc, auth_type: int):
+    bmc = make_bmc(security={"auth_types": ["md2", "md5", "password"]})
+    wire = Wire(bmc.sessions)
     client = V15Client(wire, auth_type=auth_type).login(privilege=4)
     [session] = bmc.sessions.sessions
     assert session.privilege == Privilege.USER  # IPMI 1.5 sessions start at USER
@@ -665,11 +692,17 @@ def test_v15_login_and_requests(bmc: Bmc, wire: Wire, auth_type: int):
     assert client.request(*GET_DEVICE_ID) is None
 
 
-def test_v15_auth_type_none_only_when_enabled(tmp_path: Path, make_bmc: MakeBmc, wire: Wire):
-    assert V15Client(wire, auth_type=AuthType.NONE).get_challenge() == 0xCC
-    bmc = make_bmc(tmp_path / "b", security={"auth_types": ["none", "md5"]})
-    client = V15Client(Wire(bmc.sessions), auth_type=AuthType.NONE).login()
+@pytest.mark.parametrize("auth_type", [AuthType.NONE, AuthType.MD2, AuthType.PASSWORD])
+def test_v15_weak_auth_types_only_when_enabled(make_bmc: MakeBmc, tmp_path: Path,
+                                               auth_type: int):
+    wire = Wire(make_bmc().sessions)
+    assert V15Client(wire, auth_type=auth_type).get_challenge() == 0xCC
+    assert V15Client(wire).login().request(*GET_DEVICE_ID)[0] == 0  # MD5 is on by default
+    name = {AuthType.NONE: "none", AuthType.MD2: "md2", AuthType.PASSWORD: "password"}
+    bmc = make_bmc(tmp_path / "weak", security={"auth_types": [name[auth_type]]})
+    client = V15Client(Wire(bmc.sessions), auth_type=auth_type).login()
     assert client.request(*GET_DEVICE_ID)[0] == 0
+    assert V15Client(Wire(bmc.sessions)).get_challenge() == 0xCC  # MD5 was not named
 
 
 def test_v15_unknown_and_null_users(wire: Wire):
@@ -789,7 +822,9 @@ FUZZ_STATE: dict[str, Any] = {}
 def fuzz_bmc(factory: pytest.TempPathFactory, make_bmc: MakeBmc) -> Bmc:
     """One BMC with two live sessions shared by every fuzz example."""
     if "bmc" not in FUZZ_STATE:
-        bmc = make_bmc(factory.mktemp("fuzz"))
+        # Every example arrives at the same `now`: a login bucket would soon be empty and
+        # the login code no longer explored.
+        bmc = make_bmc(factory.mktemp("fuzz"), security={"login_rate": 0})
         wire = Wire(bmc.sessions)
         FUZZ_STATE.update(bmc=bmc, plus=PlusClient(wire, suite=17).login(),
                           v15=V15Client(wire).login())
@@ -839,9 +874,9 @@ def in_band(bmc: Bmc, cmd: int, data: bytes) -> bytes:
 def test_get_channel_auth_caps_forms_and_refusals(bmc: Bmc, wire: Wire):
     client = V15Client(wire)
     cc, v15 = client.sessionless(0x06, 0x38, b"\x0e\x04")
-    assert (cc, v15) == (0, bytes([1, 0x16, 0x04, 0, 0, 0, 0, 0]))  # MD2, MD5, password
+    assert (cc, v15) == (0, bytes([1, 0x04, 0x04, 0, 0, 0, 0, 0]))  # MD5 only
     cc, v20 = client.sessionless(0x06, 0x38, b"\x8e\x02")
-    assert (cc, v20) == (0, bytes([1, 0x96, 0x04, 0x03, 0, 0, 0, 0]))
+    assert (cc, v20) == (0, bytes([1, 0x84, 0x04, 0x03, 0, 0, 0, 0]))
     assert client.sessionless(0x06, 0x38, b"\x8e\x00")[0] == 0xCC  # privilege 0
     assert client.sessionless(0x06, 0x38, b"\x8e\x06")[0] == 0xCC
     assert client.sessionless(0x06, 0x38, b"\x80\x04")[0] == 0xCC  # channel 0 is not LAN
@@ -852,6 +887,15 @@ def test_get_channel_auth_caps_forms_and_refusals(bmc: Bmc, wire: Wire):
     # In-band, "this channel" is the system interface: no LAN authentication there.
     assert in_band(bmc, 0x38, b"\x8e\x03")[0] == 0xCC
     assert in_band(bmc, 0x38, b"\x81\x03")[:2] == b"\x00\x01"
+
+
+def test_get_channel_auth_caps_follows_the_configured_auth_types(make_bmc: MakeBmc):
+    wire = Wire(make_bmc(security={"auth_types": ["none", "md2", "md5", "password"]}).sessions)
+    assert V15Client(wire).sessionless(0x06, 0x38, b"\x8e\x04") == (
+        0, bytes([1, 0x97, 0x04, 0x03, 0, 0, 0, 0]))
+    wire = Wire(make_bmc(security={"auth_types": []}).sessions)  # no IPMI 1.5 at all
+    assert V15Client(wire).sessionless(0x06, 0x38, b"\x8e\x04") == (
+        0, bytes([1, 0x80, 0x04, 0x02, 0, 0, 0, 0]))
 
 
 def test_get_channel_auth_caps_reports_null_and_anonymous_users(bmc: Bmc, wire: Wire):
@@ -908,7 +952,9 @@ def test_a_spoofed_rakp3_abort_from_another_address_leaves_the_login_pending(wir
     assert rakp4 is not None and rakp4[1] == 0
 
 
-def test_a_packet_without_integrity_never_moves_the_reply_address(bmc: Bmc, wire: Wire):
+def test_a_packet_without_integrity_never_moves_the_reply_address(make_bmc: MakeBmc):
+    bmc = make_bmc(security={"cipher_suites": [1]})
+    wire = Wire(bmc.sessions)
     client = PlusClient(wire, suite=1).login()  # suite 1: RAKP-HMAC-SHA1, no integrity
     [session] = bmc.sessions.sessions
     injected = client.seal(0, client.message(0x06, 0x01, b""))

@@ -75,8 +75,8 @@ CONFIGURED_LAN = {
 
 LAN_DEFAULTS = {
     0: "00",
-    1: "16",  # MD2, MD5, password (the config's default auth types)
-    2: "1616161616",
+    1: "04",  # MD5 (the config's default auth types)
+    2: "0404040404",
     3: "0a010203",
     4: "01",
     5: "525400123456",
@@ -96,9 +96,9 @@ LAN_DEFAULTS = {
     19: "00" * 13,
     20: "2381",  # VLAN 0x123, enabled
     21: "00",
-    22: "04",
-    23: "0001020311",
-    24: "004444000000000000",
+    22: "02",
+    23: "000311",  # suites 3 and 17
+    24: "004400000000000000",
     25: "00000000",
     26: "000000000000",
 }
@@ -144,7 +144,7 @@ def test_cipher_suite_parameters_follow_config(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- LAN set / get
 LAN_VALUES = [
     (2, "0004040404"),
-    (2, "1616161616"),
+    (2, "0000000000"),
     (3, "c0a87b04"),
     (4, "00"),
     (4, "02"),
@@ -347,8 +347,39 @@ def test_settings_survive_a_restart(tmp_path: Path) -> None:
     assert second.state.lan["19.2"] == bytes([2, 0, 0, 10, 0, 0, 1]) + bytes(6)
 
 
+def test_auth_type_enables_take_only_the_configured_types(tmp_path: Path, bmc: Bmc) -> None:
+    assert set_lan(bmc, 2, bytes.fromhex("1616161616"))[0] == 0xCC  # MD2, password: not on
+    wide = Bmc(make_config(tmp_path / "wide",
+                           security={"auth_types": ["md2", "md5", "password"]}))
+    assert set_lan(wide, 2, bytes.fromhex("1616161616")) == OK
+    assert get_lan(wide, 2) == REV + bytes.fromhex("1616161616")
+
+
+def test_stored_auth_enables_beyond_the_config_are_not_served(tmp_path: Path) -> None:
+    """State from a BMC that ran with MD2/password on: the config now names MD5 only."""
+    wide = Bmc(make_config(tmp_path, security={"auth_types": ["md2", "md5", "password"]}))
+    assert set_lan(wide, 2, bytes.fromhex("1616161616")) == OK
+    narrow = Bmc(make_config(tmp_path))
+    assert narrow.state.lan["2"] == bytes.fromhex("1616161616")
+    assert narrow.lan.auth_types_enabled(Privilege.ADMINISTRATOR) == 0x04
+
+
+def test_cipher_privileges_reset_when_the_suite_list_changes(tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture
+                                                             ) -> None:
+    old = Bmc(make_config(tmp_path, security={"cipher_suites": [1, 2, 3, 17]}))
+    assert set_lan(old, 24, bytes.fromhex("004044000000000000")) == OK  # suite 1 off
+    again = Bmc(make_config(tmp_path, security={"cipher_suites": [1, 2, 3, 17]}))
+    assert again.lan.cipher_suite_max_privilege(1) == Privilege.NONE  # kept across restarts
+    new = Bmc(make_config(tmp_path))  # suites 3, 17: entry 0 is suite 3 now
+    assert new.lan.cipher_suite_max_privilege(3) == Privilege.ADMINISTRATOR
+    assert new.lan.cipher_suite_max_privilege(17) == Privilege.ADMINISTRATOR
+    assert "cipher suite privilege levels (LAN parameter 24) reset" in caplog.text
+
+
 # --------------------------------------------------------------------------- session layer
-def test_auth_type_enables_feed_the_session_layer(bmc: Bmc) -> None:
+def test_auth_type_enables_feed_the_session_layer(tmp_path: Path) -> None:
+    bmc = Bmc(make_config(tmp_path, security={"auth_types": ["md2", "md5", "password"]}))
     assert bmc.lan.auth_types_enabled(Privilege.ADMINISTRATOR) == 0x16
     # `ipmitool lan set 1 auth admin md5` (bmcsetup): read, change the admin byte, write.
     current = bytearray(get_lan(bmc, 2)[2:])
@@ -358,7 +389,8 @@ def test_auth_type_enables_feed_the_session_layer(bmc: Bmc) -> None:
     assert bmc.lan.auth_types_enabled(Privilege.USER) == 0x16
 
 
-def test_cipher_privileges_feed_the_session_layer(bmc: Bmc) -> None:
+def test_cipher_privileges_feed_the_session_layer(tmp_path: Path) -> None:
+    bmc = Bmc(make_config(tmp_path, security={"cipher_suites": [1, 2, 3, 17]}))
     assert bmc.lan.cipher_suite_max_privilege(1) == Privilege.ADMINISTRATOR
     assert bmc.lan.cipher_suite_max_privilege(17) == Privilege.ADMINISTRATOR
     # bmcsetup on suites 1,2,3,17 writes XaaaXXXXXXXXXXX: entry 0 (suite 1) off.

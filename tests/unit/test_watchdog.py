@@ -419,9 +419,12 @@ def test_watchdog_power_cycle_is_restart_cause_watchdog(tmp_path: Path):
     assert chassis(bmc, 0x02, b"\x01") == "00"
     set_timer(bmc, "04 03 00 00 0a 00")  # SMS/OS, power cycle, 1 s
     run(bmc, 0x22, now=T0)
+    kinds: list[str] = []
+    listener = bmc._on_power_event
+    bmc.power.set_listener(lambda e: (kinds.append(e.kind), listener(e))[1])
     bmc.clock.advance(1)
     bmc.handle_timer(T0 + 1)
-    assert not bmc.power.is_on()
+    assert kinds == ["off"], "the power went off; the state reads on until the cycle ends"
     run_timers(bmc, bmc.clock, 0.01)
     assert bmc.power.is_on(), "the cycle powers the machine up again"
     assert chassis(bmc, 0x07) == "000400"

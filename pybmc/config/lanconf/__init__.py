@@ -47,16 +47,20 @@ def translate_files(lan_conf: Path, emu: Path | None = None) -> Translation:
         "directory) are not read: the users below are the lan.conf's.",
     ]
     variables: dict[str, str] = {}
-    lan = LanConfTranslator(doc, notes)
-    for line in read_lines(lan_conf, lan_conf.name, variables, notes, emu=False):
-        lan.feed(line)
-    lan.finish(lan_conf.name)
+    lan = LanConfTranslator(doc, notes, lan_conf.parent)
+    try:
+        for line in read_lines(lan_conf, str(lan_conf), variables, notes, emu=False):
+            lan.feed(line)
+        lan.finish(str(lan_conf))
+    except LanConfError as err:
+        err.warnings = tuple(notes.items)  # what was found before, for the user to see
+        raise
     if emu is None:
         notes.warn(None, "no .emu file given (--emu): identity, sensors, SEL and FRU take "
                          "pybmc's defaults")
     else:
         emulator = EmuTranslator(doc, notes, emu.parent)
-        for line in read_lines(emu, emu.name, dict(variables), notes, emu=True):
+        for line in read_lines(emu, str(emu), dict(variables), notes, emu=True):
             emulator.feed(line)
         emulator.finish()
     return Translation(doc.render(), tuple(notes.items))
@@ -90,6 +94,8 @@ def import_lanconf_command(lan_conf: Path, emu: Path | None) -> int:
     try:
         result = translate_files(lan_conf, emu)
     except LanConfError as err:
+        for warning in err.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         print(f"pybmc: {err}", file=sys.stderr)
         return 2
     for warning in result.warnings:

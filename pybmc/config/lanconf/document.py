@@ -37,8 +37,8 @@ class Table:
         return any(e.key == key for e in self.entries)
 
 
-ORDER = ("bmc", "users", "security", "identity", "power", "qemu", "sol", "sel", "fru",
-         "fru.chassis", "fru.board", "fru.product", "sensors")
+ORDER = ("bmc", "users", "security", "lan", "identity", "power", "qemu", "in_band", "sol",
+         "sel", "fru", "fru.chassis", "fru.board", "fru.product", "sensors")
 
 
 @dataclass
@@ -46,7 +46,6 @@ class Document:
     header: list[str] = field(default_factory=list)
     tables: dict[str, Table] = field(default_factory=dict)
     arrays: dict[str, list[Table]] = field(default_factory=dict)
-    trailer: list[str] = field(default_factory=list)  # what has no pybmc key (yet)
 
     def table(self, name: str) -> Table:
         return self.tables.setdefault(name, Table(name))
@@ -68,8 +67,6 @@ class Document:
                 out.append(f"[[{name}]]" if table.array else f"[{name}]")
                 out += [_entry(entry) for entry in table.entries]
                 out.append("")
-        if self.trailer:
-            out += [f"# {line}".rstrip() for line in self.trailer] + [""]
         return "\n".join(out).rstrip() + "\n"
 
 

@@ -15,7 +15,10 @@ MAX_INCLUDE_DEPTH = 8
 
 
 class LanConfError(Exception):
-    """A problem that makes translation impossible, phrased as one line naming the file."""
+    """A problem that makes translation impossible, phrased as one line naming the file.
+    `warnings` are the notes gathered before it (the lines already found untranslatable)."""
+
+    warnings: tuple[str, ...] = ()
 
 
 # ====================================================================== lexer
@@ -148,7 +151,7 @@ def _include(line: Line, current: Path, variables: dict[str, str], notes: Notes,
     if not target.is_file():
         notes.warn(line, f"skipped: included file {target} does not exist")
         return
-    yield from read_lines(target, target.name, variables, notes, True, depth + 1)
+    yield from read_lines(target, str(target), variables, notes, True, depth + 1)
 
 
 # ====================================================================== value readers

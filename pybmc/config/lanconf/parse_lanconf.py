@@ -1,15 +1,22 @@
 """lan.conf directives (name, startlan ... endlan, user, startcmd, ...) become [bmc], [[users]],
-[security], [power] and [sol] entries, or warnings naming their line."""
+[security], [lan], [power], [in_band] and [sol] entries, or warnings naming their line.
+
+Relative paths in the lan.conf (the `startcmd` and its arguments, the `lan_config_program`)
+are resolved against the lan.conf's directory, where ipmi_sim users start ipmi_sim: pybmc
+runs commands from its own working directory, which is usually another one.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import shlex
 import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from pybmc.config.lanconf.document import Document, Table, toml_value
+from pybmc.config.lanconf.document import Document, Table
 from pybmc.config.lanconf.lexer import (
     BMC_IPMB,
     BOOLEANS,
@@ -41,15 +48,17 @@ class LanState:
     in_lan: Line | None = None  # the open startlan line
     lan_done: bool = False
     address: Line | None = None
+    address_refused: tuple[Line, str] | None = None  # an addr pybmc cannot serve, and why
     auths: dict[str, tuple[Line, list[str]]] = field(default_factory=dict)
     startcmd: Line | None = None
     power_lines: list[Line] = field(default_factory=list)  # startnow/poweroff_wait/kill_wait
 
 
 class LanConfTranslator:
-    def __init__(self, doc: Document, notes: Notes) -> None:
+    def __init__(self, doc: Document, notes: Notes, base_dir: Path) -> None:
         self.doc = doc
         self.notes = notes
+        self.base_dir = base_dir.absolute()  # relative paths in the file start here
         self.state = LanState()
         self.handlers: dict[str, Callable[[Line], None]] = {
             "name": self.name, "set_working_mc": self.set_working_mc,
@@ -93,6 +102,9 @@ class LanConfTranslator:
         if self.state.in_lan is not None:
             self.notes.warn(self.state.in_lan, "startlan without endlan; translated anyway")
             self.endlan(self.state.in_lan)
+        if self.state.address is None and self.state.address_refused is not None:
+            line, reason = self.state.address_refused
+            raise LanConfError(f"{line.where}: {line.text}: {reason}")
         if self.state.address is None:
             raise LanConfError(f"{source}: no `startlan` block with an `addr`: pybmc needs the "
                                "address the BMC answers on")
@@ -193,20 +205,20 @@ class LanConfTranslator:
         if codec != "vm":
             raise Skip(f"serial codec {codec or '(none)'!r}: pybmc's in-band interface is the "
                        "QEMU ipmi-bmc-extern (VM) codec only")
-        host, port = arg(line, 2, "the address"), arg(line, 3, "the port")
-        self.doc.trailer += [
-            f"{line.where}: {line.text}",
-            f"  QEMU's ipmi-bmc-extern connects to {host}:{port} for the guest's in-band IPMI.",
-            "  With [power] backend = \"qemu\", pybmc adds that device and its socket itself",
-            "  ([qemu] in_band = true). A pybmc key to listen on a fixed host:port for a QEMU",
-            "  you start yourself is not final yet; until then use the qemu backend.",
-            f"  in_band_listen = \"tcp:{host}:{port}\"   # (not a pybmc key yet)",
-        ]
         if "connect" in tokens:
-            self.notes.warn(line, "`connect` (the BMC dialling QEMU) is not supported: QEMU "
-                                  "connects to pybmc")
-        self.notes.warn(line, "in-band VM codec: no pybmc key yet for a fixed listener; see "
-                              "the comment at the end of the output")
+            raise Skip("`connect` (the BMC dialling QEMU) is not supported: QEMU connects to "
+                       "pybmc (give QEMU's chardev `reconnect=N` instead of `server`)")
+        host = resolve_ipv4(arg(line, 2, "the address"))
+        port = c_int(arg(line, 3, "the port"), "port")
+        if not 0 < port < 65536:
+            raise Skip(f"port {port} is not 1..65535")
+        self.doc.table("in_band").set("listen", f"tcp:{host}:{port}",
+                                      f"{line.where}: QEMU's ipmi-bmc-extern connects here")
+        if not ipaddress.ip_address(host).is_loopback:
+            self.notes.warn(line, f"in-band listener on {host}: pybmc listens for the VM's "
+                                  "link on loopback addresses only (anything that connects "
+                                  "acts as the host's administrator); use 127.0.0.1 here and "
+                                  "in QEMU's -chardev")
 
     def sol(self, line: Line) -> None:
         self._for_bmc(line)
@@ -250,7 +262,10 @@ class LanConfTranslator:
         power.set("backend", "command", line.where)
         # ipmi_sim runs `/bin/sh -c "exec CMD"`; pybmc runs `/bin/sh -c CMD` in a session of
         # its own and signals the whole process group, so the VM gets the signals either way.
-        power.set("command_on", str(command), "run by /bin/sh -c, as ipmi_sim did")
+        # The command (./CN1-qemu.sh) and its arguments (disk images, ifup scripts) were
+        # relative to where ipmi_sim was started: the lan.conf's directory.
+        power.set("command_on", f"cd {shlex.quote(str(self.base_dir))} && {command}",
+                  "run by /bin/sh -c from the lan.conf's directory")
         self.state.startcmd = line
 
     def power_option(self, line: Line) -> None:
@@ -291,7 +306,11 @@ class LanConfTranslator:
         if self.state.address is not None:
             raise Skip("a second addr (ipmi_sim refuses it too: \"LAN address already set\")")
         host = arg(line, 1, "the address")
-        address = resolve_ipv4(host)
+        try:
+            address = resolve_ipv4(host)
+        except Skip as why:
+            self.state.address_refused = (line, str(why))
+            raise
         bmc = self.doc.table("bmc")
         bmc.set("address", address, f"{line.where}: {line.text}")
         if len(line.tokens) > 2:
@@ -393,16 +412,28 @@ class LanConfTranslator:
     def lan_config_program(self, line: Line) -> None:
         if self._lan_block_skipped():
             return
-        program = arg(line, 1, "the program")
-        self.doc.trailer += [
-            f"{line.where}: {line.text}",
-            "  pybmc keeps the LAN parameters (IP address, MAC, netmask, gateways) itself",
-            "  and persists what clients set. A hook that runs a program like this on",
-            "  changes is not supported yet; initial values go in [lan] (see docs/config.md).",
-            f"  config_program = {toml_value(str(program))}   # (not a pybmc key yet)",
-        ]
-        raise Skip("lan_config_program has no pybmc equivalent yet; LAN parameters live in "
-                   "pybmc's state ([lan] sets their initial values)")
+        program = str(arg(line, 1, "the program"))
+        try:
+            words = shlex.split(program)
+        except ValueError as err:
+            raise Skip(f"cannot split {program!r} into words: {err}") from None
+        if not words:
+            raise Skip("the program is empty")
+        resolved = self.resolve_path(words[0])
+        if resolved != words[0]:
+            program = shlex.join([resolved, *words[1:]])
+        lan = self.doc.table("lan")
+        lan.set("config_program", program, line.where)
+        lan.notes.append(f"{line.where}: pybmc runs it with `set ip_addr ...` when a client "
+                         "changes the address, as ipmi_sim did; it never runs `get`: pybmc "
+                         "keeps the LAN parameters itself")
+
+    def resolve_path(self, word: str) -> str:
+        """A relative path (one with a `/`) made absolute against the lan.conf's directory;
+        a bare command name is left to PATH, as the shell would."""
+        if "/" not in word or word.startswith("/"):
+            return word
+        return str(self.base_dir / word)
 
 
 def resolve_ipv4(host: str) -> str:
@@ -411,7 +442,8 @@ def resolve_ipv4(host: str) -> str:
     except ValueError:
         address = None
     if isinstance(address, ipaddress.IPv6Address):
-        raise Skip(f"{host} is IPv6; pybmc serves IPv4 addresses")
+        raise Skip(f"{host} is an IPv6 address: IPv6 is not supported (pybmc serves IPv4 "
+                   "addresses only)")
     if address is not None:
         return str(address)
     if host == "localhost":

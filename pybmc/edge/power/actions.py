@@ -47,9 +47,13 @@ class QueuedActions(Untimed):
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pending = 0
+        self._cycles = 0  # power cycles accepted and not finished
 
     def is_on(self) -> bool:
-        return bool(self._on)
+        """On, or committed to being on: a power cycle reads on from the moment it is
+        accepted (its off half included), as one transition, so a client polling the power
+        status after `power cycle` never sees an off it did not ask for."""
+        return bool(self._on) or self._cycles > 0
 
     def set_listener(self, listener: PowerListener) -> None:
         self._listener = listener
@@ -69,6 +73,8 @@ class QueuedActions(Untimed):
             PowerAction.RESET: lambda: self._hard_reset(event_cause(cause, "hard reset")),
             PowerAction.DIAG: self._diagnostic_interrupt,
         }
+        if action is PowerAction.CYCLE:
+            self._cycles += 1
         self._submit(operations[action], f"power {action.name.lower()}")
 
     def _check_request(self, action: PowerAction) -> None:
@@ -77,10 +83,13 @@ class QueuedActions(Untimed):
 
     async def _power_cycle(self, cause: str) -> None:
         """Off (if on), the cycle interval, on: power-cycling an off machine powers it on."""
-        if self._is_running():
-            await self._hard_off(cause)
-            await asyncio.sleep(self.cycle_interval)
-        await self._power_on(cause)
+        try:
+            if self._is_running():
+                await self._hard_off(cause)
+                await asyncio.sleep(self.cycle_interval)
+            await self._power_on(cause)
+        finally:
+            self._cycles -= 1
 
     async def _drain(self, budget: float) -> None:
         """Wait (at most `budget` seconds) for queued actions, so none is cut in half."""
@@ -142,6 +151,7 @@ class QueuedActions(Untimed):
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        self._cycles = 0  # a cycle cancelled before it started never counted itself out
 
     # ---------------------------------------------------------------- events out
     def _set_on(self, on: bool, cause: str) -> None:

@@ -55,12 +55,13 @@ from pybmc.edge.power.process import (
 from pybmc.edge.power.qemu_argv import (
     RunPaths,
     argument_warnings,
+    boot_devices,
     build_command,
     opt_path,
     split_boot_option,
     user_sets_accel,
 )
-from pybmc.edge.power.qemu_boot import apply_boot_choice
+from pybmc.edge.power.qemu_boot import BootOrder
 from pybmc.edge.power.qemu_probe import kvm_works, qemu_version
 from pybmc.model.power import BootChoice, PowerAction, PowerError
 from pybmc.wire.codes import Cc
@@ -104,7 +105,8 @@ class QemuPower(QueuedActions):
         # Set by the in-band (ipmi-bmc-extern) listener to the Unix socket it listens on,
         # before the VM starts; see in_band_args().
         self.in_band_path: str | None = None
-        self._base_order, self._user_args = split_boot_option(config.args)
+        base_order, self._user_args = split_boot_option(config.args)
+        self._boot_order = BootOrder(name, base_order, boot_devices(self._user_args)[0])
         self._proc: WatchedProcess | None = None
         self._qmp: QMPClient | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -113,7 +115,6 @@ class QemuPower(QueuedActions):
         self._launch_failure: str | None = None
         self._expected_exit: str | None = None
         self._hop_deadline = 0.0
-        self._cmos_order: str | None = None
         self._version: tuple[int, int, int] | None = None
         # Awaited after QMP is up and before `cont`: the console wiring sets it so the SOL
         # socket is read before the guest writes its first lines.
@@ -308,7 +309,7 @@ class QemuPower(QueuedActions):
         # Every state change happens before the first await: a power-on queued behind this
         # must never see the old process, nor have its "on" overwritten by our "off".
         self._proc = None
-        self._cmos_order = None
+        self._boot_order.forget()
         self._hop_deadline = 0.0
         remove_stale(self.paths.pid_file)
         if self._expected_exit is not None:
@@ -326,20 +327,23 @@ class QemuPower(QueuedActions):
         await self._detach_qmp()
 
     # ---------------------------------------------------------------- firmware
-    async def _apply_boot_choice(self, choice: BootChoice) -> None:
-        self._cmos_order = await apply_boot_choice(self.name, self._qmp_execute, choice,
-                                                   self._base_order, self._cmos_order)
+    async def _apply_boot_choice(self, choice: BootChoice) -> bool:
+        """Set the order; True when it counts only after a machine reset (bootindex)."""
+        return await self._boot_order.apply(self._qmp_execute, choice)
 
-    async def _reset_and_run(self, expect_hop: bool) -> None:
-        """A warm reset that ends with the VM running. set-action reboot=shutdown turns any
-        reset into a pause, ours included, so it is lifted around our own system_reset."""
-        if await self._status() == "running":
-            await self._qmp_execute("stop")
+    async def _system_reset(self) -> None:
+        # set-action reboot=shutdown turns any reset into a pause, ours included.
         await self._qmp_execute("set-action", {"reboot": "reset"})
         try:
             await self._qmp_execute("system_reset")
         finally:
             await self._qmp_execute("set-action", {"reboot": "shutdown"})
+
+    async def _reset_and_run(self, expect_hop: bool) -> None:
+        """A warm reset that ends with the VM running."""
+        if await self._status() == "running":
+            await self._qmp_execute("stop")
+        await self._system_reset()
         if expect_hop:
             self._hop_deadline = asyncio.get_running_loop().time() + HOP_WINDOW
         await self._qmp_execute("cont")
@@ -405,9 +409,10 @@ class QemuPower(QueuedActions):
         self._attach_qmp(client)
         try:
             await self._qmp_execute("set-action", {"shutdown": "pause", "reboot": "shutdown"})
-            self._cmos_order = self._base_order
+            self._boot_order.launched()
             self._set_on(True, cause)
-            await self._apply_boot_choice(self._take_boot_choice(cause))
+            if await self._apply_boot_choice(self._take_boot_choice(cause)):
+                await self._system_reset()  # still in prelaunch: fw_cfg gets the new order
             # The SOL console connects first (SolManager sets the hook): QEMU drops serial
             # output that nobody reads, so a guest running before it would lose its first lines.
             if self.before_run is not None:
@@ -539,7 +544,8 @@ class QemuPower(QueuedActions):
             self._submit(self._finish_interrupted_start, "power on")
 
     async def _finish_interrupted_start(self) -> None:
-        await self._apply_boot_choice(self._take_boot_choice("power on (resumed)"))
+        if await self._apply_boot_choice(self._take_boot_choice("power on (resumed)")):
+            await self._system_reset()
         await self._qmp_execute("cont")
 
     async def stop(self, leave_running: bool = True) -> None:

@@ -3,7 +3,8 @@
 pybmc adds a QMP socket, the first serial port as a raw Unix socket for SOL, -uuid = the BMC's
 System GUID, -name, -display none when no display is given, an accelerator unless the args
 choose one, -S and -no-shutdown; a `-boot order=` of the user's becomes the base boot order
-that boot overrides change (see pybmc.edge.power.qemu).
+that boot overrides change (see pybmc.edge.power.qemu). `-device` entries with an `id=` and a
+`bootindex=` are the boot devices an override reorders instead (see boot_devices).
 """
 
 from __future__ import annotations
@@ -19,10 +20,20 @@ DEFAULT_BOOT_ORDER = "cad"  # QEMU's own default for PC machines
 MAX_BOOT_ORDER = 3  # CMOS holds three boot entries
 BOOT_LETTERS = {"floppy": "a", "disk": "c", "cdrom": "d", "pxe": "n"}
 SERIAL_ID = "pybmc-serial"
+NIC_PREFIXES = ("e1000", "rtl8139", "pcnet", "vmxnet", "ne2k", "i8255", "igb", "tulip")
 
 # Options that mean "the user chose the accelerator / display / identity themselves".
 ACCEL_OPTIONS = ("-accel", "-enable-kvm", "-no-kvm")
 DISPLAY_OPTIONS = ("-display", "-nographic", "-vnc", "-spice", "-curses", "-sdl")
+
+
+@dataclass(frozen=True)
+class BootDevice:
+    """A `-device ...,id=ID,bootindex=N` of the user's args, by the IPMI boot device it is."""
+
+    id: str
+    kind: str  # pxe | disk | cdrom | floppy | other (never chosen, only kept in order)
+    bootindex: int  # as configured; -1 when the device has none
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,42 @@ def _option_values(args: Sequence[str], *names: str) -> list[str]:
 
 def has_option(args: Sequence[str], *names: str) -> bool:
     return any(arg in names for arg in args)
+
+
+def device_kind(driver: str) -> str:
+    """The IPMI boot device a QEMU device driver is (by name: NICs, disks, CD-ROMs)."""
+    if driver.endswith("-cd"):
+        return "cdrom"
+    if driver == "floppy":
+        return "floppy"
+    if ("blk" in driver or driver.endswith("-hd")
+            or driver in ("nvme", "usb-storage", "scsi-block", "scsi-disk")):
+        return "disk"
+    if "net" in driver or driver.startswith(NIC_PREFIXES):
+        return "pxe"
+    return "other"
+
+
+def boot_devices(args: Sequence[str]) -> tuple[list[BootDevice], list[str]]:
+    """The devices whose bootindex an override may change (id= and a known kind), and the
+    drivers of those with a bootindex but no id (which stay where they are)."""
+    devices: list[BootDevice] = []
+    unnamed: list[str] = []
+    for value in _option_values(args, "-device"):
+        driver, _, rest = value.partition(",")
+        options = dict(item.partition("=")[::2] for item in rest.split(",") if item)
+        try:
+            index = int(options.get("bootindex", "-1"))
+        except ValueError:
+            index = -1
+        if "id" not in options:
+            if index >= 0:
+                unnamed.append(driver)
+            continue
+        kind = device_kind(driver)
+        if index >= 0 or kind != "other":
+            devices.append(BootDevice(options["id"], kind, index))
+    return devices, unnamed
 
 
 def user_sets_accel(args: Sequence[str]) -> bool:
@@ -145,9 +192,14 @@ def opt_path(path: Path | str) -> str:
 def argument_warnings(user_args: Sequence[str], config_args: Sequence[str]) -> list[str]:
     """What in the user's args works against the BMC (each logged once at launch)."""
     warnings = []
-    if any("bootindex" in arg for arg in user_args):
-        warnings.append("a device has a bootindex; SeaBIOS then ignores the boot order pybmc "
-                        "sets for chassis bootdev")
+    devices, unnamed = boot_devices(user_args)
+    for driver in unnamed:
+        warnings.append(f"-device {driver} has a bootindex but no id=: chassis bootdev cannot "
+                        "move it")
+    if any("bootindex" in arg for arg in user_args) and not any(
+            d.bootindex >= 0 for d in devices):
+        warnings.append("a bootindex without a device id= makes SeaBIOS ignore the boot order "
+                        "pybmc sets for chassis bootdev")
     if has_option(user_args, "-nographic"):
         warnings.append("-nographic puts a monitor on stdio; prefer -display none")
     if any(arg.startswith("once=") or ",once=" in arg for arg in config_args):

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pybmc.config.platform import PlatformConfig, parse_platform_config
+from pybmc.model.platform.event_text import event_words
 from pybmc.model.platform.fru import PSU_FRU, FruStore
 from pybmc.model.platform.pef import PefConfig
 from pybmc.model.platform.sdr import SdrRepository, fru_locator_record, mc_locator_record
@@ -76,6 +77,9 @@ class Platform:
         self.pef = PefConfig(state)
         self._started = False
         self._last_power_kind = ""
+
+    def log_start(self) -> None:
+        """The BMC came up: its controller is back on line (called once, when it serves)."""
         self.log_event_for("bmc-health", MC_OFFLINE, assertion=False)
 
     # ------------------------------------------------------------------ SDR repository
@@ -212,9 +216,11 @@ class Platform:
                                      event.reading_type, event.event_data, event.assertion)
         record_id = self.sel.add(record)
         if record_id is not None:
-            log.info("%s: SEL %04x: sensor %s type %#04x data %s%s", self.name, record_id,
-                     event.sensor_number, event.sensor_type, event.event_data.hex(),
-                     "" if event.assertion else " (deasserted)")
+            sensor = self.by_number.get(event.sensor_number)
+            log.info("%s: SEL %04x: %s: %s (%s)", self.name, record_id,
+                     sensor.name if sensor is not None else f"sensor {event.sensor_number}",
+                     event_words(event.sensor_type, event.reading_type, event.event_data),
+                     "asserted" if event.assertion else "deasserted")
         return record_id
 
     def log_event_for(self, behaviour: str, offset: int, assertion: bool = True,

@@ -26,6 +26,7 @@ SCANNING_ENABLED = 0x40
 READING_UNAVAILABLE = 0x20
 # Byte 4 of a reading: bit 7 is reserved and returned as 1.
 STATES_HIGH_RESERVED = 0x80
+THRESHOLD_RESERVED = 0xC0
 
 # Generic threshold event offsets (table 42-2): lower thresholds assert "going low", upper ones
 # "going high".
@@ -82,14 +83,24 @@ class Reading:
     raw: int = 0
     available: bool = True
     states: int = 0  # threshold comparison bits 0..5, or discrete states 0..14
+    threshold: bool = False  # a threshold sensor's reply has no discrete byte
 
     def encode(self) -> bytes:
-        """Get Sensor Reading response data (4 bytes)."""
+        """Get Sensor Reading response data (IPMI 2.0 table 35-15).
+
+        A threshold sensor answers 3 bytes, its comparison byte's reserved bits 7:6 set as
+        the spec says; a discrete sensor adds the optional fourth byte (states 8-14, bit 7
+        reserved as 1). A fourth byte on a threshold sensor makes ipmitool print an empty
+        "Assertion Events" line for it.
+        """
         flags = EVENTS_ENABLED | SCANNING_ENABLED
         if not self.available:
-            return bytes([0x00, flags | READING_UNAVAILABLE, 0x00, STATES_HIGH_RESERVED])
-        return bytes([self.raw, flags, self.states & 0xFF,
-                      STATES_HIGH_RESERVED | ((self.states >> 8) & 0x7F)])
+            flags |= READING_UNAVAILABLE
+        raw = self.raw if self.available else 0x00
+        states = self.states if self.available else 0
+        if self.threshold:
+            return bytes([raw, flags, THRESHOLD_RESERVED | (states & 0x3F)])
+        return bytes([raw, flags, states & 0xFF, STATES_HIGH_RESERVED | ((states >> 8) & 0x7F)])
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,7 @@ class Sensor:
         self.linear = Linear.for_range(spec.minimum, spec.maximum) if spec.analog else None
         self.load = Load(spec.time_constant)
         self.states = bitmask(spec.states)  # discrete: the asserted states
+        self.cap: float | None = None  # a power sensor under an active DCMI power limit
         self.asserted: set[int] = set()  # threshold event offsets now asserted
         self.override: float | None = None  # a fixed value instead of the model (.emu, tests)
         self.thresholds = self._initial_thresholds()
@@ -200,15 +212,18 @@ class Sensor:
         else:  # rail, constant
             base = spec.nominal if powered else spec.rest
         value = base + spec.noise * noise(spec.name, math.floor(now))
+        if self.cap is not None and powered:
+            # Throttling holds the draw at the limit, but never below the idle power.
+            value = min(value, max(self.cap, spec.idle))
         return min(spec.maximum, max(spec.minimum, value))
 
     def analog_reading(self, now: float, powered: bool) -> Reading:
         assert self.linear is not None
         value = self.value(now, powered)
         if value is None:
-            return Reading(available=False)
+            return Reading(available=False, threshold=True)
         raw = self.linear.to_raw(value)
-        return Reading(raw=raw, states=self.comparison_status(raw))
+        return Reading(raw=raw, states=self.comparison_status(raw), threshold=True)
 
     def comparison_status(self, raw: int) -> int:
         """Get Sensor Reading byte 3 for a threshold sensor: at or beyond each threshold."""

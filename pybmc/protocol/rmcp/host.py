@@ -51,6 +51,8 @@ class ChannelPolicy(Protocol):
 
     def auth_types_enabled(self, privilege: Privilege) -> int: ...
 
+    def bmc_key(self) -> bytes | None: ...
+
 
 class LoginRequests(Protocol):
     """Get Session Challenge and Activate Session, answered by the session layer for the

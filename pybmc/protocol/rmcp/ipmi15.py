@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pybmc.session")
 
+CMD_GET_SESSION_CHALLENGE = 0x39
 CMD_ACTIVATE_SESSION = 0x3A
 
 # Activate Session completion codes (IPMI 2.0 table 22-19).
@@ -57,6 +58,9 @@ def _sessionless(table: SessionTable, packet: Ipmi15Packet, addr: Address, now: 
     req = decode_request(packet.message)
     if req.netfn & 1:
         raise MessageError("session-less packet is a response")
+    if ((req.netfn, req.cmd) == (NetFn.APP, CMD_GET_SESSION_CHALLENGE)
+            and not table.login_allowed(addr, now, "Get Session Challenge")):
+        return
     # Get Session Challenge goes through the dispatcher like every command; its handler
     # comes back here through the login object for this peer.
     reply = table.run_request(packet.message, Privilege.NONE, None, now,

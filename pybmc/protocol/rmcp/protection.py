@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from pybmc.protocol.rmcp import crypto
 from pybmc.protocol.rmcp.packet import PacketError, RmcpPlusPacket, build_rmcpplus
 from pybmc.protocol.rmcp.session_record import Session
 
-log = logging.getLogger("pybmc.session")
+
+class ProtectionMismatch(PacketError):
+    """A packet's authenticated/encrypted flags are not what the session's suite says (the
+    session layer logs these, rate-limited: they point at a confused client)."""
 
 
-def unwrap(session: Session, packet: RmcpPlusPacket, name: str) -> bytes:
+def unwrap(session: Session, packet: RmcpPlusPacket) -> bytes:
     """Check integrity, sequence and confidentiality; the plain payload or PacketError."""
     suite, keys = session.suite, session.keys
     assert suite is not None and keys is not None
     signed = suite.integrity.number != crypto.INTEGRITY_NONE
     sealed = suite.confidentiality.number != crypto.CONFIDENTIALITY_NONE
     if packet.authenticated != signed or packet.encrypted != sealed:
-        log.info("%s: session %#010x: packet %s/%s does not match %s; dropped", name,
-                 session.session_id,
-                 "authenticated" if packet.authenticated else "unauthenticated",
-                 "encrypted" if packet.encrypted else "clear", suite)
-        raise PacketError("protection flags do not match the cipher suite")
+        raise ProtectionMismatch(
+            f"session {session.session_id:#010x}: packet "
+            f"{'authenticated' if packet.authenticated else 'unauthenticated'}/"
+            f"{'encrypted' if packet.encrypted else 'clear'} does not match {suite}")
     if signed:
         covered, authcode = packet.split_trailer(suite.integrity.authcode_len)
         if not crypto.integrity_ok(suite.integrity, keys, covered, authcode):

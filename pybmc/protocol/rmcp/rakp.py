@@ -39,6 +39,8 @@ def _setup_reply(table: SessionTable, payload_type: int, payload: bytes,
 # ----------------------------------------------------------------- Open Session
 def open_session(table: SessionTable, packet: RmcpPlusPacket, addr: Address,
                  now: float) -> None:
+    if not table.login_allowed(addr, now, "Open Session"):
+        return
     data = packet.payload
     if not data:
         raise PacketError("empty Open Session request")
@@ -113,6 +115,8 @@ def _choose_suite(table: SessionTable, data: bytes) -> CipherSuite | RmcpStatus:
 
 # ----------------------------------------------------------------- RAKP 1 -> 2
 def rakp1(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float) -> None:
+    if not table.login_allowed(addr, now, "RAKP 1"):
+        return  # each RAKP 2 is a password hash to guess offline: the bucket rations them
     data = packet.payload
     if len(data) < 8:
         raise PacketError(f"RAKP 1 too short ({len(data)} bytes)")
@@ -185,7 +189,10 @@ def rakp3(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
     assert exchange is not None and session.suite is not None
     user = session.user_name.decode(errors="replace")
     if status != RmcpStatus.NO_ERRORS:
-        table.refused(addr, f"console ended the login of {user!r} with status {status:#04x}")
+        # 0Fh from the console: RAKP 2's HMAC did not match its password, i.e. a wrong one.
+        table.refused(addr, f"wrong password for user {user!r} (the console found RAKP 2's "
+                      "HMAC invalid)" if status == RmcpStatus.INVALID_INTEGRITY_CHECK_VALUE
+                      else f"console ended the login of {user!r} with status {status:#04x}")
         table.discard(session, LoginEvent.CONSOLE_ABORTED)
         return
     if not hmac.compare_digest(bytes(data[8:]), exchange.rakp3_authcode(session.kuid)):
@@ -200,7 +207,8 @@ def rakp3(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
                     session.console_sid, addr)
         table.discard(session, LoginEvent.RAKP3_REFUSED)
         return
-    sik = exchange.session_integrity_key(session.kuid)
+    # With a BMC key (K_G) the session keys depend on it too: a client must know both.
+    sik = exchange.session_integrity_key(session.kuid, table.host.channel.bmc_key())
     session.keys = crypto.derive_keys(session.suite.auth, sik, session.kuid)
     reply = (bytes([tag, RmcpStatus.NO_ERRORS, 0, 0]) + le32(session.console_sid)
              + exchange.rakp4_icv(sik))

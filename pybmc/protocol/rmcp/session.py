@@ -13,6 +13,8 @@ The jobs it routes to live next to it:
 - protection.py: RMCP+ payloads signed and/or encrypted as the negotiated cipher suite says.
 - table.py: the session table, its bounds and timers, and running a request for a session.
 - session_record.py: Session and Challenge, what is known about one session or pending login.
+- throttle.py: the token bucket per source address in front of Open Session, RAKP 1 and
+  Get Session Challenge (the table holds one, and the rate limiter its refusals log through).
 Session-less requests (session ID 0, either format) run at Privilege.NONE, so the dispatcher only
 lets through the commands meant to work before login (auth caps, cipher suites, ...).
 """
@@ -43,7 +45,7 @@ from pybmc.protocol.rmcp.packet import (
     parse_rmcp,
     parse_rmcpplus,
 )
-from pybmc.protocol.rmcp.protection import unwrap, wrap
+from pybmc.protocol.rmcp.protection import ProtectionMismatch, unwrap, wrap
 from pybmc.protocol.rmcp.session_record import Address, Session
 from pybmc.protocol.rmcp.table import HALF_OPEN_TIMEOUT, SessionTable, fmt_addr
 from pybmc.wire.codes import PayloadType, Privilege
@@ -90,20 +92,27 @@ class SessionManager(SessionTable):
 
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
         """Handle one datagram. Never raises: bad input is dropped with a log line."""
+        self.now = now
         try:
             self._receive(bytes(data), (str(addr[0]), int(addr[1])), now)
         except (PacketError, MessageError, CryptoError) as err:
             log.debug("%s: dropped datagram from %s: %s", self.name, fmt_addr(addr), err)
         except Exception:
-            log.warning("%s: datagram from %s dropped after an internal error", self.name,
-                        fmt_addr(addr), exc_info=True)
+            # Rate-limited: whoever found the input that trips a bug can repeat it at will.
+            self.log_limiter.log(now, (str(addr[0]), "internal error"), logging.WARNING,
+                                 "%s: datagram from %s dropped after an internal error",
+                                 self.name, fmt_addr(addr), exc_info=True)
 
     def get_timer(self) -> float | None:
         deadlines = [self.deadline(s) for s in self.sessions_by_id.values()]
         deadlines += [c.created + self.half_open_timeout for c in self.challenges.values()]
+        summaries = self.log_limiter.get_timer()
+        if summaries is not None:
+            deadlines.append(summaries)
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> None:
+        self.now = now
         for session in list(self.sessions_by_id.values()):
             if self.deadline(session) <= now:
                 if session.active:
@@ -114,12 +123,14 @@ class SessionManager(SessionTable):
         for temp_sid, challenge in list(self.challenges.items()):
             if challenge.created + self.half_open_timeout <= now:
                 del self.challenges[temp_sid]
+        self.log_limiter.handle_timer(now)
 
     def close_all(self, reason: str) -> None:
         for session in list(self.sessions_by_id.values()):
             self.close_session(session, reason)
         self.sessions_by_id.clear()
         self.challenges.clear()
+        self.log_limiter.flush()  # a stop or reset still says what it suppressed
 
     def send_payload(self, session: Session, payload_type: int, payload: bytes) -> None:
         """Queue a payload (e.g. SOL) to an active RMCP+ session, wrapped as its suite says."""
@@ -175,7 +186,12 @@ class SessionManager(SessionTable):
             # Without an AuthCode only the address that logged in speaks for the session.
             raise PacketError(f"unsigned packet for session {session.session_id:#010x} "
                               "from another address")
-        payload = unwrap(session, packet, self.name)
+        try:
+            payload = unwrap(session, packet)
+        except ProtectionMismatch as err:
+            self.log_limiter.log(now, (addr[0], "protection mismatch"), logging.INFO,
+                                 "%s: %s; dropped", self.name, err)
+            raise
         session.touch(now, addr)
         if kind == PayloadType.IPMI:
             reply = self.run_request(payload, session.privilege, session, now)

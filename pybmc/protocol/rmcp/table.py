@@ -13,8 +13,10 @@ from pybmc.protocol.rmcp.events import SessionClosed, SessionEvent, SessionOpene
 from pybmc.protocol.rmcp.host import LoginRequests, SessionHost
 from pybmc.protocol.rmcp.login_state import LoginEvent, SessionState
 from pybmc.protocol.rmcp.session_record import Address, Challenge, Session
+from pybmc.protocol.rmcp.throttle import LoginThrottle
 from pybmc.wire.codes import Privilege
 from pybmc.wire.message import MessageError, decode_request, encode_response
+from pybmc.wire.ratelog import RateLimitedLog
 
 log = logging.getLogger("pybmc.session")
 
@@ -33,6 +35,12 @@ class SessionTable:
         self._outbox: list[tuple[bytes, Address]] = []
         self._events: list[SessionEvent] = []
         self._next_handle = 1
+        self.throttle = LoginThrottle(host.security.login_rate, host.security.login_burst)
+        # Refusals and drops a peer can cause at will are logged through this, per source.
+        self.log_limiter = RateLimitedLog(log, self.name)
+        # The `now` of the datagram or timer being handled: refused() logs with it, so the
+        # login code need not pass it down to every refusal.
+        self.now = 0.0
 
     # ----------------------------------------------------------------- outputs
     def queue(self, datagram: bytes, addr: Address) -> None:
@@ -140,7 +148,25 @@ class SessionTable:
                       session.session_id, fmt_addr(session.remote), how)
 
     def refused(self, addr: Address, why: str) -> None:
-        log.info("%s: login from %s refused: %s", self.name, fmt_addr(addr), why)
+        self.log_limiter.log(self.now, (str(addr[0]), "login refused"), logging.INFO,
+                             "%s: login from %s refused: %s", self.name, fmt_addr(addr), why)
+
+    def login_allowed(self, addr: Address, now: float, request: str) -> bool:
+        """Take a token from the source's login bucket (throttle.py); False: drop `request`.
+
+        A throttled request is dropped without an answer, as a real BMC drops what it has no
+        time for. A client that was briefly over the limit gets through when it retransmits
+        (ipmitool, FreeIPMI and pyghmi all do, after 1-2 s), while an Open Session answered
+        with status 0x01 (insufficient resources) would make ipmitool give up at once; and a
+        harvester learns nothing from silence but that the BMC is slow."""
+        if self.throttle.allow(str(addr[0]), now):
+            return True
+        self.log_limiter.log(
+            now, (str(addr[0]), "login throttled"), logging.WARNING,
+            "%s: %s from %s dropped: over %g login requests/s (burst %d) from this address; "
+            "possible RAKP 2 hash harvesting or user name probing", self.name, request,
+            fmt_addr(addr), self.throttle.rate, int(self.throttle.burst))
+        return False
 
     # ----------------------------------------------------------------- requests
     def run_request(self, message: bytes, privilege: Privilege, session: Session | None,

@@ -34,6 +34,9 @@ def transcript_bmc(state_dir: Path, now: float = 1000.0) -> Bmc:
         "bmc": {"name": "replay", "address": ADDRESS, "state_dir": str(state_dir),
                 "guid": "7a2f0e9c-1d3b-4c5e-8f60-123456789abc"},
         "users": [{"name": "admin", "password": "secret", "privilege": "administrator"}],
+        # The transcripts were made with these (the defaults before suites 1/2 and IPMI 1.5
+        # MD2/password had to be asked for): the auth caps and suite list replies show them.
+        "security": {"cipher_suites": [1, 2, 3, 17], "auth_types": ["md2", "md5", "password"]},
     })
     return Bmc(config, clock=lambda: now, random=seeded_random())
 

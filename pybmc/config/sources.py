@@ -1,0 +1,63 @@
+"""Where a `pybmc serve` process reads its BMCs from: config files and a config directory.
+
+`ConfigSources.load()` reads them all again each time it is called, so a reload (SIGHUP)
+sees files added to or removed from the directory since the start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pybmc.config.bmc import BmcConfig, ConfigError, load_config
+
+
+@dataclass(frozen=True)
+class ConfigSources:
+    """The config files serve was given (in order) and an optional directory of *.toml."""
+
+    files: tuple[Path, ...] = ()
+    config_dir: Path | None = None
+
+    def paths(self) -> list[Path]:
+        """The files named, then the directory's *.toml files in name order."""
+        paths = list(self.files)
+        if self.config_dir is not None:
+            if not self.config_dir.is_dir():
+                raise ConfigError(f"{self.config_dir}: not a directory")
+            paths += sorted(p for p in self.config_dir.glob("*.toml") if p.is_file())
+        return paths
+
+    def load(self) -> list[BmcConfig]:
+        paths = self.paths()
+        if not paths:
+            raise ConfigError(f"{self.config_dir}: no *.toml files")
+        return load_configs(paths)
+
+
+def load_configs(paths: list[Path]) -> list[BmcConfig]:
+    """Load every file and check that names, addresses and state dirs do not collide."""
+    from pybmc.config.platform import check_platform_config
+
+    configs = [load_config(path) for path in paths]
+    for config in configs:
+        check_platform_config(config)
+    names: dict[str, str] = {}
+    endpoints: dict[tuple[str, int], str] = {}
+    state_dirs: dict[Path, str] = {}
+    for config in configs:
+        if config.name in names:
+            raise ConfigError(f"{config.source}: [bmc] name: {config.name!r} is also used "
+                              f"in {names[config.name]}")
+        names[config.name] = config.source
+        key = (config.address, config.port)
+        if key in endpoints:
+            raise ConfigError(f"{config.source}: [bmc] address: {config.address}:{config.port} "
+                              f"is also used in {endpoints[key]}")
+        endpoints[key] = config.source
+        state_dir = config.state_dir.absolute()
+        if state_dir in state_dirs:
+            raise ConfigError(f"{config.source}: [bmc] state_dir: {config.state_dir} is also "
+                              f"used in {state_dirs[state_dir]}")
+        state_dirs[state_dir] = config.source
+    return configs
