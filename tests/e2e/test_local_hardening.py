@@ -212,6 +212,7 @@ def test_a_user_session_cannot_take_over_an_administrators_sol(bmc_factory: Any,
 LAN_PASSWORD = "Lan-Pw-7c1e9"
 INBAND_PASSWORD = "Inb-Pw-42f0d"
 COMMUNITY = "Comm-9b3aa"
+BMC_KEY = "Kg-key-0123456789abc"  # K_G: 20 bytes
 
 
 def test_no_password_or_community_in_a_debug_log(bmc_factory: Any, short_dir: Path):
@@ -237,8 +238,15 @@ def test_no_password_or_community_in_a_debug_log(bmc_factory: Any, short_dir: Pa
                  privilege="OPERATOR")
     bmc.ipmitool("chassis", "status", user="viewer", password=INBAND_PASSWORD,
                  privilege="USER")
+    # K_G from the guest, set and read back (last: LAN logins would need it from now on).
+    vm = VmLink.connect(listen)
+    try:
+        assert vm.request(APP, 0x56, bytes([1, 0x01, 0x01]) + BMC_KEY.encode()) == b"\x00\x00"
+        assert vm.request(APP, 0x56, bytes([1, 0x00, 0x01])).endswith(BMC_KEY.encode())
+    finally:
+        vm.close()
     log = bmc.log()
-    for secret in (LAN_PASSWORD, INBAND_PASSWORD, COMMUNITY, ADMIN_PASSWORD):
+    for secret in (LAN_PASSWORD, INBAND_PASSWORD, COMMUNITY, ADMIN_PASSWORD, BMC_KEY):
         for shown in (secret, secret.encode().hex(), secret.encode().hex().upper()):
             assert shown not in log, f"{secret!r} appears in the log as {shown!r}"
     assert "in-band 06/47" in log and "bytes redacted" in log  # the lines are there, redacted
