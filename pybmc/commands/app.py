@@ -284,7 +284,8 @@ def set_user_access(ctx: Context, data: bytes) -> bytes:
         access.link_auth = bool(data[0] & 0x20)
         access.ipmi_messaging = bool(data[0] & 0x10)
     access.privilege = privilege
-    # Byte 4, the per-user session limit, is accepted; sessions are limited per BMC instead.
+    if len(data) == 4:  # byte 4, bits 3:0: the user's simultaneous session limit (0: none)
+        access.session_limit = data[3] & 0x0F  # bits 7:4 are reserved: ignored, not refused
     ctx.changes.mark()
     log.info("%s: user %d access on channel %d: %s", ctx.name, uid, channel, data.hex())
     return b""
@@ -342,6 +343,8 @@ def set_user_password(ctx: Context, data: bytes) -> bytes:
     else:
         user.enabled = operation == ENABLE_USER
         what = "enabled" if user.enabled else "disabled"
+        if user.enabled:  # the spec's way to end a bad-password lockout before its time
+            ctx.lockout.unlock(uid)
     ctx.changes.mark()
     log.info("%s: user %d %s", ctx.name, uid, what)
     return b""

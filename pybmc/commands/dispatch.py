@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pybmc.model.chassis import ChassisRuntime
     from pybmc.model.dcmi import Dcmi
     from pybmc.model.lan import Lan
+    from pybmc.model.lockout import Lockout
     from pybmc.model.platform import Platform
     from pybmc.model.power import PowerBackend
     from pybmc.model.state import Changes, State
@@ -116,6 +117,7 @@ class BmcParts:
     sol: SolControl
     dcmi: Dcmi
     execute: Execute
+    lockout: Lockout
 
 
 class Context:
@@ -195,6 +197,10 @@ class Context:
     @property
     def dcmi(self) -> Dcmi:
         return self.parts.dcmi
+
+    @property
+    def lockout(self) -> Lockout:
+        return self.parts.lockout
 
     def execute(self, channel: int, privilege: Privilege, netfn: int, cmd: int,
                 data: bytes) -> bytes:

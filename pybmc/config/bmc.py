@@ -40,6 +40,7 @@ WEAK_AUTH_TYPES = {"none": "no authentication: any password logs in",
 DEFAULT_LOGIN_RATE = 20.0
 DEFAULT_LOGIN_BURST = 60
 MAX_USERS = 16
+MAX_LOCKOUT_SECONDS = 0xFFFF * 10  # LAN parameter 26 counts intervals in tens of seconds
 
 
 class ConfigError(Exception):
@@ -88,6 +89,10 @@ class SecurityConfig:
     max_sessions: int = 32
     session_timeout: float = 60.0
     kg: bytes = bytes(20)  # the BMC key K_G; all zero: session keys come from the password
+    # Bad-password lockout while LAN parameter 26 was never set (pybmc.model.lockout).
+    lockout_threshold: int = 0  # bad passwords in a row that lock a user; 0 = never
+    lockout_seconds: float = 300.0  # how long a lockout lasts; 0 = until re-enabled
+    lockout_reset_seconds: float = 300.0  # a count this old is forgotten; 0 = never
 
     def weak_options(self) -> list[str]:
         """What this config turns on that the defaults keep off, one phrase each."""
@@ -117,6 +122,7 @@ class QemuConfig:
     args: tuple[str, ...] = ()
     in_band: bool = True
     in_band_interface: str = "kcs"  # the guest's system interface: kcs | bt
+    virtual_media: bool = True  # an empty ide-cd for Redfish virtual media
 
 
 @dataclass(frozen=True)
@@ -137,12 +143,17 @@ class SolConfig:
 class RedfishConfig:
     """The [redfish] section: the BMC's HTTPS Redfish service beside IPMI."""
 
-    enabled: bool = False
+    enabled: bool = True
+    # `enabled = true` written in the config: a port that cannot be bound stops `serve`;
+    # by default Redfish is best effort and IPMI keeps serving without it.
+    required: bool = False
     port: int = 443
     tls: bool = True
     cert: str = ""  # PEM paths; empty: a self-signed certificate kept in state_dir
     key: str = ""
     system_id: str = ""  # empty: the BMC's name
+    # Where EventService subscriptions may have events POSTed to (IP networks).
+    event_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
 
 
 @dataclass(frozen=True)
@@ -415,6 +426,10 @@ def _parse_security(source: str, table: Any) -> SecurityConfig:
         max_sessions=section.integer("max_sessions", 32, 1, 63),
         session_timeout=section.number("session_timeout", 60.0, 1.0, 3600.0),
         kg=_parse_kg(section),
+        lockout_threshold=section.integer("lockout_threshold", 0, 0, 255),
+        lockout_seconds=section.number("lockout_seconds", 300.0, 0.0, MAX_LOCKOUT_SECONDS),
+        lockout_reset_seconds=section.number("lockout_reset_seconds", 300.0, 0.0,
+                                             MAX_LOCKOUT_SECONDS),
     )
     section.finish()
     return security
@@ -471,20 +486,34 @@ def _parse_qemu(source: str, table: Any) -> QemuConfig:
         args=tuple(args),
         in_band=section.get("in_band", bool, True),
         in_band_interface=section.choice("in_band_interface", ("kcs", "bt"), "kcs"),
+        virtual_media=section.get("virtual_media", bool, True),
     )
     section.finish()
     return qemu
 
 
+def _networks(section: _Section, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    values = section.get(key, list, list(default))
+    for value in values:
+        try:
+            ipaddress.ip_network(value)
+        except (TypeError, ValueError):
+            raise section.error(key, f"{value!r} is not an IP network") from None
+    return tuple(values)
+
+
 def _parse_redfish(source: str, table: Any, name: str) -> RedfishConfig:
     section = _Section(source, "redfish", table)
+    enabled = section.get("enabled", bool, True)
     redfish = RedfishConfig(
-        enabled=section.get("enabled", bool, False),
+        enabled=enabled,
+        required=enabled and "enabled" in section.table,
         port=section.integer("port", 443, 1, 65535),
         tls=section.get("tls", bool, True),
         cert=section.get("cert", str, ""),
         key=section.get("key", str, ""),
         system_id=section.get("system_id", str, "") or name,
+        event_networks=_networks(section, "event_networks", RedfishConfig.event_networks),
     )
     if bool(redfish.cert) != bool(redfish.key):
         raise section.error("cert", "cert and key must be given together")

@@ -24,6 +24,7 @@ from pybmc.model import boot
 from pybmc.model.chassis import ChassisRuntime
 from pybmc.model.dcmi import Dcmi
 from pybmc.model.lan import CIPHER_PRIVILEGES_PARAMETER, Lan
+from pybmc.model.lockout import Lockout
 from pybmc.model.platform import Platform
 from pybmc.model.power import BootChoice, PowerBackend, PowerEvent
 from pybmc.model.simulated_power import SimulatedPower
@@ -107,11 +108,15 @@ class Bmc:
         self.system_interface = SystemInterface(self.name, self.state)
         self.watchdog = Watchdog(self.name, self.power, self.system_interface,
                                  self.platform.add_event)
+        # LAN parameter 26 is the only bad-password policy: every channel with logins uses it.
+        self.lockout = Lockout(self.name, self.users,
+                               lambda _channel: self.lan.bad_password_policy(),
+                               self.platform.add_event)
         self.dispatcher = shared_dispatcher()
         self.sessions = SessionManager(SessionHost(
             name=self.name, guid=self.guid, security=config.security, accounts=self.users,
-            channel=self.lan, execute=self._execute_for_session, random=random),
-            payload_types=(PayloadType.SOL,))
+            channel=self.lan, execute=self._execute_for_session, random=random,
+            guard=self.lockout), payload_types=(PayloadType.SOL,))
         self.sol = SolManager(self.name, self.sessions, console or NoConsole())
         self.dcmi = Dcmi(self.name, self.state, self.changes, self.platform, self.power)
         self._next_sensor_update = 0.0
@@ -125,7 +130,7 @@ class Bmc:
             changes=self.changes, users=self.users, lan=self.lan, chassis=self.chassis,
             platform=self.platform, power=self.power, watchdog=self.watchdog,
             system_interface=self.system_interface, sessions=self.sessions, sol=self.sol,
-            dcmi=self.dcmi, execute=self._execute_on)
+            dcmi=self.dcmi, execute=self._execute_on, lockout=self.lockout)
         self.power.set_listener(self._on_power_event)
         if begin:
             self.begin()

@@ -279,11 +279,12 @@ class Server:
 
         redfish = RedfishServer(service.bmc, after_request=service.flush)
         try:
-            await redfish.start(service.address)
+            serving = await redfish.start(service.address)  # False: on by default, skipped
         except OSError as err:
             raise bind_error(service.bmc.name, "Redfish", service.address,
                              service.bmc.config.redfish.port, err) from None
-        self.redfish.append(redfish)
+        if serving:
+            self.redfish.append(redfish)
 
     # ------------------------------------------------------------------ reload
     @property

@@ -33,6 +33,7 @@ from pybmc.model.lan_params import (
     auth_type_support,
     mac_text,
 )
+from pybmc.model.lockout import LockoutPolicy, config_policy
 from pybmc.model.state import State
 from pybmc.wire.codes import Cc, Privilege
 
@@ -42,6 +43,8 @@ log = logging.getLogger("pybmc.lan")
 AUTH_ENABLES_PARAMETER = "2"
 # LAN parameter 24: byte 0 reserved, then one nibble per parameter-23 entry.
 CIPHER_PRIVILEGES_PARAMETER = "24"
+# LAN parameter 26: the bad-password lockout policy (pybmc.model.lockout).
+BAD_PASSWORD_PARAMETER = "26"
 
 
 @dataclass
@@ -268,3 +271,10 @@ class Lan:
         # Only what [security] auth_types names, even if older state stored more (a BMC
         # that ran with weaker defaults and had `lan set 1 auth` applied to them).
         return enables[privilege - 1] & auth_type_support(self)
+
+    def bad_password_policy(self) -> LockoutPolicy:
+        """The lockout policy: LAN parameter 26 as a client set it, else the config's."""
+        stored = self.state.lan.get(BAD_PASSWORD_PARAMETER)
+        if stored is not None:
+            return LockoutPolicy.decode(stored)
+        return config_policy(self.config.security)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pybmc.model.lockout import config_policy
 from pybmc.wire.codes import LAN_CHANNEL, Cc, Privilege
 
 if TYPE_CHECKING:
@@ -313,6 +314,11 @@ def _check_destination_vlan(_lan: Lan, data: bytes) -> str | None:
     return "reserved bits set" if data[1] & 0x0F else None
 
 
+def _default_bad_password(lan: Lan, _selector: int) -> bytes:
+    # The config's lockout keys, for clients to read, until one sets the parameter.
+    return config_policy(lan.config.security).encode()
+
+
 def _check_bad_password(_lan: Lan, data: bytes) -> str | None:
     return "reserved bits set" if data[0] & 0xFE else None
 
@@ -353,7 +359,7 @@ LAN_PARAMETERS = ParameterFamily("LAN", [
                   _check_cipher_privileges),
     ParameterSpec(25, "destination address VLAN TAGs", 4, _destination_default(bytes(3)),
                   _check_destination_vlan, selector_limit=NUM_ALERT_DESTINATIONS),
-    ParameterSpec(26, "bad password threshold", 6, _fixed(bytes(6)), _check_bad_password),
+    ParameterSpec(26, "bad password threshold", 6, _default_bad_password, _check_bad_password),
 ], lambda lan: lan.state.lan)
 
 ADDRESS_PARAMETERS = frozenset({3, 4, 6, 12})  # what lan_address() reports

@@ -36,6 +36,7 @@ class UserAccess:
     ipmi_messaging: bool = False
     link_auth: bool = False
     callback_only: bool = False
+    session_limit: int = 0  # Set User Access byte 4: sessions at once; 0 = no own limit
 
 
 @dataclass

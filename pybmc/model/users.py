@@ -9,6 +9,7 @@ from pybmc.model.state import State, UserAccess, UserRecord
 from pybmc.wire.codes import LAN_CHANNEL, Privilege
 
 NO_ACCESS = 0x0F
+FIRST_NAMED_USER = 2  # user 1 is IPMI's anonymous user, whose name stays empty
 
 
 class Users:
@@ -44,9 +45,40 @@ class Users:
         limit = min(access.privilege, self.channel_privilege_limit(channel))
         return Privilege(limit) if limit >= 1 else Privilege.NONE
 
+    def session_limit(self, user: UserRecord, channel: int = LAN_CHANNEL) -> int:
+        """The most sessions this user may hold at once on the channel (0: no own limit)."""
+        access = user.access.get(channel)
+        return access.session_limit if access is not None else 0
+
     def channel_privilege_limit(self, channel: int = LAN_CHANNEL) -> Privilege:
         limit = self.state.channel(channel, volatile=True).privilege_limit
         return Privilege(min(max(limit, 1), 5))
+
+    # Account operations for fronts other than IPMI's own user commands (Redfish's
+    # AccountService): the same records, so a user made here is one IPMI reads back.
+    def name_taken(self, name: bytes, except_id: int | None = None) -> bool:
+        """RAKP and Activate Session find users by name, so two may not share one."""
+        return any(user.name == name for uid, user in self.state.users.items()
+                   if uid != except_id)
+
+    def free_slot(self) -> int | None:
+        """The lowest user ID without a name (user 1, IPMI's anonymous user, excepted)."""
+        for uid in range(FIRST_NAMED_USER, MAX_USERS + 1):
+            user = self.state.users.get(uid)
+            if user is None or not user.name:
+                return uid
+        return None
+
+    def set_lan_privilege(self, user: UserRecord, privilege: Privilege) -> None:
+        """The user may log in over the LAN with this privilege (IPMI messaging on)."""
+        access = user.access_on(LAN_CHANNEL)
+        access.privilege = int(privilege)
+        access.ipmi_messaging = True
+        access.link_auth = True
+
+    def clear(self, user_id: int) -> None:
+        """The slot as an unused one: no name, no password, disabled, no access."""
+        self.state.users[user_id] = UserRecord(user_id=user_id)
 
 
 def users_from_config(configured: Iterable[UserConfig]) -> dict[int, UserRecord]:

@@ -8,6 +8,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from pybmc.model.lockout import Lockout
 from pybmc.model.users import Users
 from pybmc.wire.codes import LAN_CHANNEL, Privilege
 
@@ -43,14 +44,22 @@ class RedfishSession:
     last_used: float
 
 
-def check_password(users: Users, name: str, password: str) -> Identity | None:
-    """The identity for these credentials, if an enabled IPMI user with LAN access has them."""
+def check_password(users: Users, name: str, password: str, lockout: Lockout,
+                   now: float) -> Identity | None:
+    """The identity for these credentials, if an enabled IPMI user with LAN access has them.
+
+    A wrong password of a known user counts toward its bad-password lockout on the LAN
+    channel, as IPMI logins do; a locked-out user is refused as a wrong password is."""
     user = users.find_user(name.encode())
     if user is None:
         return None
+    if lockout.is_locked(user.user_id, LAN_CHANNEL, now):
+        return None
     stored = user.password.rstrip(b"\x00")
     if not hmac.compare_digest(stored, password.encode()):
+        lockout.record_failure(user.user_id, LAN_CHANNEL, now)
         return None
+    lockout.record_success(user.user_id, LAN_CHANNEL, now)
     privilege = users.privilege_limit(user, LAN_CHANNEL)
     if privilege < Privilege.USER:
         return None

@@ -31,9 +31,12 @@ class Response:
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     xml: str | None = None  # $metadata is CSDL, not JSON
+    stream: str | None = None  # an SSE EventDestination's Id: the edge streams its events
 
     @property
     def content_type(self) -> str | None:
+        if self.stream is not None:
+            return "text/event-stream"
         if self.xml is not None:
             return "application/xml"
         return "application/json" if self.body is not None else None
@@ -118,3 +121,30 @@ def etag_of(body: dict[str, Any]) -> str:
     document = {k: v for k, v in body.items() if k != "@odata.etag"}
     digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
     return f'W/"{digest[:16]}"'
+
+
+def property_value_format_error(value: object, name: str) -> RedfishError:
+    return RedfishError(400, "PropertyValueFormatError", f"The value {json.dumps(value)} for "
+                        f"the property {name} is not a format that the property can accept.",
+                        (json.dumps(value), name))
+
+
+def property_missing(name: str) -> RedfishError:
+    return RedfishError(400, "PropertyMissing", f"The property {name} is a required property "
+                        "and must be included in the request.", (name,))
+
+
+def resource_already_exists(kind: str, name: str, value: str) -> RedfishError:
+    return RedfishError(409, "ResourceAlreadyExists", f"The requested resource of type {kind} "
+                        f"with the property {name} with the value {value} already exists.",
+                        (kind, name, value))
+
+
+def create_limit_reached() -> RedfishError:
+    return RedfishError(400, "CreateLimitReachedForResource", "The create operation failed "
+                        "because the resource has reached the limit of possible resources.")
+
+
+def no_operation() -> RedfishError:
+    return RedfishError(400, "NoOperation", "The request body submitted contain no data to act "
+                        "upon and no changes to the resource took place.")

@@ -11,6 +11,8 @@ from typing import Protocol
 from pybmc.config.bmc import BmcConfig
 from pybmc.model.chassis import ChassisRuntime
 from pybmc.model.lan import Lan
+from pybmc.model.lockout import Lockout
+from pybmc.model.platform import Platform
 from pybmc.model.power import PowerBackend
 from pybmc.model.state import Changes, State
 from pybmc.model.users import Users
@@ -26,3 +28,5 @@ class RedfishParts(Protocol):
     lan: Lan
     chassis: ChassisRuntime
     power: PowerBackend
+    lockout: Lockout  # bad Redfish passwords count toward the IPMI lockout
+    platform: Platform

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import http.client
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -16,7 +19,14 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, IPMITOOL, BmcProcess
+from tests.e2e.conftest import (
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    IPMITOOL,
+    BmcProcess,
+    base_config,
+    next_address,
+)
 
 sushy = pytest.importorskip("sushy")
 pytestmark = pytest.mark.skipif(IPMITOOL is None, reason="ipmitool not installed")
@@ -131,3 +141,66 @@ def test_redfishtool_lists_systems_and_resets(bmc: BmcProcess) -> None:
                            timeout=30)
     assert reset.returncode == 0, reset.stderr
     wait_power(bmc, "Chassis Power is on")
+
+
+def test_taken_default_port_leaves_ipmi_serving_with_one_warning(bmc_factory: Any,
+                                                                  tmp_path: Path) -> None:
+    address = next_address()
+    with socket.socket() as squatter:  # someone else holds address:443
+        squatter.bind((address, 443))
+        squatter.listen()
+        process: BmcProcess = bmc_factory(configs=[base_config("busy", address,
+                                                               tmp_path / "busy")])
+        assert "Chassis Power is" in power_status(process)
+        lines = [line for line in process.log().splitlines() if "Redfish" in line
+                 and "WARNING" in line]
+        assert len(lines) == 1, lines
+        assert "busy:" in lines[0] and f"{address}:443" in lines[0]
+
+
+def test_taken_port_of_an_explicitly_enabled_redfish_stops_serve(bmc_factory: Any,
+                                                                  tmp_path: Path) -> None:
+    address = next_address()
+    with socket.socket() as squatter:
+        squatter.bind((address, PORT))
+        squatter.listen()
+        process: BmcProcess = bmc_factory(configs=[base_config(
+            "strict", address, tmp_path / "strict", redfish={"enabled": True, "port": PORT})],
+            start=False)
+        # IPMI binds first and may answer the start-up probe before serve gives up.
+        with contextlib.suppress(RuntimeError):
+            process.start()
+        assert process.proc is not None and process.proc.wait(timeout=20) != 0
+        assert f"strict: cannot serve Redfish on {address}:{PORT}" in process.log()
+
+
+def test_unknown_http_method_gets_405_from_the_service(bmc: BmcProcess) -> None:
+    connection = http.client.HTTPSConnection(bmc.address, PORT, context=INSECURE, timeout=5)
+    try:
+        token = base64.b64encode(f"{ADMIN_USER}:{ADMIN_PASSWORD}".encode()).decode()
+        connection.request("FAKEMETHOD", "/redfish/v1/", headers={"Authorization":
+                                                                  f"Basic {token}"})
+        answer = connection.getresponse()
+        assert answer.status == 405
+        assert answer.getheader("Allow") == "GET, HEAD"
+        assert json.loads(answer.read())["error"]["code"].endswith("OperationNotAllowed")
+    finally:
+        connection.close()
+
+
+def test_sushy_virtual_media_insert_boot_cd_and_eject(bmc: BmcProcess) -> None:
+    root = sushy.Sushy(f"https://{bmc.address}:{PORT}/redfish/v1", username=ADMIN_USER,
+                       password=ADMIN_PASSWORD, verify=False)
+    manager = root.get_manager("/redfish/v1/Managers/BMC")
+    cd = manager.virtual_media.get_member("/redfish/v1/Managers/BMC/VirtualMedia/Cd")
+    assert sushy.VIRTUAL_MEDIA_CD in cd.media_types
+    cd.insert_media("http://127.0.0.1:8080/deploy.iso", inserted=True, write_protected=True)
+    cd.refresh()
+    assert (cd.image, cd.inserted) == ("http://127.0.0.1:8080/deploy.iso", True)
+    system = connect(bmc)
+    system.set_system_boot_options(sushy.BOOT_SOURCE_TARGET_CD,
+                                   enabled=sushy.BOOT_SOURCE_ENABLED_ONCE)
+    assert "Force Boot from CD/DVD" in bmc.ipmitool("chassis", "bootparam", "get", "5").stdout
+    cd.eject_media()
+    cd.refresh()
+    assert (cd.image, cd.inserted) == (None, False)

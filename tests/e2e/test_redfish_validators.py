@@ -1,7 +1,8 @@
-"""DMTF's Redfish Service Validator, offline against DMTF's CSDL, over a real `pybmc serve`."""
+"""DMTF's Redfish Service and Protocol Validators over a real `pybmc serve`, offline."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -20,6 +21,8 @@ if not CSDL.is_dir():
     CSDL = Path("/work/shared/redfish/csdl")
 VALIDATOR = shutil.which("rf_service_validator") or str(
     Path(sys.executable).parent / "rf_service_validator")
+PROTOCOL_VALIDATOR = shutil.which("rf_protocol_validator") or str(
+    Path(sys.executable).parent / "rf_protocol_validator")
 
 
 @pytest.mark.skipif(not Path(VALIDATOR).exists(), reason="redfish-service-validator missing")
@@ -37,3 +40,27 @@ def test_service_validator_reports_no_failures(redfish_bmc: BmcProcess,  # noqa:
     assert failed == 0, result.stdout[-4000:]
     assert passed > 200  # the whole tree was walked, not only the service root
     assert result.returncode == 0
+
+
+@pytest.mark.skipif(not Path(PROTOCOL_VALIDATOR).exists(),
+                    reason="redfish-protocol-validator missing")
+def test_protocol_validator_reports_no_failures(redfish_bmc: BmcProcess,  # noqa: F811
+                                                tmp_path: Path) -> None:
+    cert = Path(redfish_bmc.configs[0]["bmc"]["state_dir"]) / "redfish-cert.pem"
+    # requests lets REQUESTS_CA_BUNDLE override a session's own CA bundle: without these the
+    # validator's session requests would not trust the BMC's certificate given below.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    result = subprocess.run(
+        [PROTOCOL_VALIDATOR, "-r", f"https://{redfish_bmc.address}:{PORT}", "-u", ADMIN_USER,
+         "-p", ADMIN_PASSWORD, "--ca-bundle", str(cert), "--avoid-http-redirect",
+         "--report-dir", str(tmp_path / "report"), "--report-type", "tsv"],
+        capture_output=True, text=True, timeout=400, cwd=tmp_path, env=env)
+    summary = re.search(r"PASS: (\d+), WARN: (\d+), FAIL: (\d+), NOT_TESTED: (\d+)",
+                        result.stdout)
+    assert summary is not None, result.stdout[-2000:] + result.stderr[-2000:]
+    passed, _, failed, _ = (int(n) for n in summary.groups())
+    failures = [line for report in (tmp_path / "report").glob("*.tsv")
+                for line in report.read_text().splitlines() if "\tFAIL\t" in line]
+    assert failed == 0, "\n".join(failures)
+    assert passed > 250  # sessions, headers, accounts, ETags and events were all exercised

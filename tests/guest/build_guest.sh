@@ -114,7 +114,14 @@ dpkg-deb --fsys-tarfile "$DEB" | tar -x -C "$KROOT" --wildcards \
     './boot/vmlinuz-*' \
     './lib/modules/*/kernel/drivers/char/ipmi/*.ko' \
     './lib/modules/*/kernel/drivers/input/evdev.ko' \
-    './lib/modules/*/kernel/drivers/acpi/button.ko'
+    './lib/modules/*/kernel/drivers/acpi/button.ko' \
+    './lib/modules/*/kernel/drivers/scsi/scsi_common.ko' \
+    './lib/modules/*/kernel/drivers/scsi/scsi_mod.ko' \
+    './lib/modules/*/kernel/drivers/scsi/sr_mod.ko' \
+    './lib/modules/*/kernel/drivers/ata/libata.ko' \
+    './lib/modules/*/kernel/drivers/ata/ata_piix.ko' \
+    './lib/modules/*/kernel/drivers/cdrom/cdrom.ko' \
+    './lib/modules/*/kernel/fs/isofs/isofs.ko'
 KVER=$(ls "$KROOT/lib/modules" | head -1)
 [ -n "$KVER" ] || die "no modules found in $DEB"
 log "kernel $KVER, busybox $BUSYBOX, ipmitool $IPMITOOL"
@@ -130,6 +137,10 @@ done
 M=$KROOT/lib/modules/$KVER/kernel
 cp "$M"/drivers/char/ipmi/*.ko "$M/drivers/input/evdev.ko" "$M/drivers/acpi/button.ko" \
    "$R/lib/modules/"
+# The IDE CD-ROM and ISO 9660, for virtual media (the BMC's CD drive is an ide-cd).
+cp "$M"/drivers/scsi/scsi_common.ko "$M"/drivers/scsi/scsi_mod.ko "$M"/drivers/scsi/sr_mod.ko \
+   "$M"/drivers/ata/libata.ko "$M"/drivers/ata/ata_piix.ko "$M"/drivers/cdrom/cdrom.ko \
+   "$M"/fs/isofs/isofs.ko "$R/lib/modules/"
 
 cp "$IPMITOOL" "$R/bin/ipmitool"
 for lib in $(ldd "$IPMITOOL" | grep -o '/[^ ]*'); do
@@ -158,7 +169,8 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 # insmod resolves no dependencies: the message handler first. ipmi_si fails (harmlessly)
 # when the VM has no IPMI device.
-for m in ipmi_msghandler ipmi_devintf ipmi_si evdev button; do
+for m in ipmi_msghandler ipmi_devintf ipmi_si evdev button \
+         scsi_common scsi_mod libata ata_piix cdrom sr_mod isofs; do
     insmod /lib/modules/$m.ko 2>/dev/null
 done
 acpid -c /etc/acpi          # busybox acpid: KEY_POWER runs /etc/acpi/PWRF/00000080

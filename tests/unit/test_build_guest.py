@@ -35,7 +35,9 @@ def _kernel_deb(tmp_path: Path) -> Path:
     (root / "boot" / f"vmlinuz-{KVER}").write_bytes(b"stand-in kernel image")
     kernel = root / "lib" / "modules" / KVER / "kernel" / "drivers"
     for module in ("char/ipmi/ipmi_msghandler.ko", "char/ipmi/ipmi_si.ko",
-                   "char/ipmi/ipmi_devintf.ko", "input/evdev.ko", "acpi/button.ko"):
+                   "char/ipmi/ipmi_devintf.ko", "input/evdev.ko", "acpi/button.ko",
+                   "scsi/scsi_common.ko", "scsi/scsi_mod.ko", "scsi/sr_mod.ko",
+                   "ata/libata.ko", "ata/ata_piix.ko", "cdrom/cdrom.ko", "../fs/isofs/isofs.ko"):
         (kernel / module).parent.mkdir(parents=True, exist_ok=True)
         (kernel / module).write_bytes(b"module")
     deb = tmp_path / "kernel.deb"

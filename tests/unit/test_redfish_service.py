@@ -211,3 +211,96 @@ def test_metadata_and_odata_documents_are_public(service: RedfishService) -> Non
     odata = send(service, "GET", "/redfish/v1/odata", user=None).body
     assert odata is not None and {"name": "Systems", "kind": "Singleton",
                                   "url": "/redfish/v1/Systems"} in odata["value"]
+
+
+def test_protocol_headers_link_cache_control_and_www_authenticate(service: RedfishService):
+    root = send(service, "GET", "/redfish/v1/")
+    assert root.headers["Cache-Control"] == "no-cache"
+    assert root.headers["Link"] == (
+        "<http://redfish.dmtf.org/schemas/v1/ServiceRoot.v1_15_0.json>; rel=describedby")
+    systems = send(service, "HEAD", "/redfish/v1/Systems")
+    assert "ComputerSystemCollection.json>" in systems.headers["Link"]
+    refused = send(service, "GET", "/redfish/v1/Systems", user=None)
+    assert refused.status == 401
+    assert refused.headers["WWW-Authenticate"].startswith("Basic ")
+
+
+def test_unsupported_odata_version_is_a_failed_precondition(service: RedfishService):
+    assert send(service, "GET", "/redfish/v1/", headers={"odata-version": "4.0"}).status == 200
+    answer = send(service, "GET", "/redfish/v1/", headers={"odata-version": "4.1"})
+    assert answer.status == 412
+    assert message_id(answer).endswith("PreconditionFailed")
+
+
+def test_post_to_members_is_a_post_to_the_collection(service: RedfishService):
+    created = send(service, "POST", "/redfish/v1/SessionService/Sessions/Members",
+                   {"UserName": "admin", "Password": "secret"}, user=None)
+    assert created.status == 201
+    assert created.headers["Location"].startswith("/redfish/v1/SessionService/Sessions/")
+
+
+ACCOUNTS = "/redfish/v1/AccountService/Accounts"
+
+
+def test_account_create_modify_delete_is_the_ipmi_user_slot(service: RedfishService,
+                                                            bmc: Bmc):
+    created = send(service, "POST", ACCOUNTS,
+                   {"UserName": "fresh", "Password": "freshpw1", "RoleId": "Operator"})
+    assert created.status == 201
+    slot = int(created.headers["Location"].rsplit("/", 1)[1])
+    assert slot == 4  # admin is 2, viewer 3: the first free slot
+    user = bmc.users.get(slot)
+    assert user is not None and (user.name, user.password, user.enabled) == (
+        b"fresh", b"freshpw1", True)
+    assert bmc.users.privilege_limit(user, LAN_CHANNEL) == Privilege.OPERATOR
+    assert send(service, "GET", SYSTEM, user=("fresh", "freshpw1")).status == 200
+    changed = send(service, "PATCH", f"{ACCOUNTS}/{slot}",
+                   {"UserName": "renamed", "RoleId": "Administrator", "Password": "newpw"})
+    assert changed.status == 200 and changed.body["UserName"] == "renamed"  # type: ignore[index]
+    assert bmc.users.privilege_limit(user, LAN_CHANNEL) == Privilege.ADMINISTRATOR
+    assert (user.name, user.password) == (b"renamed", b"newpw")
+    assert send(service, "PATCH", f"{ACCOUNTS}/{slot}", {"Enabled": False}).status == 200
+    assert send(service, "GET", SYSTEM, user=("renamed", "newpw")).status == 401
+    assert send(service, "DELETE", f"{ACCOUNTS}/{slot}").status == 204
+    cleared = bmc.users.get(slot)
+    assert cleared is not None and (cleared.name, cleared.password, cleared.access) == (
+        b"", b"", {})
+    assert send(service, "GET", f"{ACCOUNTS}/{slot}").status == 404
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [
+    ({"UserName": "viewer", "Password": "x"}, 409, "ResourceAlreadyExists"),
+    ({"UserName": "a:b", "Password": "x"}, 400, "PropertyValueFormatError"),
+    ({"UserName": "x" * 17, "Password": "x"}, 400, "PropertyValueFormatError"),
+    ({"UserName": "ok", "Password": "x" * 21}, 400, "PropertyValueFormatError"),
+    ({"UserName": "ok", "Password": "x", "RoleId": "God"}, 400, "PropertyValueNotInList"),
+    ({"UserName": "ok"}, 400, "PropertyMissing"),
+    ({"UserName": "ok", "Password": "x", "Id": "9"}, 400, "PropertyNotWritable"),
+    ({"UserName": "ok", "Password": "x", "Bogus": 1}, 400, "PropertyUnknown"),
+])
+def test_account_create_refusals(service: RedfishService, body: Any, status: int,
+                                 message: str):
+    answer = send(service, "POST", ACCOUNTS, body)
+    assert (answer.status, message_id(answer).rsplit(".", 1)[1]) == (status, message)
+    assert "x" * 21 not in json.dumps(answer.body)  # a refused password is never echoed
+
+
+def test_account_slots_run_out(service: RedfishService):
+    for n in range(4, 17):
+        assert send(service, "POST", ACCOUNTS, {"UserName": f"u{n}", "Password": "p"}
+                    ).status == 201
+    answer = send(service, "POST", ACCOUNTS, {"UserName": "one-too-many", "Password": "p"})
+    assert message_id(answer).endswith("CreateLimitReachedForResource")
+
+
+def test_read_only_user_changes_its_own_password_only(service: RedfishService, bmc: Bmc):
+    viewer = ("viewer", "look")
+    assert send(service, "PATCH", f"{ACCOUNTS}/3", {"Password": "seen"}, user=viewer
+                ).status == 200
+    viewer = ("viewer", "seen")
+    for body in ({"RoleId": "Administrator"}, {"UserName": "boss"}):
+        answer = send(service, "PATCH", f"{ACCOUNTS}/3", body, user=viewer)
+        assert answer.status == 403
+    assert send(service, "PATCH", f"{ACCOUNTS}/2", {"Password": "mine"}, user=viewer
+                ).status == 403
+    assert send(service, "PATCH", f"{ACCOUNTS}/3", {"@odata.id": "x"}).status == 400

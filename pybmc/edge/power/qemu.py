@@ -62,8 +62,10 @@ from pybmc.edge.power.qemu_argv import (
     user_sets_accel,
 )
 from pybmc.edge.power.qemu_boot import BootOrder
+from pybmc.edge.power.qemu_media import QemuMedia
 from pybmc.edge.power.qemu_probe import kvm_works, qemu_version
 from pybmc.model.power import BootChoice, PowerAction, PowerError
+from pybmc.model.virtual_media import MediaSlot
 from pybmc.wire.codes import Cc
 
 if TYPE_CHECKING:
@@ -94,7 +96,7 @@ class QemuPower(QueuedActions):
 
     def __init__(self, name: str, config: QemuConfig, guid: uuid.UUID, run_dir: Path,
                  initially_on: bool = False, cycle_interval: float = 1.0,
-                 timeouts: QemuTimeouts | None = None) -> None:
+                 timeouts: QemuTimeouts | None = None, media_dir: Path | None = None) -> None:
         super().__init__(name)
         self.config = config
         self.guid = guid
@@ -119,13 +121,24 @@ class QemuPower(QueuedActions):
         # Awaited after QMP is up and before `cont`: the console wiring sets it so the SOL
         # socket is read before the guest writes its first lines.
         self.before_run: Callable[[], Awaitable[None]] | None = None
+        self.media = QemuMedia(name, media_dir or run_dir / "media", self._qmp_execute,
+                               lambda: self._qmp is not None)
 
     @classmethod
     def from_bmc_config(cls, config: BmcConfig, initially_on: bool) -> QemuPower:
         from pybmc.config.paths import run_dir
 
         return cls(config.name, config.qemu, config.guid, run_dir(config),
-                   initially_on=initially_on, cycle_interval=config.power.cycle_interval)
+                   initially_on=initially_on, cycle_interval=config.power.cycle_interval,
+                   media_dir=config.state_dir / "media")
+
+    def media_changed(self, slot: MediaSlot) -> None:
+        """Virtual media (pybmc.model.virtual_media.MediaDrive): the CD goes to the VM."""
+        if self.config.virtual_media:
+            self.media.media_changed(slot)
+
+    def _media_args(self) -> list[str]:
+        return self.media.launch_args() if self.config.virtual_media else []
 
     # ---------------------------------------------------------------- what others use
     @property
@@ -390,7 +403,7 @@ class QemuPower(QueuedActions):
                and await kvm_works(self.config.binary))
         argv = build_command(self.config.binary, self._user_args, name=self.name,
                              guid=self.guid, paths=self.paths, kvm=kvm,
-                             extra=self.in_band_args())
+                             extra=[*self.in_band_args(), *self._media_args()])
         self._warn_about_args()
         log.info("%s: starting QEMU (%s): %s", self.name, cause, shlex.join(argv))
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pybmc.config.platform import PlatformConfig, parse_platform_config
@@ -54,6 +55,20 @@ LOG_ALMOST_FULL = 0x05
 MC_OFFLINE = 0x02  # Management Subsystem Health: controller off-line (deasserted: back)
 
 
+@dataclass(frozen=True)
+class PlatformNotice:
+    """What happened, for fronts that report events (Redfish EventService): the machine's
+    power went "on" or "off", or a "sel" record was logged."""
+
+    kind: str
+    cause: str = ""
+    record_id: int = 0
+    record: bytes = b""
+
+
+NoticeListener = Callable[[PlatformNotice], None]
+
+
 class Platform:
     def __init__(self, config: BmcConfig, state: State, powered: Callable[[], bool],
                  changes: Changes, clock: Callable[[], float] = time.monotonic,
@@ -77,6 +92,7 @@ class Platform:
         self.pef = PefConfig(state)
         self._started = False
         self._last_power_kind = ""
+        self.notice_listeners: list[NoticeListener] = []
 
     def log_start(self) -> None:
         """The BMC came up: its controller is back on line (called once, when it serves)."""
@@ -221,7 +237,15 @@ class Platform:
                      sensor.name if sensor is not None else f"sensor {event.sensor_number}",
                      event_words(event.sensor_type, event.reading_type, event.event_data),
                      "asserted" if event.assertion else "deasserted")
+            self._notify(PlatformNotice("sel", record_id=record_id, record=record))
         return record_id
+
+    def _notify(self, notice: PlatformNotice) -> None:
+        for listener in list(self.notice_listeners):
+            try:
+                listener(notice)
+            except Exception:  # a front's bug must not stop the BMC logging its events
+                log.exception("%s: platform notice listener failed", self.name)
 
     def log_event_for(self, behaviour: str, offset: int, assertion: bool = True,
                       data2: int = 0xFF, data3: int = 0xFF) -> int | None:
@@ -256,6 +280,8 @@ class Platform:
         now = self.clock()
         self._start(now, powered=event.kind != "on")  # the state just before this event
         previous, self._last_power_kind = self._last_power_kind, event.kind
+        if event.kind in ("on", "off"):
+            self._notify(PlatformNotice(event.kind, cause=event.cause))
         if event.kind == "on":
             for sensor in self.sensors:
                 sensor.load.head_for(1.0, now)

@@ -1,9 +1,9 @@
 """What the session layer needs from the BMC it serves, declared here so it never imports it.
 
 The core builds one `SessionHost` per BMC from its model parts: the security settings, the user
-accounts, the LAN channel's login policy, a callable that runs one IPMI request, and the random
+accounts, the LAN channel's login policy, a callable that runs one IPMI request, the random
 source every session ID, challenge and RAKP nonce comes from (injected so a captured login can
-be replayed byte for byte).
+be replayed byte for byte), and the bad-password lockout logins report to.
 """
 
 from __future__ import annotations
@@ -40,6 +40,35 @@ class Accounts(Protocol):
     def privilege_limit(self, user: Account, channel: int = LAN_CHANNEL) -> Privilege: ...
 
     def channel_privilege_limit(self, channel: int = LAN_CHANNEL) -> Privilege: ...
+
+    def session_limit(self, user: Account, channel: int = LAN_CHANNEL) -> int:
+        """The most sessions the user may hold at once on the channel; 0 = no own limit."""
+        ...
+
+
+class LoginGuard(Protocol):
+    """The bad-password lockout as logins see it (pybmc.model.lockout.Lockout is one)."""
+
+    def is_locked(self, user_id: int, channel: int, now: float) -> bool: ...
+
+    def record_failure(self, user_id: int, channel: int, now: float) -> bool:
+        """One bad password; whether the user is locked out now."""
+        ...
+
+    def record_success(self, user_id: int, channel: int, now: float) -> None: ...
+
+
+class NoLockout:
+    """A LoginGuard that never locks anyone (a host built without a lockout policy)."""
+
+    def is_locked(self, user_id: int, channel: int, now: float) -> bool:
+        return False
+
+    def record_failure(self, user_id: int, channel: int, now: float) -> bool:
+        return False
+
+    def record_success(self, user_id: int, channel: int, now: float) -> None:
+        return None
 
 
 class ChannelPolicy(Protocol):
@@ -79,3 +108,4 @@ class SessionHost:
     channel: ChannelPolicy
     execute: Execute
     random: RandomSource = field(default=os.urandom)
+    guard: LoginGuard = field(default_factory=NoLockout)

@@ -16,8 +16,8 @@ from pybmc.protocol.rmcp.login_state import LoginEvent
 from pybmc.protocol.rmcp.packet import Ipmi15Packet, PacketError, build_ipmi15
 from pybmc.protocol.rmcp.sequence import V15_SEQ_WINDOW, SequenceWindow, le32, u32
 from pybmc.protocol.rmcp.session_record import MAX_USER_NAME, Address, Challenge, Session
-from pybmc.protocol.rmcp.table import SessionTable
-from pybmc.wire.codes import AuthType, Cc, NetFn, Privilege
+from pybmc.protocol.rmcp.table import NoRoom, SessionTable
+from pybmc.wire.codes import LAN_CHANNEL, AuthType, Cc, NetFn, Privilege
 from pybmc.wire.message import MessageError, decode_request, encode_response
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ CMD_ACTIVATE_SESSION = 0x3A
 
 # Activate Session completion codes (IPMI 2.0 table 22-19).
 CC_NO_SESSION_SLOT = 0x81
+CC_NO_SLOT_FOR_USER = 0x82  # the user's own session limit is reached
 CC_INVALID_SESSION_ID = 0x85
 CC_PRIVILEGE_EXCEEDS_LIMIT = 0x86
 # Get Session Challenge completion codes (table 22-18).
@@ -115,7 +116,7 @@ def _get_session_challenge(table: SessionTable, data: bytes, addr: Address,
     if user is None:
         table.refused(addr, f"unknown user {name.decode(errors='replace')!r}")
         return bytes([CC_NULL_USER_DISABLED if not name else CC_INVALID_USER_NAME])
-    table.make_room_for_half_open()
+    table.make_room_for_half_open(now)
     temp_sid = table.new_session_id()
     challenge = table.host.random(16)
     table.challenges[temp_sid] = Challenge(temp_sid, challenge, user.user_id, name,
@@ -141,20 +142,27 @@ def _activate_session(table: SessionTable, challenge: Challenge, packet: Ipmi15P
         del table.challenges[challenge.temp_sid]
         table.refused(addr, "user changed since Get Session Challenge")
         return
-    if packet.auth_type != challenge.auth_type or not crypto.v15_authcode_ok(
+    shown = user.name.decode(errors="replace")
+    locked = table.host.guard.is_locked(user.user_id, LAN_CHANNEL, now)
+    if locked or packet.auth_type != challenge.auth_type or not crypto.v15_authcode_ok(
             packet.auth_type, user.password, packet.session_id, packet.sequence,
             packet.message, packet.authcode):
         # One try per challenge. The refusal is not signed with the real password (that
         # would hand out a hash to guess it offline): its authcode field is all zeros.
         # ipmitool reads the completion code and fails at once instead of retrying for
         # seconds; clients that check authcodes (FreeIPMI) see a bad packet and time out.
+        # A locked-out user gets this same refusal whatever the password, uncounted.
         del table.challenges[challenge.temp_sid]
-        table.refused(addr, f"bad password for user {user.name.decode(errors='replace')!r}"
-                      " (IPMI 1.5 authcode mismatch)")
+        if locked:
+            table.refused(addr, f"user {shown!r} is locked out (refused as a bad password)")
+        else:
+            table.refused(addr, f"bad password for user {shown!r} (IPMI 1.5 authcode mismatch)")
+            table.host.guard.record_failure(user.user_id, LAN_CHANNEL, now)
         reply = encode_response(req, bytes([Cc.INSUFFICIENT_PRIVILEGE]))
         zeros = bytes(16) if packet.auth_type != AuthType.NONE else b""
         table.queue(build_ipmi15(packet.auth_type, 0, challenge.temp_sid, reply, zeros), addr)
         return
+    table.host.guard.record_success(user.user_id, LAN_CHANNEL, now)
     login = V15Login(table, addr, now, challenge, user)
     reply = table.run_request(packet.message, Privilege.NONE, None, now, login)
     session = login.session
@@ -191,9 +199,11 @@ def _check_activation(table: SessionTable, challenge: Challenge, data: bytes, us
     outbound = u32(data[18:22])
     if outbound == 0:
         return bytes([CC_INVALID_SESSION_ID]), None
-    if table.table_full():
-        table.refused(addr, "session table full")
-        return bytes([CC_NO_SESSION_SLOT]), None
+    no_room = table.make_room(user.user_id, privilege, LAN_CHANNEL)
+    if no_room is not None:
+        table.refused(addr, f"user {user.name.decode(errors='replace')!r}: {no_room.value}")
+        return bytes([CC_NO_SLOT_FOR_USER if no_room is NoRoom.USER_LIMIT
+                      else CC_NO_SESSION_SLOT]), None
     session = table.new_session(addr, auth_type, now)
     session.user_id, session.user_name = user.user_id, user.name
     session.password = user.password

@@ -16,7 +16,7 @@ from pybmc.protocol.rmcp.login_state import LoginEvent, SessionState, allows
 from pybmc.protocol.rmcp.packet import PacketError, RmcpPlusPacket, build_rmcpplus
 from pybmc.protocol.rmcp.sequence import le32, u32
 from pybmc.protocol.rmcp.session_record import MAX_USER_NAME, Address, Session
-from pybmc.protocol.rmcp.table import SessionTable
+from pybmc.protocol.rmcp.table import NoRoom, SessionTable
 from pybmc.wire.codes import LAN_CHANNEL, AuthType, PayloadType, Privilege, RmcpStatus
 
 log = logging.getLogger("pybmc.session")
@@ -69,14 +69,15 @@ def open_session(table: SessionTable, packet: RmcpPlusPacket, addr: Address,
                 table.host.channel.cipher_suite_max_privilege(choice.suite_id))
     if limit == Privilege.NONE:
         return refuse(RmcpStatus.NO_CIPHER_SUITE_MATCH, f"{choice} is disabled")
-    if table.table_full():
+    # "Highest" (0) is answered with what the channel and suite allow; xCAT needs >= 4.
+    open_privilege = limit if requested == 0 else min(Privilege(requested), limit)
+    if not table.has_room_for(open_privilege):
         return refuse(RmcpStatus.INSUFFICIENT_RESOURCES, "session table full")
-    table.make_room_for_half_open()
+    table.make_room_for_half_open(now)
     session = table.new_session(addr, AuthType.RMCPPLUS, now)
     session.console_sid = console_sid
     session.suite = choice
-    # "Highest" (0) is answered with what the channel and suite allow; xCAT needs >= 4.
-    session.open_privilege = limit if requested == 0 else min(Privilege(requested), limit)
+    session.open_privilege = open_privilege
     response = (bytes([tag, RmcpStatus.NO_ERRORS, session.open_privilege, 0])
                 + le32(console_sid) + le32(session.session_id)
                 + _algorithm_record(0, choice.auth.number)
@@ -122,7 +123,7 @@ def rakp1(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
         raise PacketError(f"RAKP 1 too short ({len(data)} bytes)")
     tag = data[0]
     session = _step_session(table, PayloadType.RAKP1, data, addr, SessionState.RAKP2_SENT,
-                            LoginEvent.RAKP1_ACCEPTED)
+                            LoginEvent.RAKP1_ACCEPTED, now)
     if session is None:
         return
     status, why = _rakp1_checks(table, session, data)
@@ -132,10 +133,19 @@ def rakp1(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
         table.discard(session, LoginEvent.RAKP1_REFUSED)
         return
     assert session.exchange is not None
+    if table.host.guard.is_locked(session.user_id, session.channel, now):
+        # A locked-out user is answered as if the password were wrong whatever it is: the
+        # RAKP 2 HMAC is keyed with random bytes, so the client finds it wrong (and an
+        # offline guess at the captured HMAC finds nothing).
+        session.locked_out = True
+        session.kuid = table.host.random(len(session.kuid))
+        table.refused(addr, f"user {session.user_name.decode(errors='replace')!r} is locked "
+                      "out (RAKP 2 answered as for a bad password)")
     reply = (bytes([tag, RmcpStatus.NO_ERRORS, 0, 0]) + le32(session.console_sid)
              + session.exchange.bmc_random + session.exchange.guid
              + session.exchange.rakp2_authcode(session.kuid))
     session.advance(LoginEvent.RAKP1_ACCEPTED)
+    session.rakp2_at = now
     session.answered[PayloadType.RAKP1] = (
         data, _setup_reply(table, PayloadType.RAKP2, reply, addr))
     session.touch(now, addr)
@@ -182,7 +192,7 @@ def rakp3(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
         raise PacketError(f"RAKP 3 too short ({len(data)} bytes)")
     tag, status = data[0], data[1]
     session = _step_session(table, PayloadType.RAKP3, data, addr, SessionState.ACTIVE,
-                            LoginEvent.RAKP3_ACCEPTED)
+                            LoginEvent.RAKP3_ACCEPTED, now)
     if session is None:
         return
     exchange = session.exchange
@@ -190,23 +200,36 @@ def rakp3(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
     user = session.user_name.decode(errors="replace")
     if status != RmcpStatus.NO_ERRORS:
         # 0Fh from the console: RAKP 2's HMAC did not match its password, i.e. a wrong one.
+        # Any refusal of our RAKP 2 is a failed login after it: a bad password for the lockout.
         table.refused(addr, f"wrong password for user {user!r} (the console found RAKP 2's "
                       "HMAC invalid)" if status == RmcpStatus.INVALID_INTEGRITY_CHECK_VALUE
                       else f"console ended the login of {user!r} with status {status:#04x}")
+        table.report_failure(session, now)
         table.discard(session, LoginEvent.CONSOLE_ABORTED)
         return
-    if not hmac.compare_digest(bytes(data[8:]), exchange.rakp3_authcode(session.kuid)):
-        table.refused(addr, f"bad password for user {user!r} (RAKP 3 mismatch)")
-        _rakp_error(table, PayloadType.RAKP4, tag, RmcpStatus.INVALID_INTEGRITY_CHECK_VALUE,
-                    session.console_sid, addr)
+
+    def refuse(rakp4_status: RmcpStatus, why: str) -> None:
+        table.refused(addr, why)
+        _rakp_error(table, PayloadType.RAKP4, tag, rakp4_status, session.console_sid, addr)
         table.discard(session, LoginEvent.RAKP3_REFUSED)
-        return
-    if table.table_full():
-        table.refused(addr, "session table full")
-        _rakp_error(table, PayloadType.RAKP4, tag, RmcpStatus.INSUFFICIENT_RESOURCES,
-                    session.console_sid, addr)
-        table.discard(session, LoginEvent.RAKP3_REFUSED)
-        return
+
+    matches = hmac.compare_digest(bytes(data[8:]), exchange.rakp3_authcode(session.kuid))
+    if session.locked_out or (
+            matches and table.host.guard.is_locked(session.user_id, session.channel, now)):
+        # Locked out at RAKP 1, or since: refused exactly as a bad password, not counted.
+        return refuse(RmcpStatus.INVALID_INTEGRITY_CHECK_VALUE,
+                      f"user {user!r} is locked out (refused as a bad password)")
+    if not matches:
+        table.report_failure(session, now)
+        return refuse(RmcpStatus.INVALID_INTEGRITY_CHECK_VALUE,
+                      f"bad password for user {user!r} (RAKP 3 mismatch)")
+    table.report_success(session, now)
+    no_room = table.make_room(session.user_id, session.max_privilege, session.channel)
+    if no_room is NoRoom.USER_LIMIT:
+        return refuse(RmcpStatus.INSUFFICIENT_RESOURCES_FOR_ROLE,
+                      f"user {user!r}: {no_room.value}")
+    if no_room is not None:
+        return refuse(RmcpStatus.INSUFFICIENT_RESOURCES, no_room.value)
     # With a BMC key (K_G) the session keys depend on it too: a client must know both.
     sik = exchange.session_integrity_key(session.kuid, table.host.channel.bmc_key())
     session.keys = crypto.derive_keys(session.suite.auth, sik, session.kuid)
@@ -220,7 +243,8 @@ def rakp3(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
 
 
 def _step_session(table: SessionTable, step: int, data: bytes, addr: Address,
-                  answered_state: SessionState, event: LoginEvent) -> Session | None:
+                  answered_state: SessionState, event: LoginEvent,
+                  now: float) -> Session | None:
     """The session a RAKP 1 or RAKP 3 may act on, or None once it was answered here: an
     unknown session ID, another address than the Open Session's (ignored), a retransmit of
     the request already answered (the same reply again), or a step out of order."""
@@ -240,6 +264,8 @@ def _step_session(table: SessionTable, step: int, data: bytes, addr: Address,
     answered = session.answered.get(step)
     if session.state is answered_state and answered is not None and answered[0] == data:
         table.queue(answered[1], addr)
+        if step == PayloadType.RAKP1:
+            session.rakp2_at = now  # the console lost RAKP 2: its RAKP 3 wait starts again
         return None
     if not allows(session.state, event):
         log.debug("%s: %s out of order for session %#010x (%s)", table.name, name,

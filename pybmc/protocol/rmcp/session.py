@@ -114,12 +114,15 @@ class SessionManager(SessionTable):
     def handle_timer(self, now: float) -> None:
         self.now = now
         for session in list(self.sessions_by_id.values()):
-            if self.deadline(session) <= now:
-                if session.active:
-                    self.close_session(session, "timeout", LoginEvent.EXPIRED)
-                else:
-                    self.abandoned(session, "timed out")
-                    self.discard(session, LoginEvent.EXPIRED)
+            if self.deadline(session) > now:
+                continue
+            if session.active:
+                self.close_session(session, "timeout", LoginEvent.EXPIRED)
+            elif self.half_open_expiry(session) <= now:
+                self.abandoned(session, "timed out", now)
+                self.discard(session, LoginEvent.EXPIRED)
+            else:
+                self.rakp2_unanswered(session, now)
         for temp_sid, challenge in list(self.challenges.items()):
             if challenge.created + self.half_open_timeout <= now:
                 del self.challenges[temp_sid]

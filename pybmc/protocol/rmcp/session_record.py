@@ -72,6 +72,12 @@ class Session:
         self.unauthenticated_window = SequenceWindow(V20_SEQ_WINDOW, 1)
         self.authenticated_out = 1
         self.unauthenticated_out = 1
+        # Bad-password accounting (the host's LoginGuard): when RAKP 2 went out, whether this
+        # login's outcome was reported already, and whether the user was locked out at RAKP 1
+        # (its RAKP 2 was then keyed with random bytes, so that no password can match).
+        self.rakp2_at = 0.0
+        self.attempt_reported = False
+        self.locked_out = False
         # The RAKP 1 and RAKP 3 answered (by request payload type): (request, reply datagram),
         # so that a retransmitted request gets the same answer.
         self.answered: dict[int, tuple[bytes, bytes]] = {}

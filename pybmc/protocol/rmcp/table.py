@@ -2,12 +2,14 @@
 
 The login modules (ipmi15.py, rakp.py) and the router (session.py) share this table; it holds
 no protocol logic of its own beyond the bounds every login obeys (session and half-open
-limits, timeouts) and running one IPMI request for a session through the host.
+limits, per-user limits and room for higher privilege, timeouts, reporting bad passwords to
+the host's lockout) and running one IPMI request for a session through the host.
 """
 
 from __future__ import annotations
 
 import logging
+from enum import Enum
 
 from pybmc.protocol.rmcp.events import SessionClosed, SessionEvent, SessionOpened
 from pybmc.protocol.rmcp.host import LoginRequests, SessionHost
@@ -22,6 +24,16 @@ log = logging.getLogger("pybmc.session")
 
 HALF_OPEN_TIMEOUT = 30.0  # an unfinished login (or an unused challenge) is dropped after this
 MAX_HANDLE = 0xFD
+# A RAKP 2 with no RAKP 3 this long after counts as one bad password: ipmitool, pyghmi and
+# FreeIPMI check the RAKP 2 HMAC themselves and, finding the password wrong, send nothing.
+RAKP3_WAIT = 5.0
+
+
+class NoRoom(Enum):
+    """Why a login that proved its password gets no session."""
+
+    TABLE_FULL = "session table full"
+    USER_LIMIT = "the user's session limit is reached"
 
 
 class SessionTable:
@@ -60,8 +72,16 @@ class SessionTable:
         return min(HALF_OPEN_TIMEOUT, float(self.host.security.session_timeout))
 
     def deadline(self, session: Session) -> float:
+        """When the timer must next look at the session: its expiry, or the moment its
+        unanswered RAKP 2 counts as a bad password."""
         if session.active:
             return session.last_activity + float(self.host.security.session_timeout)
+        expiry = self.half_open_expiry(session)
+        if session.state is SessionState.RAKP2_SENT and not session.attempt_reported:
+            return min(expiry, session.rakp2_at + RAKP3_WAIT)
+        return expiry
+
+    def half_open_expiry(self, session: Session) -> float:
         return session.last_activity + self.half_open_timeout
 
     def active_count(self) -> int:
@@ -91,7 +111,60 @@ class SessionTable:
                 return handle
         raise RuntimeError("no free session handle")  # max_sessions <= 63 makes this impossible
 
-    def make_room_for_half_open(self) -> None:
+    def has_room_for(self, privilege: Privilege) -> bool:
+        """Whether a login at this privilege could get a session (Open Session asks this
+        before the user is known): a free slot, or a session of lower privilege to evict."""
+        return not self.table_full() or any(
+            s.active and s.max_privilege < privilege for s in self.sessions_by_id.values())
+
+    def make_room(self, user_id: int, privilege: Privilege, channel: int) -> NoRoom | None:
+        """Room for one more active session of an authenticated user, or why there is none.
+
+        The user's own limit (Set User Access) comes first. A full table gives way to a
+        higher privilege: the active session of the lowest maximum privilege below it,
+        idle the longest, is closed (docs/security.md, "Sessions"). Only a login that proved
+        its password gets here, so nobody can evict a session without an account."""
+        active = [s for s in self.sessions_by_id.values() if s.active]
+        user = self.host.accounts.get(user_id)
+        limit = self.host.accounts.session_limit(user, channel) if user is not None else 0
+        if limit and sum(1 for s in active
+                         if s.user_id == user_id and s.channel == channel) >= limit:
+            return NoRoom.USER_LIMIT
+        if len(active) < int(self.host.security.max_sessions):
+            return None
+        lower = [s for s in active if s.max_privilege < privilege]
+        if not lower:
+            return NoRoom.TABLE_FULL
+        victim = min(lower, key=lambda s: (s.max_privilege, s.last_activity))
+        log.info("%s: session %#010x of user %r (%s) evicted to make room for a login at %s",
+                 self.name, victim.session_id, victim.user_name.decode(errors="replace"),
+                 victim.max_privilege.name, privilege.name)
+        self.close_session(victim, f"evicted for a login at {privilege.name}")
+        return None
+
+    # ----------------------------------------------------------------- bad passwords
+    def report_failure(self, session: Session, now: float) -> None:
+        """The login of `session` failed after its RAKP 2: one bad password, reported once.
+        A login that began while the user was locked out proves nothing and is not counted."""
+        if session.attempt_reported:
+            return
+        session.attempt_reported = True
+        if session.locked_out or not session.user_id:
+            return
+        self.host.guard.record_failure(session.user_id, session.channel, now)
+
+    def report_success(self, session: Session, now: float) -> None:
+        session.attempt_reported = True
+        self.host.guard.record_success(session.user_id, session.channel, now)
+
+    def rakp2_unanswered(self, session: Session, now: float) -> None:
+        """RAKP3_WAIT passed after RAKP 2 with no RAKP 3: the client found the password
+        wrong. The half-open session itself lives on until it expires."""
+        log.debug("%s: no RAKP 3 for session %#010x of user %r within %g s", self.name,
+                  session.session_id, session.user_name.decode(errors="replace"), RAKP3_WAIT)
+        self.report_failure(session, now)
+
+    def make_room_for_half_open(self, now: float) -> None:
         """Half-open logins are cheap to abandon (xCAT does); evict the oldest beyond the bound."""
         limit = max(8, 2 * int(self.host.security.max_sessions))
         while True:
@@ -102,7 +175,7 @@ class SessionTable:
                 return
             _, oldest = min(half_open, key=lambda item: item[0])
             if isinstance(oldest, Session):
-                self.abandoned(oldest, "evicted")
+                self.abandoned(oldest, "evicted", now)
                 self.discard(oldest, LoginEvent.EVICTED)
             else:
                 del self.challenges[oldest.temp_sid]
@@ -136,10 +209,11 @@ class SessionTable:
                      fmt_addr(session.remote))
             self._events.append(SessionClosed(session, reason))
 
-    def abandoned(self, session: Session, how: str) -> None:
+    def abandoned(self, session: Session, how: str, now: float) -> None:
         """A half-open login went away. After RAKP 2 that usually means the client found the
         BMC's HMAC wrong: a wrong password (ipmitool then stops without sending RAKP 3)."""
         if session.state is SessionState.RAKP2_SENT:
+            self.report_failure(session, now)
             self.refused(session.remote, f"login of user "
                          f"{session.user_name.decode(errors='replace')!r} abandoned after "
                          f"RAKP 2, {how} (wrong password on the client?)")

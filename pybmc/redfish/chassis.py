@@ -1,0 +1,74 @@
+"""Chassis: power state, and the identify LED = IPMI Chassis Identify."""
+
+from __future__ import annotations
+
+from pybmc.redfish import http
+from pybmc.redfish.http import Response
+from pybmc.redfish.resource import (
+    MANAGER_ID,
+    V1,
+    Call,
+    R,
+    Route,
+    check_id,
+    collection,
+    ok,
+)
+
+
+def _identify_lit(call: Call) -> bool:
+    chassis = call.parts.chassis
+    return chassis.identify_forever or call.now < chassis.identify_until
+
+
+def get_chassis_collection(call: Call) -> Response:
+    return collection(f"{V1}/Chassis", "Chassis", "Chassis Collection", [call.system_id])
+
+
+def get_chassis(call: Call) -> Response:
+    check_id(call, "chassis_id", call.system_id)
+    return ok({
+        "@odata.type": "#Chassis.v1_23_0.Chassis",
+        "@odata.id": f"{V1}/Chassis/{call.system_id}",
+        "Id": call.system_id,
+        "Name": f"{call.parts.name} chassis",
+        "ChassisType": "RackMount",
+        "PowerState": "On" if call.parts.power.is_on() else "Off",
+        "IndicatorLED": "Lit" if _identify_lit(call) else "Off",
+        "LocationIndicatorActive": _identify_lit(call),
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "Links": {"ComputerSystems": [{"@odata.id": f"{V1}/Systems/{call.system_id}"}],
+                  "ManagedBy": [{"@odata.id": f"{V1}/Managers/{MANAGER_ID}"}]},
+    })
+
+
+def patch_chassis(call: Call) -> Response:
+    """IndicatorLED / LocationIndicatorActive = IPMI Chassis Identify (forever or off)."""
+    check_id(call, "chassis_id", call.system_id)
+    lit: bool | None = None
+    for name, value in call.body.items():
+        if name == "IndicatorLED":
+            if value not in ("Lit", "Blinking", "Off"):
+                raise http.property_value_not_in_list(value, name)
+            lit = value != "Off"
+        elif name == "LocationIndicatorActive":
+            if not isinstance(value, bool):
+                raise http.property_value_not_in_list(value, name)
+            lit = value
+        elif name in ("Id", "Name", "PowerState", "ChassisType", "Status"):
+            raise http.property_not_writable(name)
+        else:
+            raise http.property_unknown(name)
+    if lit is not None:
+        call.parts.chassis.identify_forever = lit
+        call.parts.chassis.identify_until = 0.0
+    return Response(204)
+
+
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", f"{V1}/Chassis", R.USER, get_chassis_collection),
+    Route("GET", f"{V1}/Chassis/{{chassis_id}}", R.USER, get_chassis),
+    Route("PATCH", f"{V1}/Chassis/{{chassis_id}}", R.OPERATOR, patch_chassis),
+)

@@ -1,0 +1,99 @@
+"""Manager: the BMC itself, its LAN channel as an EthernetInterface, its NetworkProtocol."""
+
+from __future__ import annotations
+
+import uuid
+
+from pybmc.redfish.http import Response
+from pybmc.redfish.resource import (
+    MANAGER_ID,
+    V1,
+    Call,
+    R,
+    Route,
+    check_id,
+    collection,
+    ok,
+    system_uuid,
+)
+
+
+def get_managers(call: Call) -> Response:
+    return collection(f"{V1}/Managers", "Manager", "Manager Collection", [MANAGER_ID])
+
+
+def get_manager(call: Call) -> Response:
+    check_id(call, "manager_id", MANAGER_ID)
+    path = f"{V1}/Managers/{MANAGER_ID}"
+    return ok({
+        "@odata.type": "#Manager.v1_19_0.Manager",
+        "@odata.id": path,
+        "Id": MANAGER_ID,
+        "Name": f"{call.parts.name} BMC",
+        "ManagerType": "BMC",
+        "UUID": system_uuid(call.parts),
+        # The Manager schema puts the service's entry point UUID here, not in ServiceRoot.
+        "ServiceEntryPointUUID": str(uuid.uuid5(uuid.UUID(system_uuid(call.parts)),
+                                                "redfish")),
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "EthernetInterfaces": {"@odata.id": f"{path}/EthernetInterfaces"},
+        "NetworkProtocol": {"@odata.id": f"{path}/NetworkProtocol"},
+        "VirtualMedia": {"@odata.id": f"{path}/VirtualMedia"},
+        "Links": {"ManagerForServers": [{"@odata.id": f"{V1}/Systems/{call.system_id}"}],
+                  "ManagerForChassis": [{"@odata.id": f"{V1}/Chassis/{call.system_id}"}]},
+    })
+
+
+def get_manager_nics(call: Call) -> Response:
+    check_id(call, "manager_id", MANAGER_ID)
+    return collection(f"{V1}/Managers/{MANAGER_ID}/EthernetInterfaces", "EthernetInterface",
+                       "Manager Ethernet Interfaces", ["eth0"])
+
+
+def get_manager_nic(call: Call) -> Response:
+    check_id(call, "manager_id", MANAGER_ID)
+    check_id(call, "nic_id", "eth0")
+    address = call.parts.lan.address()
+    mac = call.parts.lan.mac()
+    return ok({
+        "@odata.type": "#EthernetInterface.v1_12_0.EthernetInterface",
+        "@odata.id": f"{V1}/Managers/{MANAGER_ID}/EthernetInterfaces/eth0",
+        "Id": "eth0",
+        "Name": "BMC LAN channel 1",
+        "MACAddress": mac,
+        "PermanentMACAddress": mac,
+        "InterfaceEnabled": True,
+        "IPv4Addresses": [{
+            "Address": address.ip,
+            "SubnetMask": address.netmask,
+            "Gateway": address.gateway,
+            "AddressOrigin": "DHCP" if address.source == "dhcp" else "Static",
+        }],
+    })
+
+
+def get_network_protocol(call: Call) -> Response:
+    check_id(call, "manager_id", MANAGER_ID)
+    return ok({
+        "@odata.type": "#ManagerNetworkProtocol.v1_10_0.ManagerNetworkProtocol",
+        "@odata.id": f"{V1}/Managers/{MANAGER_ID}/NetworkProtocol",
+        "Id": "NetworkProtocol",
+        "Name": "Manager Network Protocol",
+        "IPMI": {"ProtocolEnabled": True, "Port": call.parts.config.port},
+        "HTTPS": {"ProtocolEnabled": call.parts.config.redfish.tls,
+                  "Port": call.parts.config.redfish.port},
+        "SSH": {"ProtocolEnabled": False},
+    })
+
+
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", f"{V1}/Managers", R.USER, get_managers),
+    Route("GET", f"{V1}/Managers/{{manager_id}}", R.USER, get_manager),
+    Route("GET", f"{V1}/Managers/{{manager_id}}/EthernetInterfaces", R.USER, get_manager_nics),
+    Route("GET", f"{V1}/Managers/{{manager_id}}/EthernetInterfaces/{{nic_id}}", R.USER,
+          get_manager_nic),
+    Route("GET", f"{V1}/Managers/{{manager_id}}/NetworkProtocol", R.USER,
+          get_network_protocol),
+)

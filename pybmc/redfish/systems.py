@@ -1,0 +1,155 @@
+"""ComputerSystem: power state and Reset over the power backend, Boot over the IPMI boot flags."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pybmc.model import boot
+from pybmc.model.power import PowerAction, PowerError
+from pybmc.redfish import http
+from pybmc.redfish.http import RedfishError, Response
+from pybmc.redfish.resource import (
+    V1,
+    Call,
+    R,
+    Route,
+    check_system,
+    ok,
+    system_uuid,
+)
+
+if TYPE_CHECKING:
+    from pybmc.redfish.parts import RedfishParts
+
+
+def get_systems(call: Call) -> Response:
+    return ok({
+        "@odata.type": "#ComputerSystemCollection.ComputerSystemCollection",
+        "@odata.id": f"{V1}/Systems",
+        "Name": "Computer System Collection",
+        "Members": [{"@odata.id": f"{V1}/Systems/{call.system_id}"}],
+        "Members@odata.count": 1,
+    })
+
+RESET_ACTIONS = {
+    "On": PowerAction.ON,
+    "ForceOff": PowerAction.OFF,
+    "GracefulShutdown": PowerAction.SOFT_OFF,
+    "GracefulRestart": PowerAction.RESET,
+    "ForceRestart": PowerAction.RESET,
+    "PowerCycle": PowerAction.CYCLE,
+    "Nmi": PowerAction.DIAG,
+    "PushPowerButton": PowerAction.ON,  # off -> on; on -> soft off (see reset_system)
+}
+
+# Redfish BootSourceOverrideTarget <-> pybmc.model.boot device names.
+DEVICE_BY_TARGET = {"None": "default", "Pxe": "pxe", "Hdd": "disk", "Cd": "cdrom",
+                    "BiosSetup": "bios", "Usb": "floppy"}
+TARGET_BY_DEVICE = {device: target for target, device in DEVICE_BY_TARGET.items()}
+ENABLED_VALUES = ("Disabled", "Once", "Continuous")
+MODE_VALUES = ("Legacy", "UEFI")
+
+
+def _boot_document(parts: RedfishParts) -> dict[str, Any]:
+    override = boot.boot_override(parts.state)
+    if not override.enabled:
+        enabled = "Disabled"
+    else:
+        enabled = "Continuous" if override.persistent else "Once"
+    return {
+        "BootSourceOverrideTarget": TARGET_BY_DEVICE.get(override.device, "None"),
+        "BootSourceOverrideTarget@Redfish.AllowableValues": list(DEVICE_BY_TARGET),
+        "BootSourceOverrideEnabled": enabled,
+        "BootSourceOverrideEnabled@Redfish.AllowableValues": list(ENABLED_VALUES),
+        "BootSourceOverrideMode": "UEFI" if override.efi else "Legacy",
+        "BootSourceOverrideMode@Redfish.AllowableValues": list(MODE_VALUES),
+    }
+
+
+def get_system(call: Call) -> Response:
+    check_system(call)
+    parts = call.parts
+    sid = call.system_id
+    return ok({
+        "@odata.type": "#ComputerSystem.v1_20_0.ComputerSystem",
+        "@odata.id": f"{V1}/Systems/{sid}",
+        "Id": sid,
+        "Name": parts.name,
+        "SystemType": "Virtual" if parts.config.power.backend == "qemu" else "Physical",
+        "UUID": system_uuid(parts),
+        "PowerState": "On" if parts.power.is_on() else "Off",
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "Boot": _boot_document(parts),
+        "VirtualMedia": {"@odata.id": f"{V1}/Systems/{sid}/VirtualMedia"},
+        "Actions": {"#ComputerSystem.Reset": {
+            "target": f"{V1}/Systems/{sid}/Actions/ComputerSystem.Reset",
+            "ResetType@Redfish.AllowableValues": list(RESET_ACTIONS),
+        }},
+    })
+
+
+def patch_system(call: Call) -> Response:
+    check_system(call)
+    for name in call.body:
+        if name == "Boot":
+            continue
+        if name in ("Id", "Name", "UUID", "PowerState", "Status", "SystemType"):
+            raise http.property_not_writable(name)
+        raise http.property_unknown(name)
+    wanted = call.body.get("Boot", {})
+    if not isinstance(wanted, dict):
+        raise http.property_value_not_in_list(wanted, "Boot")
+    current = boot.boot_override(call.parts.state)
+    device, enabled, persistent, efi = (current.device, current.enabled,
+                                        current.persistent, current.efi)
+    for name, value in wanted.items():
+        if name == "BootSourceOverrideTarget":
+            if value not in DEVICE_BY_TARGET:
+                raise http.property_value_not_in_list(value, name)
+            device = DEVICE_BY_TARGET[value]
+        elif name == "BootSourceOverrideEnabled":
+            if value not in ENABLED_VALUES:
+                raise http.property_value_not_in_list(value, name)
+            enabled = value != "Disabled"
+            persistent = value == "Continuous"
+        elif name == "BootSourceOverrideMode":
+            if value not in MODE_VALUES:
+                raise http.property_value_not_in_list(value, name)
+            efi = value == "UEFI"
+        else:
+            raise http.property_unknown(f"Boot/{name}")
+    if "BootSourceOverrideTarget" in wanted and "BootSourceOverrideEnabled" not in wanted \
+            and not enabled and device != "default":
+        enabled = True  # a target alone means "next boot", as sushy and bmcweb treat it
+    boot.set_boot_override(call.parts.state,
+                           boot.BootOverride(device, enabled, persistent, efi))
+    return Response(204)
+
+
+def reset_system(call: Call) -> Response:
+    check_system(call)
+    reset_type = call.body.get("ResetType")
+    if reset_type is None:
+        raise http.action_parameter_missing("ComputerSystem.Reset", "ResetType")
+    if reset_type not in RESET_ACTIONS:
+        raise http.property_value_not_in_list(reset_type, "ResetType")
+    action = RESET_ACTIONS[reset_type]
+    if reset_type == "PushPowerButton" and call.parts.power.is_on():
+        action = PowerAction.SOFT_OFF
+    try:
+        call.parts.power.request(action, "redfish")
+    except PowerError as err:
+        raise RedfishError(409, "ActionNotSupported", f"The action ComputerSystem.Reset "
+                           f"({reset_type}) cannot be carried out now: {err}.") from None
+    return Response(204)
+
+
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", f"{V1}/Systems", R.USER, get_systems),
+    Route("GET", f"{V1}/Systems/{{system_id}}", R.USER, get_system),
+    Route("PATCH", f"{V1}/Systems/{{system_id}}", R.OPERATOR, patch_system),
+    Route("POST", f"{V1}/Systems/{{system_id}}/Actions/ComputerSystem.Reset", R.OPERATOR,
+          reset_system),
+)
