@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pybmc.wire.codes import CURRENT_CHANNEL, Cc, Privilege
 from pybmc.wire.errors import CommandError
+from pybmc.wire.redact import redact_request
 
 if TYPE_CHECKING:
     from pybmc.config.bmc import BmcConfig
@@ -295,5 +296,5 @@ class Dispatcher:
         except Exception:
             # A handler bug must cost one reply, never the server or other sessions.
             log.exception("%s: handler %s failed on data %s", ctx.name, command.name,
-                          data.hex())
+                          redact_request(netfn, cmd, data))
             return bytes([Cc.UNSPECIFIED])

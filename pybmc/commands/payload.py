@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 
 from pybmc.commands.dispatch import CommandTable, Context
 from pybmc.wire.codes import LAN_CHANNEL, Cc, NetFn, PayloadType, Privilege
 from pybmc.wire.errors import CommandError
+
+log = logging.getLogger("pybmc.sol")
 
 table = CommandTable()
 
@@ -67,10 +70,24 @@ def activate_payload(ctx: Context, data: bytes) -> bytes:
 @table.command(NetFn.APP, 0x49, Privilege.USER, length=6)
 def deactivate_payload(ctx: Context, data: bytes) -> bytes:
     _check_sol_request(data)
-    if ctx.sol.active is None:
+    active = ctx.sol.active
+    if active is None:
         raise CommandError(ERR_ALREADY_DEACTIVATED)
-    # Any session may end SOL: xCAT's console deactivates a stale owner before activating.
-    ctx.sol.deactivate("Deactivate Payload")
+    owner = active.session
+    if owner is not ctx.session and getattr(owner, "active", True):
+        # Another live session's SOL: ended only by a session of at least its privilege, so
+        # that Ironic's and xCAT's "sol deactivate" from a second administrator session works
+        # but a USER session cannot take over an administrator's console.
+        if ctx.privilege < owner.privilege:
+            log.warning("%s: Deactivate Payload refused: SOL belongs to session %#010x (%s), "
+                        "the request came with %s privilege", ctx.name, owner.session_id,
+                        owner.privilege.name, ctx.privilege.name)
+            raise CommandError(Cc.INSUFFICIENT_PRIVILEGE,
+                               reason="SOL is held by a session of higher privilege")
+        reason = f"Deactivate Payload from another session ({ctx.privilege.name})"
+    else:
+        reason = "Deactivate Payload"
+    ctx.sol.deactivate(reason)
     return b""
 
 

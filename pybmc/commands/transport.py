@@ -12,6 +12,7 @@ from pybmc.commands.dispatch import CommandTable, Context
 from pybmc.model import lan_params as params
 from pybmc.wire.codes import LAN_CHANNEL, SYSTEM_INTERFACE_CHANNEL, Cc, NetFn, Privilege
 from pybmc.wire.errors import CommandError
+from pybmc.wire.redact import redact_request
 
 log = logging.getLogger("pybmc.transport")
 
@@ -47,9 +48,11 @@ def _get_parameter(ctx: Context, family: params.ParameterFamily, data: bytes) ->
         raise CommandError(err.cc, reason=str(err)) from None
 
 
-def _set_parameter(ctx: Context, family: params.ParameterFamily, data: bytes) -> bytes:
+def _set_parameter(ctx: Context, family: params.ParameterFamily, data: bytes,
+                   cmd: int) -> bytes:
     lan_channel(ctx, data[0])
     number, value = data[1], data[2:]
+    shown = redact_request(NetFn.TRANSPORT, cmd, data, start=2)  # the community string is secret
     try:
         if number == 0:
             ctx.lan.write_set_in_progress(family, value, ctx.now)
@@ -57,10 +60,10 @@ def _set_parameter(ctx: Context, family: params.ParameterFamily, data: bytes) ->
         ctx.lan.set(family, number, value)
     except params.ParameterError as err:
         log.info("%s: Set %s parameter %d (%s) refused: %s", ctx.name, family.name, number,
-                 value.hex(), err)
+                 shown, err)
         raise CommandError(err.cc, reason=str(err)) from None
     ctx.changes.mark()
-    log.info("%s: %s parameter %d set to %s", ctx.name, family.name, number, value.hex())
+    log.info("%s: %s parameter %d set to %s", ctx.name, family.name, number, shown)
     ctx.lan.note_parameter_set(family, number, ctx.now)
     return b""
 
@@ -68,7 +71,7 @@ def _set_parameter(ctx: Context, family: params.ParameterFamily, data: bytes) ->
 # --------------------------------------------------------------------------- LAN
 @table.command(NetFn.TRANSPORT, 0x01, Privilege.ADMINISTRATOR, length=(2, 255))
 def set_lan_configuration_parameters(ctx: Context, data: bytes) -> bytes:
-    return _set_parameter(ctx, params.LAN_PARAMETERS, data)
+    return _set_parameter(ctx, params.LAN_PARAMETERS, data, 0x01)
 
 
 @table.command(NetFn.TRANSPORT, 0x02, Privilege.OPERATOR, length=4)
@@ -102,7 +105,7 @@ def get_ip_udp_rmcp_statistics(ctx: Context, data: bytes) -> bytes:
 # --------------------------------------------------------------------------- SOL
 @table.command(NetFn.TRANSPORT, 0x21, Privilege.ADMINISTRATOR, length=(2, 255))
 def set_sol_configuration_parameters(ctx: Context, data: bytes) -> bytes:
-    return _set_parameter(ctx, params.SOL_PARAMETERS, data)
+    return _set_parameter(ctx, params.SOL_PARAMETERS, data, 0x21)
 
 
 @table.command(NetFn.TRANSPORT, 0x22, Privilege.USER, length=4)

@@ -543,5 +543,19 @@ def _parse_in_band(source: str, table: Any) -> InBandConfig:
              or (kind == "tcp" and host and port.isdigit() and 0 < int(port) < 65536))
     if not valid:
         raise section.error("listen", f"must be tcp:HOST:PORT or unix:PATH; got {listen!r}")
+    if kind == "tcp" and not _is_loopback(host.strip("[]")):
+        # Whoever connects is the guest's system interface: administrator, no password.
+        raise section.error("listen", f"TCP host {host!r} is not a loopback address; the "
+                            "in-band link has no authentication, so it listens on 127.0.0.1 "
+                            "or ::1 only (better: unix:PATH)")
     section.finish()
     return InBandConfig(listen=listen)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name that may resolve anywhere

@@ -146,6 +146,9 @@ class Bmc:
         """The BMC's first writes: the start event in its SEL and the seeded state. The edge
         calls it once the BMC's socket is bound and its state_dir locked (`begin=False`), so
         a start that fails writes nothing."""
+        # A kill -9 mid-save leaves a full copy of the state, passwords included; removed
+        # only now, under the state_dir lock, where no other process is saving.
+        self.store.remove_orphans()
         self.platform.log_start()
         self.save()
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import socket
-import stat
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pybmc.edge.unix_socket import bind_private, remove_stale_socket
 from pybmc.model.system_interface import ENABLE_RECEIVE_INTERRUPT, SystemInterface
 from pybmc.protocol.inband import (
     PROTOCOL_VERSION,
@@ -32,6 +34,7 @@ from pybmc.protocol.inband import (
     VmRequest,
 )
 from pybmc.wire.codes import Cc
+from pybmc.wire.redact import redact_request, redact_response
 
 if TYPE_CHECKING:
     from pybmc.core.bmc import Bmc
@@ -45,6 +48,7 @@ class _Link(asyncio.Protocol):
         self.server = server
         self.protocol = VmConnection()
         self.transport: asyncio.Transport | None = None
+        self.eof_seen = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -59,8 +63,49 @@ class _Link(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.server._data_from(self, data)
 
+    def eof_received(self) -> bool | None:
+        self.eof_seen = True
+        return None  # close our end too
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self.eof_seen = True
         self.server._link_down(self, exc)
+
+    def is_dead(self) -> bool:
+        """The VM end is gone: EOF or an error already seen, or an EOF waiting unread.
+
+        A VM that restarts (QEMU's reconnect) closes its old connection before it opens the new
+        one, and on a loopback or unix socket the kernel always delivers that close; but the
+        event loop may accept the new connection before it reads the old one's EOF, so the
+        socket is peeked as well. A link with no EOF is live, however quiet.
+        """
+        if self.eof_seen or self.transport is None or self.transport.is_closing():
+            return True
+        sock = self.transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            with socket.socket(fileno=os.dup(sock.fileno())) as probe:
+                return probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
+    def peer(self) -> str:
+        """Who connected, for log lines: host:port, or the pid and uid of a unix peer."""
+        if self.transport is None:
+            return "?"
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None and sock.family == socket.AF_UNIX:
+            with contextlib.suppress(OSError):
+                creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                        struct.calcsize("3i"))
+                pid, uid, _gid = struct.unpack("3i", creds)
+                return f"pid {pid} uid {uid}"
+            return "a unix socket peer"
+        peername = self.transport.get_extra_info("peername")
+        return f"{peername[0]}:{peername[1]}" if peername else "?"
 
     def flush(self) -> None:
         writes = self.protocol.writes_to_send()
@@ -81,8 +126,9 @@ class InBandServer:
     """Accepts QEMU's ipmi-bmc-extern chardev and serves the guest's system interface.
 
     `InBandServer(bmc, "/run/pybmc/cn1/ipmi.sock")` listens on a unix socket;
-    `InBandServer(bmc, host="127.0.0.1", port=9002)` on TCP. One VM link at a time: a new
-    connection replaces the old one (QEMU reconnecting after a hiccup).
+    `InBandServer(bmc, host="127.0.0.1", port=9002)` on TCP (loopback only). One VM link at a
+    time: a new connection while the link is live is refused (closed, with a warning); it takes
+    over only once the old one is dead (see `_Link.is_dead`), as when QEMU reconnects.
     """
 
     def __init__(self, bmc: Bmc, path: str | os.PathLike[str] | None = None, *,
@@ -133,15 +179,22 @@ class InBandServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         if self.path is not None:
-            self._remove_stale_socket()
-            self._server = await loop.create_unix_server(lambda: _Link(self), str(self.path))
+            remove_stale_socket(self.path)
+            self._server = await loop.create_unix_server(lambda: _Link(self),
+                                                         sock=bind_private(self.path))
         else:
             self._server = await loop.create_server(lambda: _Link(self), self.host, self.port)
+            self._refuse_non_loopback()
             if not self.port:
                 self.port = self._server.sockets[0].getsockname()[1]
         self.sysif.add_listener(self._on_sysif_change)
         log.info("%s: in-band IPMI (ipmi-bmc-extern) listening on %s", self.bmc.name,
                  self.address)
+        if self.path is None:
+            log.warning("%s: in-band TCP listener %s: any local process can connect and act "
+                        "as the guest's system interface (administrator, no password); "
+                        "prefer unix:PATH, which only this user can connect to",
+                        self.bmc.name, self.address)
 
     async def stop(self) -> None:
         self.sysif.remove_listener(self._on_sysif_change)
@@ -200,23 +253,28 @@ class InBandServer:
         return self.send_control(VmCommand.SEND_NMI)
 
     # --------------------------------------------------------------- link events
-    def _remove_stale_socket(self) -> None:
-        assert self.path is not None
-        try:
-            mode = self.path.stat().st_mode
-        except FileNotFoundError:
-            return
-        if not stat.S_ISSOCK(mode):
-            raise FileExistsError(f"{self.path} exists and is not a socket")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            if probe.connect_ex(str(self.path)) == 0:
-                raise OSError(f"{self.path} is in use by another listener")
-        self.path.unlink()  # left behind by a process that is gone
+    def _refuse_non_loopback(self) -> None:
+        """The config allows loopback hosts only; "localhost" must not resolve elsewhere."""
+        assert self._server is not None
+        for sock in self._server.sockets:
+            host = sock.getsockname()[0]
+            if not ipaddress.ip_address(host.split("%")[0]).is_loopback:
+                self._server.close()
+                self._server = None
+                raise OSError(f"in-band listener {self.host}:{self.port} bound {host}, "
+                              "which is not a loopback address")
 
     def _link_up(self, link: _Link) -> None:
         if self._link is not None:
-            log.warning("%s: a new VM connection replaces the current one", self.bmc.name)
+            if not self._link.is_dead():
+                log.warning("%s: in-band connection from %s refused: a VM link is already "
+                            "connected on %s", self.bmc.name, link.peer(), self.address)
+                link.close()
+                return
+            log.info("%s: the previous VM link is gone; the new connection takes over",
+                     self.bmc.name)
             old, self._link = self._link, None
+            self._connected.clear()
             old.close()
         self._link = link
         self._irq_enabled_sent = None
@@ -238,7 +296,7 @@ class InBandServer:
             try:
                 self._handle(link, event)
             except Exception:  # one bad event must not cost the guest its BMC link
-                log.exception("%s: in-band event %r failed", self.bmc.name, event)
+                log.exception("%s: in-band %s failed", self.bmc.name, _describe(event))
         self._sync_irq_enable(link)
         link.flush()
         self.after_input()
@@ -262,8 +320,9 @@ class InBandServer:
             log.info("%s: ignoring VM control command %#04x %s", self.bmc.name, event.command,
                      event.data.hex())
         elif isinstance(event, FrameDropped):
-            log.warning("%s: in-band frame dropped: %s (%s)", self.bmc.name, event.reason,
-                        event.frame.hex())
+            # The header only: the data may hold a password (Set User Password).
+            log.warning("%s: in-band frame dropped: %s (%d bytes, starting %s)", self.bmc.name,
+                        event.reason, len(event.frame), event.frame[:3].hex())
 
     def _execute(self, request: VmRequest) -> bytes:
         try:
@@ -273,7 +332,8 @@ class InBandServer:
                           request.netfn, request.cmd)
             result = bytes([Cc.UNSPECIFIED])
         log.debug("%s: in-band %02x/%02x %s -> %s", self.bmc.name, request.netfn, request.cmd,
-                  request.data.hex(), result.hex())
+                  redact_request(request.netfn, request.cmd, request.data),
+                  redact_response(request.netfn, request.cmd, request.data, result))
         return result or bytes([Cc.UNSPECIFIED])
 
     def _guest_reset(self) -> None:
@@ -327,3 +387,11 @@ class InBandServer:
             log.debug("%s: to VM: %s (flags %#04x)", self.bmc.name, command.name,
                       self.sysif.flags)
         link.flush()
+
+
+def _describe(event: VmEvent) -> str:
+    """An event for a log line; a request's data only with its secrets redacted."""
+    if isinstance(event, VmRequest):
+        return (f"request {event.netfn:#04x}/{event.cmd:#04x} "
+                f"{redact_request(event.netfn, event.cmd, event.data)}")
+    return type(event).__name__

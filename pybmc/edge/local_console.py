@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from pathlib import Path
 
 from pybmc.edge.console import ConsoleBridge
+from pybmc.edge.unix_socket import bind_private, remove_stale_socket
 
 log = logging.getLogger("pybmc.console")
 
@@ -24,10 +24,8 @@ class LocalConsoleServer:
         self._clients: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
-        os.chmod(self.path, 0o600)
+        remove_stale_socket(self.path)
+        self._server = await asyncio.start_unix_server(self._serve, sock=bind_private(self.path))
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -21,6 +21,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web, web_protocol
 from aiohttp.http_parser import HttpRequestParserPy
 
 from pybmc.core.bmc import Bmc
+from pybmc.model.state import create_private_file
 from pybmc.redfish.http import Request
 from pybmc.redfish.service import RedfishService
 
@@ -61,10 +62,11 @@ def self_signed_certificate(state_dir: Path, address: str, name: str) -> tuple[P
                 [x509.IPAddress(ipaddress.ip_address(address)), x509.DNSName(name)]),
                 critical=False)
             .sign(key, hashes.SHA256()))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    key_path.chmod(0o600)
+    with contextlib.suppress(FileNotFoundError):
+        key_path.unlink()  # a key without its certificate: both are made again
+    create_private_file(key_path, key.private_bytes(  # 0600 from creation, never chmod after
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode())
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     log.info("%s: made a self-signed Redfish certificate for %s", name, address)
     return cert_path, key_path

@@ -13,8 +13,10 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ log = logging.getLogger("pybmc.state")
 
 STATE_FILE = "state.json"
 STATE_VERSION = 1
+TEMP_PREFIX = ".state."  # save()'s temporary files; a kill -9 between write and rename leaves one
 
 
 @dataclass
@@ -195,10 +198,39 @@ class StateStore:
                 os.replace(self.path, aside)
             return None
 
+    def remove_orphans(self) -> int:
+        """Delete the temporary files an interrupted save() left (they hold the whole state,
+        passwords included); only regular files of ours with save()'s prefix, in our
+        state_dir. Call it while no other save() may run (at start, under the state_dir lock).
+        Returns how many were removed."""
+        try:
+            names = os.listdir(self.state_dir)
+        except OSError:
+            return 0
+        removed = 0
+        for name in names:
+            if not name.startswith(TEMP_PREFIX):
+                continue
+            path = self.state_dir / name
+            try:
+                info = os.lstat(path)
+                if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+                    continue
+                path.unlink()
+            except OSError as err:
+                log.warning("cannot remove the leftover temporary file %s: %s", path, err)
+                continue
+            removed += 1
+        if removed:
+            log.info("removed %d temporary state file(s) left by an interrupted save in %s",
+                     removed, self.state_dir)
+        return removed
+
     def save(self, state: State) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         payload = json.dumps(to_json(state), indent=1, sort_keys=True).encode()
-        fd, tmp = tempfile.mkstemp(prefix=".state.", dir=self.state_dir)
+        # mkstemp creates the file 0600: it holds the users' passwords.
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.state_dir)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
@@ -219,3 +251,20 @@ class StateStore:
     def reset(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+def create_private_file(path: Path, text: str,
+                        opener: Callable[[str, int, int], int] | None = None) -> bool:
+    """Create `path` holding `text`, readable by us alone from its first moment (mode 0600
+    given to open(2), never a chmod after); False, and nothing written, if it exists already.
+    `opener` defaults to os.open (a test passes a spy)."""
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        fd = (opener or os.open)(str(path), flags, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return True

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -381,15 +383,33 @@ async def test_reconnect_after_qemu_goes_away(server: InBandServer):
     await second.close()
 
 
-async def test_a_new_connection_replaces_the_old_one(server: InBandServer):
+async def test_a_second_connection_is_refused_while_the_link_is_live(
+        server: InBandServer, caplog: pytest.LogCaptureFixture):
     first = await FakeQemu.connect(server)
     await first.handshake()
     second = await FakeQemu.connect(server)
-    await second.handshake()
-    with pytest.raises(EOFError):
-        await first.frame()
+    with pytest.raises((EOFError, ConnectionResetError)):
+        await second.frame()
+    assert (await first.request(0x06, 0x31)).hex() == "0000"  # the VM keeps its link
+    assert any(r.levelname == "WARNING" and "refused: a VM link is already connected" in
+               r.getMessage() and "pid " in r.getMessage() for r in caplog.records)
+    await first.close()
+
+
+async def test_a_new_connection_takes_over_once_the_old_one_hung_up(server: InBandServer):
+    """QEMU restarting closes its old connection and opens a new one at once; the event loop
+    may accept the new one before it has read the old one's EOF (the socket is peeked)."""
+    first = await FakeQemu.connect(server)
+    await first.handshake()
+    assert server.path is not None
+    old = first.writer.get_extra_info("socket")
+    with socket.socket(fileno=os.dup(old.fileno())) as raw:
+        raw.shutdown(socket.SHUT_WR)  # the EOF is in the BMC's socket, unread
+    second = await FakeQemu.connect(server)  # no yield to the loop in between
+    assert await second.handshake() == [h("ff01"), h("06"), h("00")]
     assert (await second.request(0x06, 0x31)).hex() == "0000"
     await second.close()
+    await first.close()
 
 
 async def test_watchdog_pretimeout_is_delivered_on_time(server: InBandServer, bmc: Bmc):
@@ -473,3 +493,66 @@ def test_needs_exactly_one_address(bmc: Bmc):
         InBandServer(bmc)
     with pytest.raises(ValueError):
         InBandServer(bmc, "/tmp/x.sock", port=1)
+
+
+class _SocketTransport:
+    """Just enough of an asyncio transport for _Link.is_dead."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str) -> object:
+        return self.sock if name == "socket" else None
+
+
+def test_a_link_is_dead_only_after_an_eof_even_one_not_read_yet():
+    from pybmc.edge.inband import _Link
+
+    ours, vm = socket.socketpair()
+    link = _Link.__new__(_Link)
+    link.eof_seen = False
+    link.transport = _SocketTransport(ours)  # type: ignore[assignment]
+    assert not link.is_dead()  # quiet is not dead
+    vm.sendall(b"\x01")
+    assert not link.is_dead()  # unread data: alive
+    assert ours.recv(1) == b"\x01"
+    vm.close()
+    assert link.is_dead()  # the EOF is still in the socket, unread
+    assert ours.recv(1) == b""  # the peek left it there for the event loop
+    ours.close()
+
+
+async def test_a_tcp_listener_warns_and_refuses_a_name_that_binds_off_loopback(
+        bmc: Bmc, caplog: pytest.LogCaptureFixture):
+    server = InBandServer(bmc, host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        assert "any local process can connect" in caplog.text
+        qemu = await FakeQemu.connect(server)
+        await qemu.handshake()
+        await qemu.close()
+    finally:
+        await server.stop()
+    # A "localhost" that resolved off loopback is refused after bind (faked: tests bind
+    # loopback only).
+    wide = InBandServer(bmc, host="localhost", port=9002)
+
+    class Bound:
+        def getsockname(self) -> tuple[str, int]:
+            return ("192.0.2.7", 9002)
+
+    class Listening:
+        sockets = [Bound()]
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    listening = Listening()
+    wide._server = listening  # type: ignore[assignment]
+    with pytest.raises(OSError, match=r"192\.0\.2\.7, which is not a loopback address"):
+        wide._refuse_non_loopback()
+    assert listening.closed and wide._server is None

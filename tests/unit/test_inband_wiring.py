@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,10 +88,23 @@ async def test_qemu_backend_listens_in_its_run_directory(short_dir) -> None:
         assert runtime.in_band is not None and runtime.in_band.path == power.paths.in_band
         assert power.in_band_path == str(power.paths.in_band)
         assert power.paths.in_band.is_socket()
+        # The run directory is the checked, private one; the socket is ours alone.
+        assert power.paths.in_band.parent.parent == short_dir / "run"
+        assert stat.S_IMODE(os.lstat(power.paths.in_band.parent).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(power.paths.in_band).st_mode) == 0o600
         assert qemu_device(power.in_band_args()) == "isa-ipmi-kcs,bmc=pybmc-bmc"
     finally:
         await stop_in_band(runtime)
     assert not power.paths.in_band.exists()
+
+
+def test_qemu_backend_refuses_a_run_directory_planted_by_someone_else(short_dir) -> None:
+    from pybmc.config.paths import UnsafeRunDirectory
+
+    (short_dir / "elsewhere").mkdir()
+    (short_dir / "run").symlink_to(short_dir / "elsewhere")
+    with pytest.raises(UnsafeRunDirectory, match="symbolic link"):
+        BmcRuntime(config(short_dir / "state", power={"backend": "qemu"}))
 
 
 async def test_qemu_backend_without_in_band_has_no_device(short_dir) -> None:

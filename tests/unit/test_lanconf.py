@@ -405,8 +405,9 @@ def test_serial_vm_codec_becomes_the_in_band_listener(tmp_path: Path):
 
 def test_serial_on_another_address_is_translated_with_a_warning(tmp_path: Path):
     data, warnings = translated(tmp_path, minimal("serial 15 192.0.2.7 9102 codec VM\n"))
-    assert data["in_band"] == {"listen": "tcp:192.0.2.7:9102"}
+    assert data["in_band"] == {"listen": "tcp:127.0.0.1:9102"}  # [in_band] takes loopback only
     assert "loopback" in warning_for(warnings, "lan.conf:5")
+    assert "translated to 127.0.0.1" in warning_for(warnings, "lan.conf:5")
 
 
 @pytest.mark.parametrize(("line", "reason"), [

@@ -212,13 +212,15 @@ class LanConfTranslator:
         port = c_int(arg(line, 3, "the port"), "port")
         if not 0 < port < 65536:
             raise Skip(f"port {port} is not 1..65535")
-        self.doc.table("in_band").set("listen", f"tcp:{host}:{port}",
-                                      f"{line.where}: QEMU's ipmi-bmc-extern connects here")
         if not ipaddress.ip_address(host).is_loopback:
+            # [in_band] listen refuses it: the translation must stay a config that serves.
             self.notes.warn(line, f"in-band listener on {host}: pybmc listens for the VM's "
                                   "link on loopback addresses only (anything that connects "
-                                  "acts as the host's administrator); use 127.0.0.1 here and "
-                                  "in QEMU's -chardev")
+                                  "acts as the host's administrator); translated to "
+                                  "127.0.0.1, point QEMU's -chardev there")
+            host = "127.0.0.1"
+        self.doc.table("in_band").set("listen", f"tcp:{host}:{port}",
+                                      f"{line.where}: QEMU's ipmi-bmc-extern connects here")
 
     def sol(self, line: Line) -> None:
         self._for_bmc(line)

@@ -21,6 +21,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from pybmc.config.paths import private_directory
+
 log = logging.getLogger("pybmc.power")
 
 EXIT_POLL_INTERVAL = 0.2  # only where pidfd_open is unavailable
@@ -28,13 +30,9 @@ EXIT_POLL_INTERVAL = 0.2  # only where pidfd_open is unavailable
 
 # ------------------------------------------------------------------------ run directory
 def prepare_run_dir(path: Path) -> None:
-    """Create the run directory, private to us; refuse one that someone else owns."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = os.lstat(path)
-    if not os.path.isdir(path) or os.path.islink(path):
-        raise OSError(f"{path} is not a directory")
-    if info.st_uid != os.getuid():
-        raise OSError(f"{path} belongs to another user (uid {info.st_uid})")
+    """Create the run directory, private to us; refuse one that someone else owns or may
+    write to (pybmc.config.paths.private_directory)."""
+    private_directory(path)
 
 
 def remove_stale(*paths: Path) -> None:
