@@ -1,5 +1,6 @@
-"""Systems/{id} SimpleStorage and Storage with Drives: the host's disks (the VM's, from its
-QEMU args; CD-ROMs are VirtualMedia), one controller holding them all."""
+"""Systems/{id} SimpleStorage and Storage, and the Drives they hold: the host's disks (the
+VM's, from its QEMU args; CD-ROMs are VirtualMedia), one controller holding them all. The
+Drives live under the Chassis, where the schema now puts them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from pybmc.model.inventory import Disk, inventory
 from pybmc.redfish import http
 from pybmc.redfish.http import Response
-from pybmc.redfish.resource import V1, Call, R, Route, check_system, collection, ok
+from pybmc.redfish.resource import V1, Call, R, Route, check_id, check_system, collection, ok
 
 CONTROLLER_ID = "1"
 PROTOCOLS = {"virtio": "PCIe", "nvme": "NVMe", "ide": "SATA", "sata": "SATA", "scsi": "SAS",
@@ -62,7 +63,7 @@ def get_storage_collection(call: Call) -> Response:
 def get_storage(call: Call) -> Response:
     _check_controller(call)
     base = f"{V1}/Systems/{call.system_id}/Storage/{CONTROLLER_ID}"
-    drives = [{"@odata.id": f"{base}/Drives/{d.disk_id}"}
+    drives = [{"@odata.id": f"{V1}/Chassis/{call.system_id}/Drives/{d.disk_id}"}
               for d in inventory(call.parts.config).disks]
     return ok({
         "@odata.type": "#Storage.v1_15_0.Storage",
@@ -75,20 +76,27 @@ def get_storage(call: Call) -> Response:
     })
 
 
+def get_drives(call: Call) -> Response:
+    check_id(call, "chassis_id", call.system_id)
+    return collection(f"{V1}/Chassis/{call.system_id}/Drives", "Drive", "Drive Collection",
+                      [d.disk_id for d in inventory(call.parts.config).disks])
+
+
 def get_drive(call: Call) -> Response:
-    _check_controller(call)
+    check_id(call, "chassis_id", call.system_id)
     wanted = call.params["drive_id"]
     disk = next((d for d in inventory(call.parts.config).disks if d.disk_id == wanted), None)
     if disk is None:
         raise http.not_found(call.request.path)
     body: dict[str, Any] = {
         "@odata.type": "#Drive.v1_17_0.Drive",
-        "@odata.id": f"{V1}/Systems/{call.system_id}/Storage/{CONTROLLER_ID}/Drives/"
-                     f"{disk.disk_id}",
+        "@odata.id": f"{V1}/Chassis/{call.system_id}/Drives/{disk.disk_id}",
         "Id": disk.disk_id,
         "Name": f"Disk {disk.disk_id}",
         "MediaType": "HDD",
         "Status": _status(disk),
+        "Links": {"Storage": {"@odata.id": f"{V1}/Systems/{call.system_id}/Storage/"
+                                           f"{CONTROLLER_ID}"}},
     }
     if disk.size_bytes is not None:
         body["CapacityBytes"] = disk.size_bytes
@@ -103,5 +111,6 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", f"{_SYSTEM}/SimpleStorage/{{storage_id}}", R.USER, get_simple_storage),
     Route("GET", f"{_SYSTEM}/Storage", R.USER, get_storage_collection),
     Route("GET", f"{_SYSTEM}/Storage/{{storage_id}}", R.USER, get_storage),
-    Route("GET", f"{_SYSTEM}/Storage/{{storage_id}}/Drives/{{drive_id}}", R.USER, get_drive),
+    Route("GET", f"{V1}/Chassis/{{chassis_id}}/Drives", R.USER, get_drives),
+    Route("GET", f"{V1}/Chassis/{{chassis_id}}/Drives/{{drive_id}}", R.USER, get_drive),
 )

@@ -8,7 +8,6 @@ from typing import Any
 from pybmc.model.inventory import inventory
 from pybmc.redfish.resource import V1, Call
 
-ENABLED = {"State": "Enabled", "Health": "OK"}
 LINKED = ("Processors", "Memory", "EthernetInterfaces", "SimpleStorage", "Storage", "Bios",
           "SecureBoot")
 
@@ -19,9 +18,7 @@ def system_inventory(call: Call) -> dict[str, Any]:
     base = f"{V1}/Systems/{call.system_id}"
     return {
         "ProcessorSummary": {"Count": cpus.sockets, "CoreCount": cpus.sockets * cpus.cores,
-                             "LogicalProcessorCount": cpus.logical, "Model": cpus.model,
-                             "Status": ENABLED},
-        "MemorySummary": {"TotalSystemMemoryGiB": round(inv.memory_mib / 1024, 3),
-                          "Status": ENABLED},
+                             "LogicalProcessorCount": cpus.logical, "Model": cpus.model},
+        "MemorySummary": {"TotalSystemMemoryGiB": round(inv.memory_mib / 1024, 3)},
         **{name: {"@odata.id": f"{base}/{name}"} for name in LINKED},
     }

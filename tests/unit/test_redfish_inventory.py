@@ -78,8 +78,12 @@ def test_processors_memory_nics_and_disks(service: RedfishService) -> None:
     assert storage["Drives@odata.count"] == 1
     drive = get(service, storage["Drives"][0]["@odata.id"])
     assert drive["CapacityBytes"] == 10 << 30
+    assert drive["Links"]["Storage"]["@odata.id"] == storage["@odata.id"]
+    assert members(service, "/redfish/v1/Chassis/t/Drives") == [drive]
+    assert send(service, "GET", "/redfish/v1/Chassis/t/Drives/disk7").status == 404
+    assert send(service, "GET", "/redfish/v1/Chassis/other/Drives").status == 404
     for missing in ("Processors/CPU1", "Memory/DIMM1", "EthernetInterfaces/nic9",
-                    "Storage/2", "Storage/1/Drives/disk7", "SimpleStorage/2"):
+                    "Storage/2", "SimpleStorage/2"):
         assert send(service, "GET", f"{SYSTEM}/{missing}").status == 404, missing
 
 
