@@ -54,11 +54,11 @@ def defaults(uefi: bool) -> dict[str, Any]:
     return {a.name: a.default for a in attributes(uefi)}
 
 
-def _record(state: State, uefi: bool) -> dict[str, Any]:
+def _record(state: State) -> dict[str, Any]:
+    # "current" holds only what a boot applied: an attribute never set follows its default
+    # (BootMode follows the firmware the config gives).
     record = state.extra.setdefault(BIOS_KEY, {})
-    current = record.setdefault("current", {})
-    for name, value in defaults(uefi).items():  # attributes added later get their default
-        current.setdefault(name, value)
+    record.setdefault("current", {})
     record.setdefault("pending", {})
     record.setdefault("reset_pending", False)
     record.setdefault("applied_at", None)
@@ -66,22 +66,24 @@ def _record(state: State, uefi: bool) -> dict[str, Any]:
 
 
 def current(state: State, uefi: bool) -> dict[str, Any]:
-    return dict(_record(state, uefi)["current"])
+    known = defaults(uefi)
+    applied = {k: v for k, v in _record(state)["current"].items() if k in known}
+    return {**known, **applied}
 
 
 def pending(state: State, uefi: bool) -> dict[str, Any]:
     """The attributes the next boot will have (current with the pending changes)."""
-    record = _record(state, uefi)
-    base = defaults(uefi) if record["reset_pending"] else record["current"]
+    record = _record(state)
+    base = defaults(uefi) if record["reset_pending"] else current(state, uefi)
     return {**base, **record["pending"]}
 
 
-def reset_pending(state: State, uefi: bool) -> bool:
-    return bool(_record(state, uefi)["reset_pending"])
+def reset_pending(state: State) -> bool:
+    return bool(_record(state)["reset_pending"])
 
 
-def applied_at(state: State, uefi: bool) -> float | None:
-    value = _record(state, uefi)["applied_at"]
+def applied_at(state: State) -> float | None:
+    value = _record(state)["applied_at"]
     return None if value is None else float(value)
 
 
@@ -102,12 +104,12 @@ def check(changes: dict[str, Any], uefi: bool) -> None:
 def set_pending(state: State, uefi: bool, changes: dict[str, Any]) -> None:
     """Store attributes for the next boot; every value is checked before any is kept."""
     check(changes, uefi)
-    _record(state, uefi)["pending"].update(changes)
+    _record(state)["pending"].update(changes)
 
 
-def reset_to_defaults(state: State, uefi: bool) -> None:
+def reset_to_defaults(state: State) -> None:
     """ResetBios: every attribute goes back to its default at the next boot."""
-    record = _record(state, uefi)
+    record = _record(state)
     record["reset_pending"] = True
     record["pending"] = {}
 
@@ -115,15 +117,16 @@ def reset_to_defaults(state: State, uefi: bool) -> None:
 def apply_at_boot(state: State, uefi: bool, wall_time: float) -> bool:
     """The machine boots: pending attributes become current (and the Secure Boot setting
     takes effect). True when something was applied."""
-    record = _record(state, uefi)
+    record = _record(state)
     applied = bool(record["pending"]) or bool(record["reset_pending"])
     if applied:
-        record["current"] = pending(state, uefi)
+        base = {} if record["reset_pending"] else record["current"]
+        record["current"] = {**base, **record["pending"]}
         record["pending"] = {}
         record["reset_pending"] = False
         record["applied_at"] = wall_time
     secure = _secure_record(state)
-    booted_secure = secure["enable"] and record["current"]["BootMode"] == "Uefi" \
+    booted_secure = secure["enable"] and current(state, uefi)["BootMode"] == "Uefi" \
         and secure["mode"] != "SetupMode"
     if secure["current_boot"] != booted_secure:
         secure["current_boot"] = booted_secure

@@ -33,7 +33,7 @@ def get_bios(call: Call) -> Response:
         "SupportedApplyTimes": list(APPLY_TIMES),
         "Messages": [],
     }
-    applied = bios.applied_at(state, uefi)
+    applied = bios.applied_at(state)
     if applied is not None:  # when pending attributes last became current
         settings["Time"] = datetime.fromtimestamp(applied, UTC).isoformat(
             timespec="seconds")
@@ -43,7 +43,7 @@ def get_bios(call: Call) -> Response:
         "Id": "Bios",
         "Name": "BIOS Configuration Current Settings",
         "Attributes": bios.current(state, uefi),
-        "ResetBiosToDefaultsPending": bios.reset_pending(state, uefi),
+        "ResetBiosToDefaultsPending": bios.reset_pending(state),
         "@Redfish.Settings": settings,
         "Actions": {f"#{RESET_BIOS}": {"target": f"{base}/Actions/{RESET_BIOS}"}},
     })
@@ -101,7 +101,7 @@ def reset_bios(call: Call) -> Response:
     _base(call)
     for name in call.body:
         raise http.property_unknown(name)
-    bios.reset_to_defaults(call.parts.state, firmware_is_uefi(call.parts.config))
+    bios.reset_to_defaults(call.parts.state)
     return Response(204)
 
 

@@ -209,3 +209,15 @@ def test_read_only_user_reads_inventory_but_writes_nothing(service: RedfishServi
              {"ResetKeysType": "DeletePK"})):
         answer = send(service, method, path, body, user=viewer)
         assert answer.status == 403, path
+
+
+def test_boot_mode_never_set_follows_the_firmware_the_config_gives(tmp_path: Path) -> None:
+    first = make_bmc(tmp_path, system={"firmware": "uefi"})
+    service = RedfishService(first.parts, "t")
+    assert get(service, f"{SYSTEM}/Bios")["Attributes"]["BootMode"] == "Uefi"
+    send(service, "PATCH", f"{SYSTEM}/Bios/Settings", {"Attributes": {"QuietBoot": True}})
+    send(service, "POST", f"{SYSTEM}/Actions/ComputerSystem.Reset", {"ResetType": "On"})
+    first.save()
+    again = RedfishService(make_bmc(tmp_path, system={"firmware": "bios"}).parts, "t")
+    attributes = get(again, f"{SYSTEM}/Bios")["Attributes"]
+    assert (attributes["BootMode"], attributes["QuietBoot"]) == ("Bios", True)
