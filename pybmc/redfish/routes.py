@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from pybmc.redfish import (
     accounts,
+    bios,
     chassis,
     events,
     managers,
+    processors,
     root,
+    secure_boot,
     sessions,
+    storage,
+    system_nics,
     systems,
     tasks,
     virtual_media,
@@ -31,4 +36,9 @@ ROUTES: tuple[Route, ...] = (
     *events.ROUTES,
     *virtual_media.ROUTES,
     *tasks.ROUTES,
+    *processors.ROUTES,
+    *system_nics.ROUTES,
+    *storage.ROUTES,
+    *bios.ROUTES,
+    *secure_boot.ROUTES,
 )

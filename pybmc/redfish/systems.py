@@ -17,6 +17,7 @@ from pybmc.redfish.resource import (
     ok,
     system_uuid,
 )
+from pybmc.redfish.system_inventory import system_inventory
 
 if TYPE_CHECKING:
     from pybmc.redfish.parts import RedfishParts
@@ -80,6 +81,7 @@ def get_system(call: Call) -> Response:
         "PowerState": "On" if parts.power.is_on() else "Off",
         "Status": {"State": "Enabled", "Health": "OK"},
         "Boot": _boot_document(parts),
+        **system_inventory(call),
         "VirtualMedia": {"@odata.id": f"{V1}/Systems/{sid}/VirtualMedia"},
         "Actions": {"#ComputerSystem.Reset": {
             "target": f"{V1}/Systems/{sid}/Actions/ComputerSystem.Reset",
