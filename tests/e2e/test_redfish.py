@@ -54,7 +54,7 @@ def https(bmc: BmcProcess, method: str, path: str, body: Any = None,
 @pytest.fixture
 def bmc(bmc_factory: Any) -> BmcProcess:
     process: BmcProcess = bmc_factory(redfish={"enabled": True, "port": PORT})
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # generous: a loaded machine starts aiohttp slowly
     while True:  # the HTTPS listener starts just after the IPMI socket
         try:
             https(process, "GET", "/redfish/v1", user=None)
