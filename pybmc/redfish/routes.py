@@ -9,7 +9,10 @@ from __future__ import annotations
 from pybmc.redfish import (
     accounts,
     chassis,
+    chassis_sensors,
     events,
+    log_services,
+    manager_settings,
     managers,
     root,
     sessions,
@@ -26,9 +29,12 @@ ROUTES: tuple[Route, ...] = (
     *systems.ROUTES,
     *accounts.ROUTES,
     *managers.ROUTES,
+    *manager_settings.ROUTES,
     *chassis.ROUTES,
+    *chassis_sensors.ROUTES,
     *sessions.ROUTES,
     *events.ROUTES,
     *virtual_media.ROUTES,
     *tasks.ROUTES,
+    *log_services.ROUTES,
 )

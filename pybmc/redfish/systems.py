@@ -81,6 +81,7 @@ def get_system(call: Call) -> Response:
         "Status": {"State": "Enabled", "Health": "OK"},
         "Boot": _boot_document(parts),
         "VirtualMedia": {"@odata.id": f"{V1}/Systems/{sid}/VirtualMedia"},
+        "LogServices": {"@odata.id": f"{V1}/Systems/{sid}/LogServices"},
         "Actions": {"#ComputerSystem.Reset": {
             "target": f"{V1}/Systems/{sid}/Actions/ComputerSystem.Reset",
             "ResetType@Redfish.AllowableValues": list(RESET_ACTIONS),
@@ -93,7 +94,8 @@ def patch_system(call: Call) -> Response:
     for name in call.body:
         if name == "Boot":
             continue
-        if name in ("Id", "Name", "UUID", "PowerState", "Status", "SystemType"):
+        if name in ("Id", "Name", "UUID", "PowerState", "Status", "SystemType",
+                    "LogServices"):
             raise http.property_not_writable(name)
         raise http.property_unknown(name)
     wanted = call.body.get("Boot", {})
