@@ -145,9 +145,9 @@ def test_datetime_is_the_sel_clock_both_ways(redfish_bmc: BmcProcess) -> None:  
     assert https(bmc, "PATCH", MANAGER, {"DateTime": "2031-05-06T07:08:09+00:00"})[0] == 204
     shown = bmc.ipmitool("sel", "time", "get").stdout.strip()
     assert shown.startswith("05/06/31 07:08:09"), shown
-    bmc.ipmitool("sel", "time", "set", "01/02/2029 03:04:05")
+    bmc.ipmitool("sel", "time", "set", "01/02/25 03:04:05")
     status, manager = https(bmc, "GET", MANAGER)
-    assert status == 200 and manager["DateTime"].startswith("2029-01-02T03:04")
+    assert status == 200 and manager["DateTime"].startswith("2025-01-02T03:04")
     assert manager["DateTimeLocalOffset"] == "+00:00"
     status, body = https(bmc, "PATCH", MANAGER, {"DateTime": "yesterday"})
     assert status == 400 and body["error"]["@Message.ExtendedInfo"][0]["MessageId"].endswith(
