@@ -16,7 +16,7 @@ from pybmc.model.platform.sensors import Sensor
 from pybmc.redfish import http
 from pybmc.redfish.http import Response
 from pybmc.redfish.resource import V1, Call, R, Route, check_id, ok
-from pybmc.wire.platform_codes import SensorType, Unit
+from pybmc.wire.platform_codes import Entity, SensorType, Unit
 
 # IPMI unit -> (Sensor ReadingType, ReadingUnits as UCUM), for the analog sensors.
 READING_KINDS: dict[int, tuple[str, str]] = {
@@ -28,8 +28,12 @@ READING_KINDS: dict[int, tuple[str, str]] = {
     Unit.HERTZ: ("Frequency", "Hz"),
 }
 # IPMI entity ID -> Redfish PhysicalContext.
-CONTEXTS = {0x03: "CPU", 0x07: "SystemBoard", 0x0A: "PowerSupply", 0x1D: "Fan",
-            0x37: "Intake", 0x08: "Memory", 0x04: "StorageDevice", 0x17: "Chassis"}
+CONTEXTS = {Entity.PROCESSOR: "CPU", Entity.SYSTEM_BOARD: "SystemBoard",
+            Entity.BASEBOARD: "SystemBoard", Entity.POWER_SUPPLY: "PowerSupply",
+            Entity.POWER_UNIT: "PowerSupply", Entity.FAN: "Fan", Entity.COOLING_UNIT: "Fan",
+            Entity.AIR_INLET: "Intake", Entity.MEMORY_MODULE: "Memory",
+            Entity.MEMORY_DEVICE: "Memory", Entity.DISK: "StorageDevice",
+            Entity.SYSTEM_CHASSIS: "Chassis", Entity.BATTERY: "Battery"}
 # Sensor threshold names (lnc lc lnr unc uc unr) -> Redfish Thresholds members.
 THRESHOLD_NAMES = {"lnc": "LowerCaution", "lc": "LowerCritical", "lnr": "LowerFatal",
                    "unc": "UpperCaution", "uc": "UpperCritical", "unr": "UpperFatal"}
@@ -173,6 +177,10 @@ def get_thermal(call: Call) -> Response:
             temperatures.append(member)
         elif sensor.spec.unit == Unit.RPM:
             member = _member(call, path, "Fans", len(fans), sample)
+            # Fan readings, ranges and thresholds are integers in the Thermal schema.
+            for key in ("MinReadingRange", "MaxReadingRange",
+                        *(OLD_THRESHOLD_NAMES[k] for k in sample.thresholds)):
+                member[key] = round(member[key])
             member["Reading"] = None if sample.value is None else round(sample.value)
             member["ReadingUnits"] = "RPM"
             fans.append(member)

@@ -158,6 +158,7 @@ def test_datetime_is_the_sel_clock_both_ways(redfish_bmc: BmcProcess) -> None:  
 def test_manager_reset_is_the_ipmi_bmc_reset(redfish_bmc: BmcProcess) -> None:  # noqa: F811
     bmc = redfish_bmc
     status, manager = https(bmc, "GET", MANAGER)
+    assert status == 200
     action = manager["Actions"]["#Manager.Reset"]
     assert action["ResetType@Redfish.AllowableValues"] == ["GracefulRestart", "ForceRestart"]
     assert https(bmc, "POST", action["target"], {"ResetType": "ForceRestart"})[0] == 204
