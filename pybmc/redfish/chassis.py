@@ -58,7 +58,7 @@ def patch_chassis(call: Call) -> Response:
                 raise http.property_value_not_in_list(value, name)
             lit = value
         elif name in ("Id", "Name", "PowerState", "ChassisType", "Status", "Sensors",
-                      "Thermal", "Power"):
+                      "Thermal", "Power", "ThermalSubsystem", "PowerSubsystem"):
             raise http.property_not_writable(name)
         else:
             raise http.property_unknown(name)

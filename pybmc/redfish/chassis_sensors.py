@@ -51,15 +51,16 @@ def sensor_id(sensor: Sensor) -> str:
 
 
 def sensor_links(path: str) -> dict[str, dict[str, str]]:
-    """The Chassis' links to the resources of this module."""
-    return {name: {"@odata.id": f"{path}/{name}"} for name in ("Sensors", "Thermal", "Power")}
+    """The Chassis' links to its sensor resources (this module's and chassis_subsystems')."""
+    names = ("Sensors", "Thermal", "Power", "ThermalSubsystem", "PowerSubsystem")
+    return {name: {"@odata.id": f"{path}/{name}"} for name in names}
 
 
-def _analog_sensors(call: Call) -> list[Sensor]:
+def analog_sensors(call: Call) -> list[Sensor]:
     return [s for s in call.parts.platform.sensors if s.linear is not None]
 
 
-def _chassis_path(call: Call) -> str:
+def chassis_path(call: Call) -> str:
     check_id(call, "chassis_id", call.system_id)
     return f"{V1}/Chassis/{call.system_id}"
 
@@ -96,7 +97,7 @@ def sensor_document(call: Call, sample: Sample) -> dict[str, Any]:
     sensor = sample.sensor
     spec = sensor.spec
     reading_type, units = READING_KINDS.get(spec.unit, ("Percent", "%"))
-    path = f"{_chassis_path(call)}/Sensors/{sensor_id(sensor)}"
+    path = f"{chassis_path(call)}/Sensors/{sensor_id(sensor)}"
     document: dict[str, Any] = {
         "@odata.type": "#Sensor.v1_7_0.Sensor",
         "@odata.id": path,
@@ -119,8 +120,8 @@ def sensor_document(call: Call, sample: Sample) -> dict[str, Any]:
 
 
 def get_sensors(call: Call) -> Response:
-    path = f"{_chassis_path(call)}/Sensors"
-    ids = [sensor_id(s) for s in _analog_sensors(call)]
+    path = f"{chassis_path(call)}/Sensors"
+    ids = [sensor_id(s) for s in analog_sensors(call)]
     return ok({
         "@odata.type": "#SensorCollection.SensorCollection",
         "@odata.id": path,
@@ -131,9 +132,9 @@ def get_sensors(call: Call) -> Response:
 
 
 def get_sensor(call: Call) -> Response:
-    _chassis_path(call)
+    chassis_path(call)
     wanted = call.params["sensor_id"]
-    sensor = next((s for s in _analog_sensors(call) if sensor_id(s) == wanted), None)
+    sensor = next((s for s in analog_sensors(call) if sensor_id(s) == wanted), None)
     if sensor is None:
         raise http.not_found(call.request.path)
     return ok(sensor_document(call, Sample(call, sensor)))
@@ -151,7 +152,7 @@ def _member(call: Call, path: str, array: str, index: int,
         "Status": sample.status(),
         "MinReadingRange": sensor.spec.minimum,
         "MaxReadingRange": sensor.spec.maximum,
-        "RelatedItem": [{"@odata.id": _chassis_path(call)}],
+        "RelatedItem": [{"@odata.id": chassis_path(call)}],
     }
     for key, value in sample.thresholds.items():
         member[OLD_THRESHOLD_NAMES[key]] = value
@@ -162,10 +163,10 @@ def _member(call: Call, path: str, array: str, index: int,
 
 
 def get_thermal(call: Call) -> Response:
-    path = f"{_chassis_path(call)}/Thermal"
+    path = f"{chassis_path(call)}/Thermal"
     temperatures: list[dict[str, Any]] = []
     fans: list[dict[str, Any]] = []
-    for sensor in _analog_sensors(call):
+    for sensor in analog_sensors(call):
         sample = Sample(call, sensor)
         if sensor.spec.unit == Unit.CELSIUS:
             member = _member(call, path, "Temperatures", len(temperatures), sample)
@@ -215,10 +216,10 @@ def _power_supplies(call: Call, path: str) -> list[dict[str, Any]]:
 
 
 def get_power(call: Call) -> Response:
-    path = f"{_chassis_path(call)}/Power"
+    path = f"{chassis_path(call)}/Power"
     voltages: list[dict[str, Any]] = []
     consumed: float | None = None
-    for sensor in _analog_sensors(call):
+    for sensor in analog_sensors(call):
         sample = Sample(call, sensor)
         if sensor.spec.unit == Unit.VOLTS:
             member = _member(call, path, "Voltages", len(voltages), sample)

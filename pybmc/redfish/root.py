@@ -62,6 +62,10 @@ METADATA_SCHEMAS = (
     ("LogEntry", "LogEntry.v1_15_0"), ("LogEntryCollection", ""),
     ("Sensor", "Sensor.v1_7_0"), ("SensorCollection", ""),
     ("Thermal", "Thermal.v1_7_0"), ("Power", "Power.v1_7_0"),
+    ("ThermalSubsystem", "ThermalSubsystem.v1_3_0"), ("Fan", "Fan.v1_5_0"),
+    ("FanCollection", ""), ("ThermalMetrics", "ThermalMetrics.v1_0_0"),
+    ("PowerSubsystem", "PowerSubsystem.v1_1_0"), ("PowerSupply", "PowerSupply.v1_5_0"),
+    ("PowerSupplyCollection", ""),
 )
 SCHEMA_URI = "http://redfish.dmtf.org/schemas/v1"
 

@@ -138,6 +138,19 @@ def test_sensors_and_thermal_follow_power_as_ipmi_reads_them(
     status, power = https(bmc, "GET", f"/redfish/v1/Chassis/{name}/Power")
     assert power["PowerControl"][0]["PowerConsumedWatts"] > 50  # idle draw or more
     assert [ps["Name"] for ps in power["PowerSupplies"]] == ["PS1 Status"]
+    # The newer ThermalSubsystem/PowerSubsystem carry the same sensors.
+    status, fan1 = https(bmc, "GET", f"/redfish/v1/Chassis/{name}/ThermalSubsystem/Fans/FAN1")
+    assert status == 200 and fan1["SpeedPercent"]["SpeedRPM"] > 1000
+    status, metrics = https(bmc, "GET",
+                            f"/redfish/v1/Chassis/{name}/ThermalSubsystem/ThermalMetrics")
+    assert status == 200 and len(metrics["TemperatureReadingsCelsius"]) == 2
+    supplies = f"/redfish/v1/Chassis/{name}/PowerSubsystem/PowerSupplies"
+    assert https(bmc, "GET", f"{supplies}/PS1_Status")[1]["Status"]["State"] == "Enabled"
+    bmc.ipmitool("chassis", "power", "off")
+    wait_power(bmc, "Chassis Power is off")
+    status, fan1 = https(bmc, "GET", f"/redfish/v1/Chassis/{name}/ThermalSubsystem/Fans/FAN1")
+    assert fan1["Status"]["State"] == "UnavailableOffline"
+    assert fan1["SpeedPercent"]["SpeedRPM"] is None and _ipmi_reading(bmc, "FAN1") is None
 
 
 def test_datetime_is_the_sel_clock_both_ways(redfish_bmc: BmcProcess) -> None:  # noqa: F811

@@ -111,3 +111,18 @@ def test_datetime_patch_is_set_sel_time(service: RedfishService, bmc: Bmc) -> No
     assert manager["DateTime"].startswith("2030-01-01T22:04")
     naive = send(service, "PATCH", "/redfish/v1/Managers/BMC", {"DateTime": "2030-01-02"})
     assert naive.status == 400
+
+
+def test_fan_and_power_supply_follow_their_sensors(service: RedfishService, bmc: Bmc) -> None:
+    base = "/redfish/v1/Chassis/t"
+    fan = send(service, "GET", f"{base}/ThermalSubsystem/Fans/FAN1").body
+    assert fan is not None and fan["Status"] == {"State": "UnavailableOffline"}  # machine off
+    bmc.parts.platform.powered = lambda: True  # the machine is on, as the backend would say
+    bmc.parts.platform.set_value("FAN1", 5100.0)
+    fan = send(service, "GET", f"{base}/ThermalSubsystem/Fans/FAN1").body
+    assert fan is not None and abs(fan["SpeedPercent"]["SpeedRPM"] - 5100) < 200
+    assert send(service, "GET", f"{base}/ThermalSubsystem/Fans/CPU_Temp").status == 404
+    supply = f"{base}/PowerSubsystem/PowerSupplies/PS1_Status"
+    assert send(service, "GET", supply).body["Status"]["State"] == "Enabled"  # type: ignore[index]
+    bmc.parts.platform.set_states("PS1 Status", [])  # presence gone
+    assert send(service, "GET", supply).body["Status"]["State"] == "Absent"  # type: ignore[index]
