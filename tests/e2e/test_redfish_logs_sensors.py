@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -37,6 +38,13 @@ def _sel_ids(bmc: BmcProcess) -> list[int]:
     """Record IDs as `ipmitool sel list` shows them (hex, first column)."""
     lines = bmc.ipmitool("sel", "list").stdout.splitlines()
     return [int(line.split("|")[0], 16) for line in lines if "|" in line]
+
+
+def _answers_https(bmc: Any) -> bool:
+    try:
+        return https(bmc, "GET", "/redfish/v1", user=None)[0] == 200
+    except OSError:
+        return False
 
 
 def _until(predicate: Any, timeout: float = 15.0) -> bool:
@@ -199,8 +207,15 @@ def test_nic_patch_moves_the_bmc_as_lan_set_does(redfish_bmc: BmcProcess) -> Non
     assert re.search(r"802\.1q VLAN ID\s+:\s+42$", shown, re.MULTILINE)
     assert "moved to" in bmc.log()
     assert _until(lambda: udp_roundtrip(old, 623, AUTH_CAP_PING, 0.2) is None)
+    # Redfish moves with it: it answers at the new address, and no longer at the old one.
+    moved = SimpleNamespace(address=new)
+    assert _until(lambda: _answers_https(moved))
+    assert https(moved, "GET", NIC)[1]["IPv4Addresses"][0]["Address"] == new
+    assert not _answers_https(bmc)
+    assert "Redfish moved to" in bmc.log()
+    bmc = moved  # type: ignore[assignment]  # Redfish from here on; ipmitool is told the address
     # The other way: `lan set` over IPMI is what the EthernetInterface shows.
-    bmc.ipmitool("lan", "set", "1", "vlan", "id", "off", address=new)
+    redfish_bmc.ipmitool("lan", "set", "1", "vlan", "id", "off", address=new)
     status, nic = https(bmc, "GET", NIC)
     assert status == 200 and nic["IPv4Addresses"][0]["Address"] == new
     assert nic["VLAN"]["VLANEnable"] is False
