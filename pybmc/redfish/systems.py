@@ -86,6 +86,7 @@ def get_system(call: Call) -> Response:
         "Boot": _boot_document(parts),
         **system_inventory(call),
         "VirtualMedia": {"@odata.id": f"{V1}/Systems/{sid}/VirtualMedia"},
+        "LogServices": {"@odata.id": f"{V1}/Systems/{sid}/LogServices"},
         "Actions": {"#ComputerSystem.Reset": {
             "target": f"{V1}/Systems/{sid}/Actions/ComputerSystem.Reset",
             "ResetType@Redfish.AllowableValues": list(RESET_ACTIONS),
@@ -98,7 +99,8 @@ def patch_system(call: Call) -> Response:
     for name in call.body:
         if name == "Boot":
             continue
-        if name in ("Id", "Name", "UUID", "PowerState", "Status", "SystemType"):
+        if name in ("Id", "Name", "UUID", "PowerState", "Status", "SystemType",
+                    "LogServices"):
             raise http.property_not_writable(name)
         raise http.property_unknown(name)
     wanted = call.body.get("Boot", {})
