@@ -31,6 +31,8 @@ def get_service_root(call: Call) -> Response:
         "SessionService": {"@odata.id": f"{V1}/SessionService"},
         "EventService": {"@odata.id": f"{V1}/EventService"},
         "Tasks": {"@odata.id": f"{V1}/TaskService"},
+        "Registries": {"@odata.id": f"{V1}/Registries"},
+        "JsonSchemas": {"@odata.id": f"{V1}/JsonSchemas"},
         "Links": {"Sessions": {"@odata.id": f"{V1}/SessionService/Sessions"}},
     })
 
@@ -66,6 +68,16 @@ METADATA_SCHEMAS = (
     ("FanCollection", ""), ("ThermalMetrics", "ThermalMetrics.v1_0_0"),
     ("PowerSubsystem", "PowerSubsystem.v1_1_0"), ("PowerSupply", "PowerSupply.v1_5_0"),
     ("PowerSupplyCollection", ""),
+    # The system's inventory, BIOS and Secure Boot
+    ("Processor", "Processor.v1_20_0"), ("ProcessorCollection", ""),
+    ("Memory", "Memory.v1_17_0"), ("MemoryCollection", ""),
+    ("SimpleStorage", "SimpleStorage.v1_3_0"), ("SimpleStorageCollection", ""),
+    ("Storage", "Storage.v1_15_0"), ("StorageCollection", ""),
+    ("Drive", "Drive.v1_17_0"), ("DriveCollection", ""),
+    ("Bios", "Bios.v1_2_0"), ("SecureBoot", "SecureBoot.v1_1_0"), ("Settings", "Settings.v1_3_5"),
+    # Registries and JsonSchemas (pybmc.redfish.registries)
+    ("MessageRegistryFile", "MessageRegistryFile.v1_1_5"), ("MessageRegistryFileCollection", ""),
+    ("JsonSchemaFile", "JsonSchemaFile.v1_1_5"), ("JsonSchemaFileCollection", ""),
 )
 SCHEMA_URI = "http://redfish.dmtf.org/schemas/v1"
 
@@ -89,7 +101,7 @@ def get_metadata(call: Call) -> Response:
 
 def get_odata(call: Call) -> Response:
     names = ("Systems", "Managers", "Chassis", "SessionService", "AccountService",
-             "EventService", "TaskService")
+             "EventService", "TaskService", "Registries", "JsonSchemas")
     return Response(200, {
         "@odata.context": f"{V1}/$metadata",
         "value": [{"name": "Service", "kind": "Singleton", "url": f"{V1}/"}]

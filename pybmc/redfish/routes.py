@@ -17,6 +17,7 @@ from pybmc.redfish import (
     manager_settings,
     managers,
     processors,
+    registries,
     root,
     secure_boot,
     sessions,
@@ -49,4 +50,5 @@ ROUTES: tuple[Route, ...] = (
     *bios.ROUTES,
     *secure_boot.ROUTES,
     *log_services.ROUTES,
+    *registries.ROUTES,
 )
