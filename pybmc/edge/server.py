@@ -263,12 +263,15 @@ class Server:
         self._serving = False
 
     async def start(self) -> None:
-        await self.start_bmcs(self.runtimes)
+        # The control socket first: a --control path in use stops the start before any BMC
+        # wrote its state; requests wait for the lock until every BMC started.
+        async with self.fleet_lock:
+            if self.control_path is not None:
+                await self._start_control(self.control_path)
+            await self.start_bmcs(self.runtimes)
         self._serving = True
         if not self.runtimes:
             log.info("serving no BMCs yet (add some with pybmc add, or files and SIGHUP)")
-        if self.control_path is not None:
-            await self._start_control(self.control_path)
 
     async def _start_control(self, path: Path) -> None:
         from pybmc.config.sources import ConfigSources
@@ -280,9 +283,9 @@ class Server:
             await control.start()
         except OSError as err:
             if self.control_required:
-                raise OSError(f"control socket {path}: {err}") from None
-            log.warning("no control socket (%s: %s); pybmc add/list/... cannot reach this "
-                        "serve: give it --control PATH", path, err)
+                raise OSError(f"control socket {err}") from None
+            log.warning("no control socket (%s); pybmc add/list/... cannot reach this "
+                        "serve: give it --control PATH", err)
             return
         self.control = control
 
