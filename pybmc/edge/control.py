@@ -67,7 +67,10 @@ class ControlServer:
     async def start(self) -> None:
         """Listen; OSError when the path is taken by a live listener or is not a socket."""
         remove_stale_socket(self.path)
-        sock = bind_private(self.path)
+        try:
+            sock = bind_private(self.path)
+        except OSError as err:  # a missing directory, a path over 107 bytes...
+            raise OSError(f"{self.path}: {err.strerror or err}") from None
         self._listener = await asyncio.start_unix_server(
             self._client, sock=sock, limit=control.MAX_REQUEST_BYTES + 1)
         log.info("control socket on %s", self.path)
