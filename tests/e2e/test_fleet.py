@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -205,6 +206,10 @@ def test_add_refusals_name_the_problem(fleet: Fleet):
     fleet.start()
     address = next_address()
     fleet.add("node-a", address)
+    # The file written is what runs: a reload finds nothing to restart.
+    assert fleet.proc is not None
+    fleet.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: "reload: nothing changed (1 BMCs)" in fleet.log(), 30), fleet.log()
     base = ["add", "node-x", "--username", "u", "--password", "p", "--port", str(PORT)]
     cases = [
         (["--address", "::", "--simulated"], "IPv6 is not supported for serving"),
@@ -266,6 +271,13 @@ def test_import_vbmc_directory_serves_its_bmcs(fleet: Fleet, tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert "node-1:" in done.stdout and "(stopped, as in VirtualBMC)" in done.stdout
     assert sorted(p.name for p in fleet.conf_dir.iterdir()) == ["node-0.toml", "node-1.toml"]
+
+    checked = subprocess.run([sys.executable, "-m", "pybmc", "check-config", "--config-dir",
+                              str(fleet.conf_dir)], capture_output=True, text=True, timeout=60,
+                             env=fleet.env)
+    assert checked.returncode == 0, checked.stderr
+    assert f"node-1: {own_address}:{PORT}" in checked.stdout
+    assert "(stopped: [bmc] enabled = false)" in checked.stdout.split("node-1:")[1]
 
     fleet.start([(fallback, PORT)])
     bmcs = fleet.bmcs()
