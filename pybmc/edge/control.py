@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -118,7 +119,8 @@ class ControlServer:
             log.info("control: refused a request: %s", err)
             return control.error(str(err))
         async with self.server.fleet_lock:
-            decision = control.plan(request, self.fleet())
+            fleet = self.fleet()
+            decision = control.plan(request, fleet)
             if isinstance(decision, dict):
                 if not decision.get("ok"):
                     log.info("control: %s %s refused: %s", request.op,
@@ -135,10 +137,22 @@ class ControlServer:
                 log.debug("%s: %s failure", decision.config.name, decision.kind, exc_info=True)
                 return control.error(f"{decision.config.name}: {decision.kind} failed: {err}")
             log.info("%s: %s (control socket)", decision.config.name, _DONE[decision.kind])
-            return control.done(decision, self.fleet())
+            return control.done(decision, self._after(fleet, decision))
+
+    def _after(self, fleet: control.Fleet, action: control.Action) -> control.Fleet:
+        """The fleet once `action` is done, without reading every file again."""
+        running = self._running()
+        name = action.config.name
+        configs = [c for c in fleet.configs if c.name != name]
+        if action.kind != "delete":
+            configs.append(running[name].config if name in running else action.config)
+        return replace(fleet, configs=tuple(configs), running=running)
+
+    def _running(self) -> dict[str, Bmc]:
+        return {r.name: r.bmc for r in self.server.runtimes}
 
     def fleet(self) -> control.Fleet:
-        running = {r.name: r.bmc for r in self.server.runtimes}
+        running = self._running()
         configs: tuple[BmcConfig, ...] = ()
         load_error = ""
         if self.sources is not None:
