@@ -45,6 +45,7 @@ def _socket_path(control: Path | None) -> Path:
 def ask(control: Path | None, request: dict[str, Any]) -> dict[str, Any]:
     """Send one request to the control socket and return its response."""
     path = _socket_path(control)
+    _check_owner(path)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(TIMEOUT)
@@ -64,6 +65,19 @@ def ask(control: Path | None, request: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(response, dict):
         raise _fail(f"pybmc serve at {path} sent something else than a response", 1)
     return response
+
+
+def _check_owner(path: Path) -> None:
+    """Requests carry passwords: send them only to a socket of ours (or root's)."""
+    import os
+
+    try:
+        owner = os.lstat(path).st_uid
+    except OSError:
+        return  # connect() says what is wrong
+    if owner not in (os.getuid(), 0):
+        raise _fail(f"{path} belongs to uid {owner}, not to us (uid {os.getuid()}): not a "
+                    f"control socket of ours", 1)
 
 
 def _checked(response: dict[str, Any]) -> dict[str, Any]:

@@ -5,10 +5,12 @@ config directory into BMCs that serve."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -230,9 +232,29 @@ def test_add_refusals_name_the_problem(fleet: Fleet):
         result = fleet.cli(verb, "nope", check=False)
         assert result.returncode == 1 and "no BMC named 'nope'" in result.stderr
     assert sorted(p.name for p in fleet.conf_dir.iterdir()) == ["node-a.toml"]
+    # Raw requests that are not ones get one-line answers; the serve goes on.
+    assert raw_request(fleet.control, b"garbage\n") == {"ok": False,
+                                                         "error": "not a JSON object"}
+    assert raw_request(fleet.control, b'{"op": "reboot"}\n')["error"].startswith(
+        "unknown op 'reboot'")
+    assert raw_request(fleet.control, b"x" * 300_000 + b"\n") == {"ok": False,
+                                                                  "error": "request too long"}
+    assert "Traceback" not in fleet.log()
+    assert fleet.bmcs()["node-a"]["state"] == "running"
     fleet.stop()
     gone = fleet.cli("list", check=False)
     assert gone.returncode == 1 and "no pybmc serve listens on" in gone.stderr
+
+
+def raw_request(path: Path, data: bytes) -> dict[str, Any]:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(30)
+        sock.connect(str(path))
+        # Refused before all of an over-long line was read: the answer is still there.
+        with contextlib.suppress(BrokenPipeError):
+            sock.sendall(data)
+        with sock.makefile("rb") as stream:
+            return json.loads(stream.readline())
 
 
 VBMC_CONFIG = """[VirtualBMC]
