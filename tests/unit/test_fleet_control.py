@@ -218,3 +218,24 @@ def test_stop_marker_keeps_the_file_and_its_mode(tmp_path: Path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n.toml"]  # no temporary left
     with pytest.raises(FileExistsError):
         write_new_file(path, "")
+
+
+def test_add_flags_become_a_config_that_parses():
+    import typer
+
+    from pybmc.cli_fleet import backend_tables, bmc_tables, check_address, libvirt_available
+
+    qemu = backend_tables("n", None, None, "-m 256 -append 'console=ttyS0 quiet'", False)
+    config = parse_config(bmc_tables("n", "127.0.0.9", 6230, "admin", "pw", qemu))
+    assert config.power.backend == "qemu"
+    assert config.qemu.args == ("-m", "256", "-append", "console=ttyS0 quiet")
+    assert config.users[0].name == "admin" and config.users[0].privilege.name == "ADMINISTRATOR"
+    assert check_address("::ffff:127.0.0.9") == "127.0.0.9"
+    for bad in ("::", "0.0.0.0", "fe80::1", "host"):
+        with pytest.raises(typer.Exit):
+            check_address(bad)
+    assert libvirt_available() is False  # no libvirt backend in this pybmc yet
+    with pytest.raises(typer.Exit):
+        backend_tables("n", "vm", None, None, False)
+    with pytest.raises(typer.Exit):
+        backend_tables("n", None, None, "-m 1", True)  # two backends
