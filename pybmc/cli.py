@@ -33,6 +33,15 @@ def _add_cluster_commands() -> None:
 _add_cluster_commands()
 
 
+def _add_fleet_commands() -> None:
+    from pybmc.cli_fleet import register
+
+    register(app)
+
+
+_add_fleet_commands()
+
+
 def _fail(message: str, status: int = 2) -> typer.Exit:
     typer.echo(f"pybmc: {message}", err=True)
     return typer.Exit(status)
@@ -66,7 +75,8 @@ def _describe(config: BmcConfig) -> str:
     users = ", ".join(f"{u.name} ({u.privilege.name.lower()})" for u in config.users) or "none"
     suites = ",".join(str(s) for s in config.security.cipher_suites)
     return (f"{config.name}: {config.address}:{config.port}, power {config.power.backend}, "
-            f"users {users}, cipher suites {suites}, state in {config.state_dir}")
+            f"users {users}, cipher suites {suites}, state in {config.state_dir}"
+            + ("" if config.enabled else " (stopped: [bmc] enabled = false)"))
 
 
 def _problems(config: BmcConfig) -> list[str]:
@@ -112,6 +122,9 @@ def serve(
         help="Forget what clients changed; start from the config alone.")] = False,
     stop_vms_on_exit: Annotated[bool, typer.Option(
         help="Power off the VMs when pybmc exits (default: leave them running).")] = False,
+    control: Annotated[Path | None, typer.Option(
+        help="The control socket for pybmc add/list/... [default: <run dir>/control.sock "
+             "with --config-dir]", show_default=False)] = None,
 ) -> None:
     """Serve one or more BMCs until interrupted (pybmc serve cn1.toml cn2.toml).
 
@@ -127,7 +140,8 @@ def serve(
         address=address or "127.0.0.1", port=623 if port is None else port,
         log_level=log_level, log_format=log_format,
         log_file=str(log_file) if log_file is not None else None,
-        reset_state=reset_state, stop_vms_on_exit=stop_vms_on_exit))
+        reset_state=reset_state, stop_vms_on_exit=stop_vms_on_exit,
+        control=str(control) if control is not None else None))
 
 
 @app.command("check-config")
@@ -142,7 +156,7 @@ def check_config(
     if not files and config_dir is None:
         raise _fail("give config files, or --config-dir")
     try:
-        configs = ConfigSources(tuple(files or ()), config_dir).load()
+        configs = ConfigSources(tuple(files or ()), config_dir).load_all()
     except ConfigError as err:
         raise _fail(str(err)) from None
     problems = []

@@ -36,6 +36,7 @@ class ServeOptions:
     log_file: str | None = None
     reset_state: bool = False
     stop_vms_on_exit: bool = False
+    control: str | None = None  # the control socket's path; None: the default (see below)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -50,7 +51,24 @@ class ServeOptions:
         if not self.files and self.config_dir is None:
             return None
         return ConfigSources(tuple(Path(f) for f in self.files),
-                             Path(self.config_dir) if self.config_dir is not None else None)
+                             Path(self.config_dir) if self.config_dir is not None else None,
+                             allow_empty=self.config_dir is not None)
+
+    def control_socket(self) -> tuple[Path | None, bool]:
+        """Where the control socket goes, and whether failing to create it fails the start:
+        --control PATH (required), else the run directory's control.sock for a serve with
+        --config-dir (the fleet `pybmc add` writes to; a second such serve goes without)."""
+        if self.control:
+            return Path(self.control), True
+        if self.config_dir is None:
+            return None, False
+        from pybmc.config.paths import control_socket
+
+        try:
+            return control_socket(), False
+        except OSError as err:  # an unsafe run directory: said once, serve goes on
+            _say(f"no control socket: {err}")
+            return None, False
 
 
 def exec_serve(options: ServeOptions) -> None:
@@ -159,7 +177,9 @@ async def _serve(configs: list[BmcConfig], options: ServeOptions,
     for config in configs:
         with bmc_context(config.name):  # what loading its state logs names it
             runtimes.append(open_runtime(config, reset_state=options.reset_state))
-    server = Server(runtimes, stop_vms_on_exit=options.stop_vms_on_exit, sources=sources)
+    control, required = options.control_socket()
+    server = Server(runtimes, stop_vms_on_exit=options.stop_vms_on_exit, sources=sources,
+                    control=control, control_required=required)
     # What exists now (modules, configs, BMCs) lives as long as the process: keep the cycle
     # collector from walking it again in every full collection, each a pause of ~10 ms.
     gc.freeze()

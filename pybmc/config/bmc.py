@@ -190,6 +190,7 @@ class BmcConfig:
     system: SystemConfig = SystemConfig()
     source: str = "<embedded>"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    enabled: bool = True  # [bmc] enabled = false: kept in the fleet, not served (pybmc stop)
 
     @property
     def lan_settings(self) -> LanConfig:
@@ -332,6 +333,7 @@ def parse_config(data: dict[str, Any], source: str = "<embedded>",
                                                                  f"{name}.pybmc")
     except ValueError:
         raise bmc.error("guid", f"is not a UUID: {guid_text!r}") from None
+    enabled = bmc.get("enabled", bool, True)
     bmc.finish()
 
     users = _parse_users(source, data.get("users", []))
@@ -347,7 +349,7 @@ def parse_config(data: dict[str, Any], source: str = "<embedded>",
     return BmcConfig(name=name, address=address, port=port, state_dir=state_dir, guid=guid,
                      users=users, identity=identity, lan=lan, security=security, power=power,
                      qemu=qemu, in_band=in_band, sol=sol, redfish=redfish, system=system,
-                     source=source, raw=data)
+                     source=source, raw=data, enabled=enabled)
 
 
 def _parse_users(source: str, items: Any) -> tuple[UserConfig, ...]:

@@ -65,3 +65,8 @@ def run_dir(config: BmcConfig) -> Path:
 def console_socket(config: BmcConfig) -> Path:
     """Where `pybmc console NAME` reaches the running BMC's console bridge."""
     return run_dir(config) / "console.sock"
+
+
+def control_socket() -> Path:
+    """Where `pybmc serve --config-dir` listens for pybmc add/list/... by default."""
+    return run_base() / "control.sock"

@@ -1,7 +1,9 @@
 """Where a `pybmc serve` process reads its BMCs from: config files and a config directory.
 
 `ConfigSources.load()` reads them all again each time it is called, so a reload (SIGHUP)
-sees files added to or removed from the directory since the start.
+sees files added to or removed from the directory since the start. It returns the BMCs to
+serve; `load_all()` also those a file keeps stopped (`[bmc] enabled = false`, pybmc stop),
+which still take part in the checks for names, addresses and state dirs that collide.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ class ConfigSources:
 
     files: tuple[Path, ...] = ()
     config_dir: Path | None = None
+    # serve with a fleet directory may start empty and be filled with `pybmc add`
+    allow_empty: bool = False
 
     def paths(self) -> list[Path]:
         """The files named, then the directory's *.toml files in name order."""
@@ -29,8 +33,11 @@ class ConfigSources:
         return paths
 
     def load(self) -> list[BmcConfig]:
+        return [config for config in self.load_all() if config.enabled]
+
+    def load_all(self) -> list[BmcConfig]:
         paths = self.paths()
-        if not paths:
+        if not paths and not self.allow_empty:
             raise ConfigError(f"{self.config_dir}: no *.toml files")
         return load_configs(paths)
 

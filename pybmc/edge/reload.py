@@ -93,9 +93,12 @@ class BmcSet(Protocol):
 class ConfigReloader:
     """Runs reloads for a server, one at a time."""
 
-    def __init__(self, bmcs: BmcSet, sources: ConfigSource) -> None:
+    def __init__(self, bmcs: BmcSet, sources: ConfigSource,
+                 lock: asyncio.Lock | None = None) -> None:
         self.bmcs = bmcs
         self.sources = sources
+        # Shared with the control socket (pybmc.edge.control): one change to the set at a time.
+        self.lock = lock or asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._again = False
 
@@ -115,7 +118,8 @@ class ConfigReloader:
     async def _run(self) -> None:
         while True:
             self._again = False
-            await self.reload()
+            async with self.lock:
+                await self.reload()
             if not self._again:
                 return
 

@@ -16,6 +16,7 @@ import logging
 import signal
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pybmc.config.bmc import BmcConfig
@@ -29,6 +30,7 @@ from pybmc.edge.timer import BmcTimer
 from pybmc.model.lan import LanAddress
 
 if TYPE_CHECKING:
+    from pybmc.edge.control import ControlServer
     from pybmc.edge.redfish_http import RedfishServer
 
 log = logging.getLogger("pybmc.server")
@@ -235,25 +237,57 @@ class Server:
     SIGTERM and SIGINT stop it: every BMC closes its sessions, saves its state and lets go of
     its machine (VMs keep running unless `stop_vms_on_exit`). SIGHUP reads `sources` again
     and applies the difference (pybmc.edge.reload); without sources (the embedded default
-    BMC) SIGHUP is logged and ignored.
+    BMC) SIGHUP is logged and ignored. With a `control` path it serves the control socket
+    (pybmc.edge.control: pybmc add/list/show/start/stop/delete); `control_required` makes a
+    control socket that cannot be created fail the start, else it is a warning.
     """
 
     def __init__(self, runtimes: Iterable[BmcRuntime], stop_vms_on_exit: bool = False,
-                 sources: ConfigSource | None = None) -> None:
+                 sources: ConfigSource | None = None, control: Path | None = None,
+                 control_required: bool = False) -> None:
         self.runtimes = list(runtimes)
         self.stop_vms_on_exit = stop_vms_on_exit
         self.services: dict[str, BmcService] = {}
         self.redfish: list[RedfishServer] = []  # pybmc.edge.redfish_http
         self._stopping = asyncio.Event()
         self.sources = sources  # what a reload reads again; None for the embedded default
-        self.reloader = ConfigReloader(self, sources) if sources is not None else None
+        # Reloads and control requests change the set of BMCs one at a time.
+        self.fleet_lock = asyncio.Lock()
+        self.reloader = (ConfigReloader(self, sources, self.fleet_lock)
+                         if sources is not None else None)
+        self.control_path = control
+        self.control_required = control_required
+        self.control: ControlServer | None = None
         self._started = False
         self._hangup_pending = False
         self._serving = False
 
     async def start(self) -> None:
-        await self.start_bmcs(self.runtimes)
+        # The control socket first: a --control path in use stops the start before any BMC
+        # wrote its state; requests wait for the lock until every BMC started.
+        async with self.fleet_lock:
+            if self.control_path is not None:
+                await self._start_control(self.control_path)
+            await self.start_bmcs(self.runtimes)
         self._serving = True
+        if not self.runtimes:
+            log.info("serving no BMCs yet (add some with pybmc add, or files and SIGHUP)")
+
+    async def _start_control(self, path: Path) -> None:
+        from pybmc.config.sources import ConfigSources
+        from pybmc.edge.control import ControlServer
+
+        sources = self.sources if isinstance(self.sources, ConfigSources) else None
+        control = ControlServer(self, sources, path)
+        try:
+            await control.start()
+        except OSError as err:
+            if self.control_required:
+                raise OSError(f"control socket {err}") from None
+            log.warning("no control socket (%s); pybmc add/list/... cannot reach this "
+                        "serve: give it --control PATH", err)
+            return
+        self.control = control
 
     async def start_bmcs(self, runtimes: list[BmcRuntime]) -> None:
         """Bind every BMC's socket first, then Redfish, then attach the machines: every socket
@@ -297,9 +331,9 @@ class Server:
     def running_configs(self) -> list[BmcConfig]:
         return [runtime.config for runtime in self.runtimes]
 
-    async def add_bmc(self, config: BmcConfig) -> None:
+    async def add_bmc(self, config: BmcConfig, reset_state: bool = False) -> None:
         """Start one more BMC; on failure nothing of it is left running."""
-        runtime = open_runtime(config)  # takes the state_dir's lock (or refuses)
+        runtime = open_runtime(config, reset_state)  # takes the state_dir's lock (or refuses)
         try:
             await self.start_bmcs([runtime])
         except BaseException:
@@ -336,6 +370,8 @@ class Server:
 
     # ------------------------------------------------------------------ stop
     async def stop(self) -> None:
+        if self.control is not None:
+            await self.control.close()
         if self.reloader is not None:
             await self.reloader.wait_idle()
         for runtime in self.runtimes:
