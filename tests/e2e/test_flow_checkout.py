@@ -73,7 +73,9 @@ def commit_reads_back(bmc: BmcProcess, tmp: Path, tool: str, *args: str) -> None
 
 @pytest.mark.parametrize("tool,args", [("ipmi-pef-config", ()),
                                        ("ipmi-config", ("--category=chassis",)),
-                                       ("ipmi-config", ("--category=pef",))])
+                                       ("ipmi-config", ("--category=pef",)),
+                                       # An empty Asset_Tag once made this commit loop forever.
+                                       ("ipmi-config", ("--category=dcmi",))])
 def test_full_checkout_exits_0_and_commit_reads_back(node: BmcProcess, tmp_path: Path,
                                                      tool: str, args: tuple[str, ...]):
     result = node.freeipmi(tool, *args, "--checkout", "-vv", check=False)
@@ -82,9 +84,9 @@ def test_full_checkout_exits_0_and_commit_reads_back(node: BmcProcess, tmp_path:
     commit_reads_back(node, tmp_path, tool, *args)
 
 
-@pytest.mark.parametrize("category", ["sensors", "dcmi"])
-def test_sensors_and_dcmi_checkout_exit_0(node: BmcProcess, category: str):
-    result = node.freeipmi("ipmi-config", f"--category={category}", "--checkout", "-vv",
+def test_sensors_checkout_exits_0(node: BmcProcess):
+    # (its commit needs Set Sensor Event Enable, one of the remaining command gaps)
+    result = node.freeipmi("ipmi-config", "--category=sensors", "--checkout", "-vv",
                            check=False, timeout=120)
     assert result.returncode == 0, unable(result.stdout) or result.stderr
     assert not unable(result.stdout)
