@@ -139,7 +139,10 @@ def set_power_limit(ctx: Context, data: bytes) -> bytes:
     if action not in POWER_LIMIT_ACTIONS:
         raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"exception action {action:#x}")
     sensor = _dcmi(ctx).power_sensor
-    if watts == 0 or (sensor is not None and watts > sensor.spec.maximum):
+    # 0 W is "no limit requested", which Get Power Limit reports until one is set: accepted
+    # while no limit is active, so that FreeIPMI's DCMI_Conf checkout commits back.
+    if (watts == 0 and _dcmi(ctx).settings.power_limit.active) or (
+            sensor is not None and watts > sensor.spec.maximum):
         raise CommandError(POWER_LIMIT_OUT_OF_RANGE, reason=f"power limit {watts} W")
     if correction_ms > MAX_CORRECTION_MS:
         raise CommandError(CORRECTION_TIME_OUT_OF_RANGE, reason=f"{correction_ms} ms")
@@ -159,6 +162,8 @@ def activate_power_limit(ctx: Context, data: bytes) -> bytes:
     if data[1] not in (0, 1):
         raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"activation {data[1]:#x}")
     dcmi = _dcmi(ctx)
+    if data[1] == 1 and not dcmi.settings.power_limit.watts:
+        raise CommandError(POWER_LIMIT_OUT_OF_RANGE, reason="activation of a 0 W limit")
     dcmi.settings.power_limit.active = data[1] == 1
     dcmi.save()
     return GROUP_BYTE
@@ -177,8 +182,17 @@ def _write_string(value: str, data: bytes, limit: int) -> str:
     offset, count, chunk = data[1], data[2], data[3:]
     if count != len(chunk) or count > MAX_READ or offset + count > limit + 1:
         raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"write of {count} at {offset}")
-    raw = value.encode("utf-8")[:offset].ljust(offset, b" ") + chunk
+    # NUL, not space, before a write past the end: FreeIPMI clears a tag by writing NULs at
+    # offsets 0, 16, 32 and 48, which must leave it empty, as a zeroed buffer would be.
+    raw = value.encode("utf-8")[:offset].ljust(offset, b"\x00") + chunk
     return raw.split(b"\x00", 1)[0][:limit].decode("utf-8", "replace")
+
+
+def _total_written(data: bytes) -> int:
+    """DCMI 1.5 Set Asset Tag / Set MC ID String: "the sum of the offset to write plus bytes to
+    write", not the stored string's length: FreeIPMI advances its write offset by this value,
+    so a write of NULs (clearing the string) answered with 0 made it loop forever."""
+    return data[1] + data[2]
 
 
 @table.command(NetFn.GROUP_EXTENSION, 0x06, Privilege.USER, length=3)
@@ -193,7 +207,7 @@ def set_asset_tag(ctx: Context, data: bytes) -> bytes:
     dcmi = _dcmi(ctx)
     dcmi.settings.asset_tag = _write_string(dcmi.settings.asset_tag, data, 63)
     dcmi.save()
-    return GROUP_BYTE + bytes([len(dcmi.settings.asset_tag.encode())])
+    return GROUP_BYTE + bytes([_total_written(data)])
 
 
 @table.command(NetFn.GROUP_EXTENSION, 0x09, Privilege.USER, length=3)
@@ -208,7 +222,7 @@ def set_management_controller_id_string(ctx: Context, data: bytes) -> bytes:
     dcmi = _dcmi(ctx)
     dcmi.settings.mc_id = _write_string(dcmi.settings.mc_id, data, 63)
     dcmi.save()
-    return GROUP_BYTE + bytes([len(dcmi.settings.mc_id.encode())])
+    return GROUP_BYTE + bytes([_total_written(data)])
 
 
 # ----------------------------------------------------------------- temperatures

@@ -116,7 +116,13 @@ def test_power_limit_checks_its_ranges_and_privilege(bmc: Bmc):
         data = struct.pack("<BHIHH", action, watts, ms, 0, seconds).hex(" ")
         return call(bmc, "04 dc 00 00 00 " + data)[0]
 
-    assert set_limit(0x00, 0, 1000, 1) == 0x84
+    # 0 W ("no limit", what Get Power Limit reports until one is set) is accepted while no
+    # limit is active, so that FreeIPMI's DCMI_Conf checkout commits back; it cannot be activated.
+    assert set_limit(0x00, 0, 1000, 1) == 0x00
+    assert call(bmc, "05 dc 01 00 00")[0] == 0x84
+    assert set_limit(0x00, 100, 1000, 1) == 0x00
+    assert call(bmc, "05 dc 01 00 00")[0] == 0x00
+    assert set_limit(0x00, 0, 1000, 1) == 0x84  # not while a limit is active
     assert set_limit(0x00, 5000, 1000, 1) == 0x84  # above the power sensor's range
     assert set_limit(0x00, 100, 700_000, 1) == 0x85
     assert set_limit(0x00, 100, 1000, 0) == 0x89
@@ -173,12 +179,25 @@ def test_asset_tag_and_controller_id_write_in_chunks_and_persist(make_bmc: MakeB
     assert ok(bmc, "06 dc 00 10") == bytes([len(tag)]) + tag[:16]
     assert ok(bmc, "06 dc 10 10") == bytes([len(tag)]) + tag[16:]
     name = b"cn1.cluster\x00"
-    assert ok(bmc, "0a dc 00 0c " + name.hex(" ")) == bytes([11])
+    assert ok(bmc, "0a dc 00 0c " + name.hex(" ")) == bytes([12])  # offset + bytes written
     again = make_bmc(state_dir=bmc.config.state_dir)
     assert ok(again, "09 dc 00 10") == bytes([11]) + b"cn1.cluster"
     assert ok(again, "06 dc 00 10")[0] == len(tag)
     assert call(bmc, "06 dc 00 11")[0] == 0xCC  # at most 16 bytes a read
     assert call(bmc, "08 dc 00 10 41", Privilege.OPERATOR)[0] == 0xD4
+
+
+def test_clearing_the_asset_tag_answers_offset_plus_bytes_written(make_bmc: MakeBmc):
+    """FreeIPMI's DCMI_Conf commit of an empty Asset_Tag writes 16 NULs and moves its offset by
+    the answer: 0 would repeat the write forever (DCMI 1.5: offset + bytes to write)."""
+    bmc = make_bmc()
+    ok(bmc, "08 dc 00 04 41 42 43 44")
+    assert ok(bmc, "08 dc 00 10 " + " ".join(["00"] * 16)) == b"\x10"
+    assert ok(bmc, "06 dc 00 10") == b"\x00"
+    assert ok(bmc, "08 dc 10 10 " + " ".join(["00"] * 16)) == b"\x20"
+    assert ok(bmc, "06 dc 00 10") == b"\x00"  # still empty, not 16 spaces
+    assert ok(bmc, "0a dc 00 01 00") == b"\x01"  # an empty controller ID: just its NUL
+    assert ok(bmc, "09 dc 00 10") == b"\x00"
 
 
 # ----------------------------------------------------------------- temperatures
