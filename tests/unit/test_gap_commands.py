@@ -85,6 +85,8 @@ def test_set_sensor_reading_and_event_status(bmc: Bmc):
     assert call(bmc, SENSOR, 0x30, bytes([status, 0x01, 5]))[0] == 0x80  # no analog reading
     cpu = number(bmc, "CPU Temp")
     assert call(bmc, SENSOR, 0x30, bytes([cpu, 0x30, 0, 0x00, 0x01]))[0] == 0x80  # no such event
+    acpi = number(bmc, "ACPI State")  # its states are the machine's: not settable
+    assert call(bmc, SENSOR, 0x30, bytes([acpi, 0x30, 0, 0x01, 0x00]))[0] == 0x80
 
 
 def test_set_sensor_type_only_confirms(bmc: Bmc):

@@ -21,6 +21,8 @@ from pybmc.wire.errors import CommandError
 from pybmc.wire.linear import Linear
 
 # Get Sensor Reading byte 2.
+# Discrete sensors whose states the platform computes from the machine at each reading.
+MACHINE_STATE_BEHAVIOURS = frozenset({"power-unit", "acpi", "event-log"})
 EVENTS_ENABLED = 0x80
 SCANNING_ENABLED = 0x40
 READING_UNAVAILABLE = 0x20
@@ -357,6 +359,8 @@ class Sensor:
         how = (operation >> 4) & 0x03
         if how == 0:
             return
+        if not self.analog and self.spec.behaviour in MACHINE_STATE_BEHAVIOURS:
+            raise CommandError(0x80, reason=f"{self.name} follows the machine's state")
         current = bitmask(self.asserted) if self.analog else self.states
         possible = self.event_masks()[0] if self.analog else 0x7FFF
         if assertion & ~possible & 0x7FFF:
