@@ -19,6 +19,7 @@ from pybmc.cluster.spec import ClusterSpec
 from pybmc.cluster.status import bmc_config_path, current_addresses, qemu_process
 from pybmc.config.bmc import ConfigError
 from pybmc.edge import netlink
+from pybmc.model.state import create_private_file
 
 log = logging.getLogger("pybmc.cluster")
 
@@ -145,8 +146,9 @@ def _write_files(spec: ClusterSpec) -> None:
     for node in spec.nodes:
         path = bmc_config_path(spec, node.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(generate.to_toml(generate.bmc_config(spec, node)))
-        path.chmod(0o600)  # it holds the BMC passwords
+        # It holds the BMC passwords: 0600 from creation (a new file each time), no chmod.
+        path.unlink(missing_ok=True)
+        create_private_file(path, generate.to_toml(generate.bmc_config(spec, node)))
         disk = generate.disk_path(spec, node)
         if not disk.exists():
             disk.parent.mkdir(parents=True, exist_ok=True)

@@ -7,14 +7,13 @@ the watchdog, message flags and payload commands live in their own modules.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass
 
 from pybmc.commands.dispatch import CommandTable, Context
 from pybmc.config.bmc import MAX_USERS
-from pybmc.model import acpi
+from pybmc.model import acpi, controller_reset
 from pybmc.model.state import UserRecord
 from pybmc.wire.codes import LAN_CHANNEL, SYSTEM_INTERFACE_CHANNEL, Cc, NetFn, Privilege
 from pybmc.wire.errors import CommandError
@@ -57,23 +56,15 @@ def get_device_id(ctx: Context, data: bytes) -> bytes:
 
 @table.command(NetFn.APP, 0x02, Privilege.ADMINISTRATOR, length=0)
 def cold_reset(ctx: Context, data: bytes) -> bytes:
-    """A BMC reboot: volatile settings come back from their non-volatile copies. The host's
-    power is not the BMC's to touch here."""
-    state = ctx.state
-    for channel in (LAN_CHANNEL,):
-        stored = state.channel(channel, volatile=False)
-        active = state.channel(channel, volatile=True)
-        for field in dataclasses.fields(stored):
-            setattr(active, field.name, getattr(stored, field.name))
-    _sysinfo(ctx)["0"] = "00"
+    """A BMC reboot (pybmc.model.controller_reset); the host's power is not touched."""
+    controller_reset.cold_reset(ctx.state, ctx.name)
     ctx.changes.mark()
-    log.info("%s: cold reset: volatile channel access reloaded from non-volatile", ctx.name)
     return b""
 
 
 @table.command(NetFn.APP, 0x03, Privilege.ADMINISTRATOR, length=0)
 def warm_reset(ctx: Context, data: bytes) -> bytes:
-    log.info("%s: warm reset requested; nothing to reinitialise", ctx.name)
+    controller_reset.warm_reset(ctx.name)
     return b""
 
 

@@ -158,6 +158,20 @@ class RedfishConfig:
 
 
 @dataclass(frozen=True)
+class SystemConfig:
+    """The [system] section: the managed machine's inventory where no VM configuration says it
+    (simulated and command backends; the qemu backend reads its -smp/-m/-nic/-drive args)."""
+
+    cpus: int = 2  # logical processors, in `sockets` sockets
+    sockets: int = 1
+    cpu_model: str = "pybmc virtual CPU"
+    memory_mib: int = 4096
+    macs: tuple[str, ...] = ()  # the host's NICs, one Redfish EthernetInterface each
+    disk_sizes_gib: tuple[int, ...] = ()  # the host's disks, one Redfish Drive each
+    firmware: str = "uefi"  # uefi | bios: the default BIOS BootMode, whether SecureBoot applies
+
+
+@dataclass(frozen=True)
 class BmcConfig:
     name: str
     address: str
@@ -173,6 +187,7 @@ class BmcConfig:
     in_band: InBandConfig = InBandConfig()
     sol: SolConfig = SolConfig()
     redfish: RedfishConfig = RedfishConfig()
+    system: SystemConfig = SystemConfig()
     source: str = "<embedded>"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -291,7 +306,7 @@ def load_config(path: str | Path) -> BmcConfig:
 def parse_config(data: dict[str, Any], source: str = "<embedded>",
                  base_dir: Path | None = None) -> BmcConfig:
     known = {"bmc", "users", "identity", "lan", "security", "power", "qemu", "sol",
-             "fru", "sensors", "sel", "in_band", "redfish"}
+             "fru", "sensors", "sel", "in_band", "redfish", "system"}
     for key in data:
         if key not in known:
             raise ConfigError(f"{source}: [{key}]: is not a known section")
@@ -328,10 +343,11 @@ def parse_config(data: dict[str, Any], source: str = "<embedded>",
     sol = _parse_sol(source, data.get("sol", {}))
     in_band = _parse_in_band(source, data.get("in_band", {}))
     redfish = _parse_redfish(source, data.get("redfish", {}), name)
+    system = _parse_system(source, data.get("system", {}))
     return BmcConfig(name=name, address=address, port=port, state_dir=state_dir, guid=guid,
                      users=users, identity=identity, lan=lan, security=security, power=power,
-                     qemu=qemu, in_band=in_band, sol=sol, redfish=redfish, source=source,
-                     raw=data)
+                     qemu=qemu, in_band=in_band, sol=sol, redfish=redfish, system=system,
+                     source=source, raw=data)
 
 
 def _parse_users(source: str, items: Any) -> tuple[UserConfig, ...]:
@@ -521,6 +537,25 @@ def _parse_redfish(source: str, table: Any, name: str) -> RedfishConfig:
         raise section.error("cert", "cert and key must be given together")
     section.finish()
     return redfish
+
+
+def _parse_system(source: str, table: Any) -> SystemConfig:
+    section = _Section(source, "system", table)
+    sockets, cpus = section.integer("sockets", 1, 1, 64), section.integer("cpus", 2, 1, 4096)
+    if cpus % sockets:
+        raise section.error("cpus", f"must be a multiple of sockets ({sockets}); got {cpus}")
+    macs, sizes = section.get("macs", list, []), section.get("disk_sizes_gib", list, [])
+    if not all(isinstance(mac, str) and _is_mac(mac) for mac in macs):
+        raise section.error("macs", f"must be MAC addresses like 52:54:00:12:34:56: {macs!r}")
+    if not all(type(size) is int and 1 <= size <= 1 << 20 for size in sizes):
+        raise section.error("disk_sizes_gib", f"must be sizes in GiB (1..1048576): {sizes!r}")
+    system = SystemConfig(cpus=cpus, sockets=sockets,
+                          cpu_model=section.get("cpu_model", str, SystemConfig.cpu_model),
+                          memory_mib=section.integer("memory_mib", 4096, 1, 1 << 30),
+                          macs=tuple(mac.lower() for mac in macs), disk_sizes_gib=tuple(sizes),
+                          firmware=section.choice("firmware", ("uefi", "bios"), "uefi"))
+    section.finish()
+    return system
 
 
 def _parse_sol(source: str, table: Any) -> SolConfig:

@@ -20,10 +20,11 @@ from pybmc.commands import all_tables
 from pybmc.commands.dispatch import BmcParts, Context, Dispatcher
 from pybmc.config.bmc import BmcConfig
 from pybmc.core.sol import GuestConsole, NoConsole, SolManager
-from pybmc.model import boot
+from pybmc.model import bios, boot
 from pybmc.model.alerts import AlertDatagram, alert_datagrams
 from pybmc.model.chassis import ChassisRuntime
 from pybmc.model.dcmi import Dcmi
+from pybmc.model.inventory import firmware_is_uefi
 from pybmc.model.lan import CIPHER_PRIVILEGES_PARAMETER, Lan
 from pybmc.model.lockout import Lockout
 from pybmc.model.pet import PetEvent, PetSource
@@ -367,6 +368,9 @@ class Bmc:
             self.state.power_on = event.kind == "on"
         elif event.kind == "boot":
             choice = boot.take_boot_device(self.state, self.name)
+            # Pending BIOS settings (Redfish Bios/Settings) take effect at each boot.
+            if bios.apply_at_boot(self.state, firmware_is_uefi(self.config), time.time()):
+                log.info("%s: BIOS settings applied at boot", self.name)
             log.info("%s: boot (%s) from %s%s", self.name, event.cause, choice.device,
                      " (EFI)" if choice.efi else "")
         self.save()

@@ -93,6 +93,9 @@ class RedfishServer:
         self.service = RedfishService(bmc.parts, bmc.config.redfish.system_id or bmc.name)
         self.service.events.wake = self._wake
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self.address = ""  # where it listens
+        self._moving: asyncio.Task[None] | None = None
         self._streams: dict[str, asyncio.Event] = {}  # SSE subscription Id -> "events queued"
         self._delivery: asyncio.Task[None] | None = None
         self._client: ClientSession | None = None
@@ -110,6 +113,7 @@ class RedfishServer:
             context = tls_context(self.bmc, address) if config.tls else None
             site = web.TCPSite(self._runner, address, config.port, ssl_context=context)
             await site.start()
+            self._site, self.address = site, address
         except (OSError, ValueError) as err:
             await self.close()
             where = f"{address}:{config.port}"
@@ -123,6 +127,32 @@ class RedfishServer:
         log.info("%s: serving Redfish on %s://%s:%d", self.bmc.name,
                  "https" if context else "http", address, config.port)
         return True
+
+    def follow(self, address: str) -> None:
+        """The BMC moved (`lan set`, or a Redfish EthernetInterface PATCH): listen there too,
+        then stop listening at the old address. Connections already open stay open, so the
+        answer to the PATCH that moved it still arrives."""
+        if address == self.address or self._runner is None or (
+                self._moving is not None and not self._moving.done()):
+            return
+        self._moving = asyncio.get_running_loop().create_task(self._move_to(address))
+
+    async def _move_to(self, address: str) -> None:
+        config = self.bmc.config.redfish
+        assert self._runner is not None
+        try:
+            # The certificate stays the one made for the first address (or the given one).
+            context = tls_context(self.bmc, self.address) if config.tls else None
+            site = web.TCPSite(self._runner, address, config.port, ssl_context=context)
+            await site.start()
+        except (OSError, ValueError) as err:
+            log.error("%s: cannot serve Redfish on the new address %s:%d: %s; still on %s",
+                      self.bmc.name, address, config.port, err, self.address)
+            return
+        old, self._site, self.address = self._site, site, address
+        if old is not None:
+            await old.stop()
+        log.info("%s: Redfish moved to %s:%d", self.bmc.name, address, config.port)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -204,6 +234,8 @@ class RedfishServer:
                                 err or type(err).__name__)
 
     async def close(self) -> None:
+        if self._moving is not None:
+            self._moving.cancel()
         if self._delivery is not None:
             self._delivery.cancel()
         if self._client is not None:

@@ -288,6 +288,9 @@ class Server:
                              service.bmc.config.redfish.port, err) from None
         if serving:
             self.redfish.append(redfish)
+            # Redfish moves with the BMC's LAN address, as the IPMI socket does.
+            service.bmc.lan.on_address_change(
+                lambda _address: redfish.follow(serving_address(service.bmc)))
 
     # ------------------------------------------------------------------ reload
     @property

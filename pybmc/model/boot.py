@@ -92,6 +92,12 @@ ACK_MASK = 0x1F
 
 # Key in state.boot listing the parameters a client marked invalid/locked (request bit 7).
 INVALID_KEY = "invalid"
+# Keys in state.boot for UEFI HTTP boot, which IPMI cannot name: the boot flags say PXE with
+# the EFI bit, and UEFI_HTTP_KEY (present) says that PXE+EFI was written as Redfish's
+# UefiHttp. Any IPMI write of the boot flags drops it (IPMI's view replaces it);
+# HTTP_BOOT_URI_KEY is Redfish's Boot.HttpBootUri (UTF-8), kept until Redfish clears it.
+UEFI_HTTP_KEY = "uefi_http"
+HTTP_BOOT_URI_KEY = "http_boot_uri"
 
 
 class RestartCause(IntEnum):
@@ -191,6 +197,8 @@ def write_parameter(state: State, param: int, data: bytes) -> None:
                            reason=f"parameter {param} takes {length} bytes, got {len(data)}")
     if param == BOOT_INFO_ACK:
         data = _merged_ack(state, write_mask=data[0], value=data[1])
+    if param == BOOT_FLAGS:
+        state.boot.pop(UEFI_HTTP_KEY, None)
     state.boot[str(param)] = bytes(data)
 
 
@@ -238,21 +246,43 @@ SELECTOR_BY_DEVICE = {"default": 0x0, "pxe": 0x1, "disk": 0x2, "cdrom": 0x5, "bi
 class BootOverride:
     """The boot flags (parameter 5) as an override: which device, once or always, EFI or not."""
 
-    device: str  # a SELECTOR_BY_DEVICE key
+    device: str  # a SELECTOR_BY_DEVICE key, or "http" (UEFI HTTP boot: PXE + EFI on IPMI)
     enabled: bool
     persistent: bool
     efi: bool
 
 
 def boot_override(state: State) -> BootOverride:
-    """The override parameter 5 holds, as IPMI clients wrote it."""
+    """The override parameter 5 holds, as IPMI clients wrote it (or Redfish's UefiHttp)."""
     flags = read_parameter(state, BOOT_FLAGS)
-    return BootOverride(device_name(flags), bool(flags[0] & FLAG_VALID),
+    device = device_name(flags)
+    if device == "pxe" and flags[0] & FLAG_EFI and UEFI_HTTP_KEY in state.boot:
+        device = "http"
+    return BootOverride(device, bool(flags[0] & FLAG_VALID),
                         bool(flags[0] & FLAG_PERSISTENT), bool(flags[0] & FLAG_EFI))
 
 
+def http_boot_uri(state: State) -> str | None:
+    """Redfish's Boot.HttpBootUri, or None when none is set (the URI then comes from DHCP)."""
+    value = state.boot.get(HTTP_BOOT_URI_KEY)
+    return value.decode("utf-8", "replace") if value else None
+
+
+def set_http_boot_uri(state: State, uri: str | None) -> None:
+    if uri:
+        state.boot[HTTP_BOOT_URI_KEY] = uri.encode()
+    else:
+        state.boot.pop(HTTP_BOOT_URI_KEY, None)
+
+
 def set_boot_override(state: State, override: BootOverride) -> None:
-    """Write parameter 5 as Set System Boot Options would; bytes 3-5 are kept."""
+    """Write parameter 5 as Set System Boot Options would; bytes 3-5 are kept.
+
+    Device "http" is written as PXE with the EFI bit (the nearest IPMI has) and remembered
+    as UEFI HTTP boot until IPMI writes the boot flags again."""
+    http_boot = override.device == "http"
+    if http_boot:
+        override = BootOverride("pxe", override.enabled, override.persistent, efi=True)
     flags = bytearray(read_parameter(state, BOOT_FLAGS))
     byte1 = FLAG_EFI if override.efi else 0
     if override.enabled:
@@ -261,8 +291,11 @@ def set_boot_override(state: State, override: BootOverride) -> None:
     selector = SELECTOR_BY_DEVICE[override.device]
     flags[1] = (flags[1] & ~DEVICE_MASK & 0xFF) | (selector << DEVICE_SHIFT)
     write_parameter(state, BOOT_FLAGS, bytes(flags))
-    log.info("boot override set to %s (enabled %s, persistent %s, efi %s)", override.device,
-             override.enabled, override.persistent, override.efi)
+    if http_boot:
+        state.boot[UEFI_HTTP_KEY] = b"\x01"
+    log.info("boot override set to %s (enabled %s, persistent %s, efi %s)",
+             "http" if http_boot else override.device, override.enabled, override.persistent,
+             override.efi)
 
 
 # ----------------------------------------------------------------- the boot itself
@@ -282,6 +315,8 @@ def take_boot_device(state: State, name: str) -> BootChoice:
     if not flags[0] & FLAG_VALID or is_marked_invalid(state, BOOT_FLAGS):
         return BootChoice()
     choice = BootChoice(device_name(flags), efi=bool(flags[0] & FLAG_EFI))
+    if choice.device == "pxe" and choice.efi and UEFI_HTTP_KEY in state.boot:
+        choice = BootChoice("pxe", efi=True, http=True, http_uri=http_boot_uri(state))
     _acknowledge_by_bios(state)
     if not flags[0] & FLAG_PERSISTENT and not _keeps_valid_bit(state):
         flags[0] &= ~FLAG_VALID & 0xFF

@@ -173,6 +173,20 @@ class Lan:
         if lock.state == SET_COMPLETE:
             self._notify_changes(family, lock)
 
+    def set_parameters(self, family: ParameterFamily, values: dict[int, bytes],
+                       now: float) -> None:
+        """Set several parameters as one change (a Redfish PATCH): each as Set LAN
+        Configuration Parameters sets it, in the given order; listeners hear once, after
+        the last, or when a client holding the set-in-progress lock releases it."""
+        lock = self.set_lock(family, now)
+        for number, data in values.items():
+            family.set(self, number, data)
+            log.info("%s: %s parameter %d set to %s", self.name, family.name, number,
+                     data.hex())
+            lock.changed.add(number)
+        if lock.state == SET_COMPLETE:
+            self._notify_changes(family, lock)
+
     def _finish_set(self, family: ParameterFamily, lock: SetLock) -> None:
         lock.state = SET_COMPLETE
         self._notify_changes(family, lock)

@@ -45,6 +45,8 @@ class BootChoice:
 
     device: str = "default"  # default | pxe | disk | cdrom | bios | floppy
     efi: bool = False
+    http: bool = False  # UEFI HTTP boot (Redfish UefiHttp): device is "pxe", efi is True
+    http_uri: str | None = None  # Redfish HttpBootUri; None: the firmware asks DHCP
 
 
 def event_cause(requester: str | None, what: str) -> str:

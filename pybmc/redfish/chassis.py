@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pybmc.redfish import http
+from pybmc.redfish.chassis_sensors import sensor_links
 from pybmc.redfish.http import Response
 from pybmc.redfish.resource import (
     MANAGER_ID,
@@ -37,6 +38,7 @@ def get_chassis(call: Call) -> Response:
         "IndicatorLED": "Lit" if _identify_lit(call) else "Off",
         "LocationIndicatorActive": _identify_lit(call),
         "Status": {"State": "Enabled", "Health": "OK"},
+        **sensor_links(f"{V1}/Chassis/{call.system_id}"),
         "Links": {"ComputerSystems": [{"@odata.id": f"{V1}/Systems/{call.system_id}"}],
                   "ManagedBy": [{"@odata.id": f"{V1}/Managers/{MANAGER_ID}"}]},
     })
@@ -55,7 +57,8 @@ def patch_chassis(call: Call) -> Response:
             if not isinstance(value, bool):
                 raise http.property_value_not_in_list(value, name)
             lit = value
-        elif name in ("Id", "Name", "PowerState", "ChassisType", "Status"):
+        elif name in ("Id", "Name", "PowerState", "ChassisType", "Status", "Sensors",
+                      "Thermal", "Power", "ThermalSubsystem", "PowerSubsystem"):
             raise http.property_not_writable(name)
         else:
             raise http.property_unknown(name)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from pybmc.model.lan_params import LAN_PARAMETERS
 from pybmc.redfish.http import Response
+from pybmc.redfish.log_services import iso_time, local_offset
+from pybmc.redfish.manager_settings import manager_actions
 from pybmc.redfish.resource import (
     MANAGER_ID,
     V1,
@@ -39,9 +42,19 @@ def get_manager(call: Call) -> Response:
         "EthernetInterfaces": {"@odata.id": f"{path}/EthernetInterfaces"},
         "NetworkProtocol": {"@odata.id": f"{path}/NetworkProtocol"},
         "VirtualMedia": {"@odata.id": f"{path}/VirtualMedia"},
+        "LogServices": {"@odata.id": f"{path}/LogServices"},
+        **_clock(call),
+        "Actions": manager_actions(path),
         "Links": {"ManagerForServers": [{"@odata.id": f"{V1}/Systems/{call.system_id}"}],
                   "ManagerForChassis": [{"@odata.id": f"{V1}/Chassis/{call.system_id}"}]},
     })
+
+
+def _clock(call: Call) -> dict[str, str]:
+    """DateTime and DateTimeLocalOffset: the SEL clock and its UTC offset."""
+    sel = call.parts.platform.sel
+    minutes, offset = local_offset(sel.utc_offset)
+    return {"DateTime": iso_time(sel.now(), minutes), "DateTimeLocalOffset": offset}
 
 
 def get_manager_nics(call: Call) -> Response:
@@ -55,6 +68,8 @@ def get_manager_nic(call: Call) -> Response:
     check_id(call, "nic_id", "eth0")
     address = call.parts.lan.address()
     mac = call.parts.lan.mac()
+    vlan = int.from_bytes(LAN_PARAMETERS.get(call.parts.lan, 20), "little")
+    static = address.source != "dhcp"
     return ok({
         "@odata.type": "#EthernetInterface.v1_12_0.EthernetInterface",
         "@odata.id": f"{V1}/Managers/{MANAGER_ID}/EthernetInterfaces/eth0",
@@ -67,8 +82,12 @@ def get_manager_nic(call: Call) -> Response:
             "Address": address.ip,
             "SubnetMask": address.netmask,
             "Gateway": address.gateway,
-            "AddressOrigin": "DHCP" if address.source == "dhcp" else "Static",
+            "AddressOrigin": "Static" if static else "DHCP",
         }],
+        "IPv4StaticAddresses": [{"Address": address.ip, "SubnetMask": address.netmask,
+                                 "Gateway": address.gateway}] if static else [],
+        "DHCPv4": {"DHCPEnabled": not static},
+        "VLAN": {"VLANEnable": bool(vlan & 0x8000), "VLANId": vlan & 0x0FFF},
     })
 
 

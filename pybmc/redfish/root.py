@@ -57,6 +57,15 @@ METADATA_SCHEMAS = (
     ("SessionCollection", ""), ("AccountService", "AccountService.v1_15_0"),
     ("ManagerAccount", "ManagerAccount.v1_12_0"), ("ManagerAccountCollection", ""),
     ("Role", "Role.v1_3_2"), ("RoleCollection", ""), ("Message", "Message.v1_1_1"),
+    # SEL log services and the Chassis' sensors
+    ("LogService", "LogService.v1_5_0"), ("LogServiceCollection", ""),
+    ("LogEntry", "LogEntry.v1_15_0"), ("LogEntryCollection", ""),
+    ("Sensor", "Sensor.v1_7_0"), ("SensorCollection", ""),
+    ("Thermal", "Thermal.v1_7_0"), ("Power", "Power.v1_7_0"),
+    ("ThermalSubsystem", "ThermalSubsystem.v1_3_0"), ("Fan", "Fan.v1_5_0"),
+    ("FanCollection", ""), ("ThermalMetrics", "ThermalMetrics.v1_0_0"),
+    ("PowerSubsystem", "PowerSubsystem.v1_1_0"), ("PowerSupply", "PowerSupply.v1_5_0"),
+    ("PowerSupplyCollection", ""),
 )
 SCHEMA_URI = "http://redfish.dmtf.org/schemas/v1"
 

@@ -17,6 +17,7 @@ from pybmc.redfish.resource import (
     ok,
     system_uuid,
 )
+from pybmc.redfish.system_inventory import system_inventory
 
 if TYPE_CHECKING:
     from pybmc.redfish.parts import RedfishParts
@@ -43,8 +44,10 @@ RESET_ACTIONS = {
 }
 
 # Redfish BootSourceOverrideTarget <-> pybmc.model.boot device names.
+# UefiHttp is PXE with the EFI bit on IPMI (pybmc.model.boot keeps the difference).
 DEVICE_BY_TARGET = {"None": "default", "Pxe": "pxe", "Hdd": "disk", "Cd": "cdrom",
-                    "BiosSetup": "bios", "Usb": "floppy"}
+                    "BiosSetup": "bios", "Usb": "floppy", "UefiHttp": "http"}
+MAX_URI_LENGTH = 1024
 TARGET_BY_DEVICE = {device: target for target, device in DEVICE_BY_TARGET.items()}
 ENABLED_VALUES = ("Disabled", "Once", "Continuous")
 MODE_VALUES = ("Legacy", "UEFI")
@@ -63,6 +66,7 @@ def _boot_document(parts: RedfishParts) -> dict[str, Any]:
         "BootSourceOverrideEnabled@Redfish.AllowableValues": list(ENABLED_VALUES),
         "BootSourceOverrideMode": "UEFI" if override.efi else "Legacy",
         "BootSourceOverrideMode@Redfish.AllowableValues": list(MODE_VALUES),
+        "HttpBootUri": boot.http_boot_uri(parts.state),
     }
 
 
@@ -80,7 +84,9 @@ def get_system(call: Call) -> Response:
         "PowerState": "On" if parts.power.is_on() else "Off",
         "Status": {"State": "Enabled", "Health": "OK"},
         "Boot": _boot_document(parts),
+        **system_inventory(call),
         "VirtualMedia": {"@odata.id": f"{V1}/Systems/{sid}/VirtualMedia"},
+        "LogServices": {"@odata.id": f"{V1}/Systems/{sid}/LogServices"},
         "Actions": {"#ComputerSystem.Reset": {
             "target": f"{V1}/Systems/{sid}/Actions/ComputerSystem.Reset",
             "ResetType@Redfish.AllowableValues": list(RESET_ACTIONS),
@@ -93,7 +99,8 @@ def patch_system(call: Call) -> Response:
     for name in call.body:
         if name == "Boot":
             continue
-        if name in ("Id", "Name", "UUID", "PowerState", "Status", "SystemType"):
+        if name in ("Id", "Name", "UUID", "PowerState", "Status", "SystemType",
+                    "LogServices"):
             raise http.property_not_writable(name)
         raise http.property_unknown(name)
     wanted = call.body.get("Boot", {})
@@ -102,6 +109,7 @@ def patch_system(call: Call) -> Response:
     current = boot.boot_override(call.parts.state)
     device, enabled, persistent, efi = (current.device, current.enabled,
                                         current.persistent, current.efi)
+    uri = boot.http_boot_uri(call.parts.state)
     for name, value in wanted.items():
         if name == "BootSourceOverrideTarget":
             if value not in DEVICE_BY_TARGET:
@@ -116,14 +124,35 @@ def patch_system(call: Call) -> Response:
             if value not in MODE_VALUES:
                 raise http.property_value_not_in_list(value, name)
             efi = value == "UEFI"
+        elif name == "HttpBootUri":
+            uri = _http_boot_uri(value)
         else:
             raise http.property_unknown(f"Boot/{name}")
     if "BootSourceOverrideTarget" in wanted and "BootSourceOverrideEnabled" not in wanted \
             and not enabled and device != "default":
         enabled = True  # a target alone means "next boot", as sushy and bmcweb treat it
+    if device == "http" and not efi:
+        if wanted.get("BootSourceOverrideMode") == "Legacy":
+            raise RedfishError(400, "PropertyValueConflict", "The property "
+                               "BootSourceOverrideTarget could not be written because its "
+                               "value would conflict with the value of the "
+                               "BootSourceOverrideMode property.",
+                               ("BootSourceOverrideTarget", "BootSourceOverrideMode"))
+        efi = True  # HTTP boot is UEFI's; IPMI records it with the EFI bit
     boot.set_boot_override(call.parts.state,
                            boot.BootOverride(device, enabled, persistent, efi))
+    boot.set_http_boot_uri(call.parts.state, uri)
     return Response(204)
+
+
+def _http_boot_uri(value: Any) -> str | None:
+    """A PATCHed HttpBootUri: an http(s) URL, or null/"" to let the firmware ask DHCP."""
+    if value is None or value == "":
+        return None
+    if (not isinstance(value, str) or len(value) > MAX_URI_LENGTH
+            or not value.startswith(("http://", "https://")) or any(c.isspace() for c in value)):
+        raise http.property_value_format_error(value, "Boot/HttpBootUri")
+    return value
 
 
 def reset_system(call: Call) -> Response:

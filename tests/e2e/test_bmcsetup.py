@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,13 @@ def test_bmcsetup_in_band_then_the_host_uses_the_new_address(guest, guest_bmc, t
     for name in (*LAN_SET_STEPS, "disable1", "setaccess", "password", "solenable",
                  "solpayload", "identify3", "bootdev"):
         assert name in steps, f"step {name} did not run:\n{out}"
-    slow = {name: steps[name] for name in LAN_SET_STEPS if steps[name] >= 2.5}
+    # ipmitool's `lan set` re-reads a parameter until it matches, sleeping between tries: a BMC
+    # that does not read back at once costs seconds more than the guest's other ipmitool
+    # calls take (which are slow themselves under TCG on a loaded machine).
+    others = [secs for name, secs in steps.items()
+              if name in ("mcinfo", "fru", "solinfo", "lanprint", "userlist")]
+    limit = max(2.5, 1.5 * statistics.median(others) + 1.5)
+    slow = {name: steps[name] for name in LAN_SET_STEPS if steps[name] >= limit}
     assert not slow, f"lan set steps that waited for a read-back: {slow}\n{out}"
 
     # doxcat's reboot -f: the guest reset takes the one-time PXE override.

@@ -6,11 +6,8 @@ import base64
 import contextlib
 import http.client
 import json
-import shutil
 import socket
 import ssl
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -57,7 +54,7 @@ def https(bmc: BmcProcess, method: str, path: str, body: Any = None,
 @pytest.fixture
 def bmc(bmc_factory: Any) -> BmcProcess:
     process: BmcProcess = bmc_factory(redfish={"enabled": True, "port": PORT})
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # generous: a loaded machine starts aiohttp slowly
     while True:  # the HTTPS listener starts just after the IPMI socket
         try:
             https(process, "GET", "/redfish/v1", user=None)
@@ -126,21 +123,6 @@ def test_ipmi_user_logs_in_and_roles_hold(bmc: BmcProcess) -> None:
         "InsufficientPrivilege")
     assert https(bmc, "GET", f"/redfish/v1/Systems/{name}", user=None)[0] == 401
     assert https(bmc, "GET", "/redfish/v1", user=None)[0] == 200
-
-
-def test_redfishtool_lists_systems_and_resets(bmc: BmcProcess) -> None:
-    tool = shutil.which("redfishtool") or str(Path(sys.executable).parent / "redfishtool")
-    if not Path(tool).exists():
-        pytest.skip("redfishtool not installed")
-    base = [tool, "-r", f"{bmc.address}:{PORT}", "-u", ADMIN_USER, "-p", ADMIN_PASSWORD,
-            "-S", "Always"]
-    listed = subprocess.run([*base, "Systems"], capture_output=True, text=True, timeout=30)
-    assert listed.returncode == 0, listed.stderr
-    assert f"/redfish/v1/Systems/{bmc.configs[0]['bmc']['name']}" in listed.stdout
-    reset = subprocess.run([*base, "Systems", "reset", "On"], capture_output=True, text=True,
-                           timeout=30)
-    assert reset.returncode == 0, reset.stderr
-    wait_power(bmc, "Chassis Power is on")
 
 
 def test_taken_default_port_leaves_ipmi_serving_with_one_warning(bmc_factory: Any,

@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, BmcProcess
 from tests.e2e.test_redfish import PORT
-from tests.e2e.test_redfish import bmc as redfish_bmc  # noqa: F401  (the fixture)
+from tests.e2e.test_redfish_inventory import SYSTEM_SECTION, wait_redfish
 
 CSDL = Path(__file__).resolve().parents[2].parent / "shared" / "redfish" / "csdl"
 if not CSDL.is_dir():
@@ -25,9 +25,16 @@ PROTOCOL_VALIDATOR = shutil.which("rf_protocol_validator") or str(
     Path(sys.executable).parent / "rf_protocol_validator")
 
 
+@pytest.fixture
+def redfish_bmc(bmc_factory: Any) -> BmcProcess:
+    """A BMC whose host has NICs and disks, so their resources are validated too."""
+    return wait_redfish(bmc_factory(redfish={"enabled": True, "port": PORT},
+                                    system=SYSTEM_SECTION))
+
+
 @pytest.mark.skipif(not Path(VALIDATOR).exists(), reason="redfish-service-validator missing")
 @pytest.mark.skipif(not CSDL.is_dir(), reason="DMTF CSDL test data missing")
-def test_service_validator_reports_no_failures(redfish_bmc: BmcProcess,  # noqa: F811
+def test_service_validator_reports_no_failures(redfish_bmc: BmcProcess,
                                                tmp_path: Path, bmc_factory: Any) -> None:
     result = subprocess.run(
         [VALIDATOR, "--ip", f"https://{redfish_bmc.address}:{PORT}", "-u", ADMIN_USER,
@@ -44,7 +51,7 @@ def test_service_validator_reports_no_failures(redfish_bmc: BmcProcess,  # noqa:
 
 @pytest.mark.skipif(not Path(PROTOCOL_VALIDATOR).exists(),
                     reason="redfish-protocol-validator missing")
-def test_protocol_validator_reports_no_failures(redfish_bmc: BmcProcess,  # noqa: F811
+def test_protocol_validator_reports_no_failures(redfish_bmc: BmcProcess,
                                                 tmp_path: Path) -> None:
     cert = Path(redfish_bmc.configs[0]["bmc"]["state_dir"]) / "redfish-cert.pem"
     # requests lets REQUESTS_CA_BUNDLE override a session's own CA bundle: without these the

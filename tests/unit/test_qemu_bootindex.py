@@ -85,3 +85,15 @@ def test_without_bootindex_the_cmos_order_is_used() -> None:
     assert qmp.calls == [("human-monitor-command", {"command-line": "boot_set nca"})]
     asyncio.run(order.apply(qmp, BootChoice("pxe")))
     assert len(qmp.calls) == 1  # unchanged: not sent again
+
+
+def test_uefi_http_boot_puts_the_nic_first_and_says_where_the_uri_comes_from(
+        caplog: pytest.LogCaptureFixture) -> None:
+    order = BootOrder("cn1", "cad", [NET, DISK, CD])
+    qmp = FakeQmp()
+    order.launched()
+    choice = BootChoice("pxe", efi=True, http=True, http_uri="http://192.0.2.1/x.efi")
+    with caplog.at_level("INFO", logger="pybmc.power"):
+        assert asyncio.run(order.apply(qmp, choice)) is True
+    assert qmp.indexes == {"net0": 1, "disk0": 2, "cd0": -1}
+    assert "UEFI HTTP boot requested (HttpBootUri http://192.0.2.1/x.efi)" in caplog.text

@@ -71,12 +71,24 @@ async def test_power_on_runs_the_command_with_the_boot_device(machines, tmp_path
     await until(lambda: out.exists() and out.read_text())
     env = out.read_text()
     assert "PYBMC_BOOT_DEVICE=pxe" in env and "PYBMC_BOOT_EFI=1" in env
+    assert "PYBMC_BOOT_HTTP=0" in env and "PYBMC_HTTP_BOOT_URI= " in env
     assert "PYBMC_NAME=cn1" in env and f"PYBMC_GUID={GUID}" in env
     assert f"PYBMC_RUN_DIR={tmp_path / 'run'}" in env
     assert power.is_on() and recorder.kinds() == ["off", "boot", "on"]
     power.request(PowerAction.ON)  # already on: nothing new
     await until(lambda: power._pending == 0)
     assert recorder.kinds() == ["off", "boot", "on"]
+
+
+async def test_uefi_http_boot_hands_the_uri_to_the_command(machines, tmp_path) -> None:
+    power, recorder, out = make(machines, tmp_path)
+    await power.start()
+    recorder.next_boot = BootChoice("pxe", efi=True, http=True, http_uri="http://h/x.efi")
+    power.request(PowerAction.ON)
+    await until(lambda: out.exists() and out.read_text())
+    env = out.read_text()
+    assert "PYBMC_BOOT_DEVICE=pxe" in env and "PYBMC_BOOT_EFI=1" in env
+    assert "PYBMC_BOOT_HTTP=1" in env and "PYBMC_HTTP_BOOT_URI=http://h/x.efi" in env
 
 
 async def test_watchdog_actions_name_the_watchdog(machines, tmp_path) -> None:

@@ -10,6 +10,8 @@ BMC was asked for through its environment:
     PYBMC_BOOT_DEVICE   default | pxe | disk | cdrom | bios | floppy (one-time overrides are
                         consumed by this start)
     PYBMC_BOOT_EFI      1 for an EFI boot, else 0
+    PYBMC_BOOT_HTTP     1 for a UEFI HTTP boot (Redfish UefiHttp; DEVICE is pxe), else 0
+    PYBMC_HTTP_BOOT_URI Redfish's HttpBootUri for that boot, or empty (the URI comes from DHCP)
     PYBMC_RUN_DIR       a private directory for sockets (short enough for Unix socket paths)
     PYBMC_GUID          the BMC's System GUID (use it for QEMU's -uuid)
 
@@ -152,7 +154,9 @@ class CommandPower(QueuedActions):
     def _environment(self, choice: BootChoice) -> dict[str, str]:
         env = dict(os.environ)
         env.update(PYBMC_NAME=self.name, PYBMC_BOOT_DEVICE=choice.device,
-                   PYBMC_BOOT_EFI="1" if choice.efi else "0", PYBMC_RUN_DIR=str(self.run_dir))
+                   PYBMC_BOOT_EFI="1" if choice.efi else "0", PYBMC_RUN_DIR=str(self.run_dir),
+                   PYBMC_BOOT_HTTP="1" if choice.http else "0",
+                   PYBMC_HTTP_BOOT_URI=choice.http_uri or "")
         if self.guid is not None:
             env["PYBMC_GUID"] = str(self.guid)
         return env

@@ -81,6 +81,13 @@ class BootOrder:
         takes effect only at the next machine reset (bootindex)."""
         if choice.device == "bios":
             log.info("%s: boot to firmware setup requested; booting normally", self.name)
+        if choice.http:
+            # QEMU can reorder devices but not hand OVMF a boot URI at run time: OVMF tries
+            # the NIC's boot options in its own order (PXE, then HTTP boot) and its HTTP boot
+            # asks DHCP for the URI (vendor class HTTPClient).
+            log.info("%s: UEFI HTTP boot requested (HttpBootUri %s): the NIC boots first; "
+                     "the firmware takes the URI from DHCP", self.name,
+                     choice.http_uri or "not set")
         if self.by_bootindex:
             return await self._apply_bootindex(execute, choice)
         if choice.efi:

@@ -22,7 +22,13 @@ from pybmc.model.platform.fru import PSU_FRU, FruStore
 from pybmc.model.platform.pef import PefConfig
 from pybmc.model.platform.pef_filter import PefEngine
 from pybmc.model.platform.sdr import SdrRepository, fru_locator_record, mc_locator_record
-from pybmc.model.platform.sel import BMC_GENERATOR, INITIATE_ERASE, Sel, system_event_record
+from pybmc.model.platform.sel import (
+    BMC_GENERATOR,
+    CLEAR_SIGNATURE,
+    INITIATE_ERASE,
+    Sel,
+    system_event_record,
+)
 from pybmc.model.platform.sensors import Reading, Sensor, SensorEvent, bitmask
 from pybmc.model.power import PowerEvent
 from pybmc.model.state import Changes, State, fingerprint
@@ -331,4 +337,10 @@ class Platform:
         if erasing:
             self.log_event_for("event-log", LOG_CLEARED)
         return progress
+
+    def erase_sel(self) -> None:
+        """Clear the whole SEL at once (Redfish ClearLog): the same erase, logged the same
+        way, as a Clear SEL under a fresh reservation."""
+        reservation = self.sel.reservation.reserve()
+        self.clear_sel(reservation, CLEAR_SIGNATURE, INITIATE_ERASE)
 
