@@ -29,7 +29,8 @@ _SEL_CLOCK = ("ipmi_sim's SEL clock is the monotonic clock + an offset starting 
               "real time")
 _SEL_EVENTS = ("pybmc logs what a BMC logs: its own start (BMC Health), power and ACPI state "
                "changes, SEL clears; ipmi_sim logs nothing by itself, so entry counts and record "
-               "IDs differ (and pybmc also implements Get SEL Allocation Info)")
+               "IDs differ (and pybmc also implements Get SEL Allocation Info and Partial Add SEL "
+               "Entry, which Get SEL Info advertises)")
 _FREEIPMI_LAN20 = ("ipmi_sim's Open Session response echoes the requested privilege (0 = "
                    "'highest') instead of the one granted, so FreeIPMI over LAN_2_0 fails "
                    "with 'privilege level cannot be obtained' (openipmi.md §9.4)")
@@ -39,6 +40,10 @@ _SOL_PARAMETER = ("ipmi_sim answers 0x80 (parameter not supported) for SOL param
 _SYSTEM_SENSORS = ("pybmc also describes its own system sensors (Watchdog, Power Unit, ACPI "
                    "State, System Boot, Event Log, BMC Health) with SDRs; ipmi_sim has only the "
                    "profile's Temp SDR (its watchdog sensor 0 has none)")
+_NO_LAN6 = ("ipmi_sim 2.0.33 has no IPv6 LAN parameters (50-80 answer 0x80, openipmi.md §2 "
+            "Transport), so `lan6 print` prints nothing and bmc-config's Lan6_Conf section "
+            "fails; pybmc stores and reports them")
+_NO_FIREWALL = _NOT_IN_IPMI_SIM + " (firmware firewall: Get NetFn Support, Get Command Support)"
 
 EXPECTED: dict[str, str] = {
     # ------------------------------------------------------------ sessions and cipher suites
@@ -191,6 +196,32 @@ EXPECTED: dict[str, str] = {
     "error/fru-no-device": (
         "Get FRU Inventory Area Info for a FRU device that does not exist: ipmi_sim answers "
         "0xCC (invalid data field), pybmc 0xCB (requested data not present)"),
+    # ------------------------------------------------------------ IPv6 and smaller commands
+    "lan6/print": _NO_LAN6,
+    "lan6/support-param": _NO_LAN6,
+    "lan6/status-param": _NO_LAN6,
+    "lan6/static-address-param": _NO_LAN6,
+    "lan6/set-enables": _NO_LAN6,
+    "lan6/bmc-config": _NO_LAN6,
+    "sensor/event-enable-set": (
+        "ipmi_sim answers 0xB0 to Set Sensor Event Enable for the profile's sensor and keeps "
+        "its enables; pybmc sets the ones the request gives (here: no change of masks)"),
+    "sensor/type-set-same": (
+        "ipmi_sim answers 0xC1 to Set Sensor Type; pybmc accepts the sensor's own type (types "
+        "come from the platform config, any other one is 0xCD)"),
+    "sensor/reading-status-set": _NOT_IN_IPMI_SIM + " (Set Sensor Reading and Event Status)",
+    "mc/acpi-power-state-set": _NOT_IN_IPMI_SIM + " (Get/Set ACPI Power State)",
+    "mc/kcs-capabilities": _NOT_IN_IPMI_SIM + " (Get System Interface Capabilities)",
+    "mc/kcs-capabilities-freeipmi": _NOT_IN_IPMI_SIM + " (Get System Interface Capabilities)",
+    "mc/firewall-netfn-support": _NO_FIREWALL,
+    "mc/firewall-app-commands": _NO_FIREWALL,
+    "mc/firewall-info": _NO_FIREWALL + ", so ipmitool prints 'Get NetFn Support command failed'",
+    "mc/i2c-fru-eeprom": (
+        "ipmi_sim has no device behind Master Write-Read and the transfer fails; pybmc's "
+        "private bus 0 holds the FRU EEPROM (FRU 0's bytes) at A0h"),
+    "sel/partial-add-no-reservation": (
+        "ipmi_sim 2.0.33 answers 0xC1 to Partial Add SEL Entry; pybmc implements it and "
+        "refuses a piece without a valid reservation (0xC5)"),
     "fru/pyghmi-inventory": (
         "ipmi_sim caps every response at 36 bytes (openipmi.md §2, §9.6), so pyghmi's larger "
         "Read FRU Data requests fail with 0xC8 and it gives up"),

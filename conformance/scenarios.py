@@ -374,8 +374,48 @@ def platform() -> list[Scenario]:
     ]
 
 
+def _lan6_set(*args: str) -> Ipmitool:
+    return it("lan6", "set", "1", "nolock", *args)
+
+
+PARTIAL_ADD_RECORD = ("0x00", "0x00", "0x02", "0x00", "0x00", "0x00", "0x00", "0x41", "0x00",
+                      "0x04", "0x01", "0x01", "0x01", "0x57", "0x01", "0xff")
+
+
+def completeness() -> list[Scenario]:
+    """IPv6 LAN parameters and the smaller commands a server BMC answers (issue 12)."""
+    lan6, sensor = "lan6", "sensor-1"
+    return [
+        S("lan6/print", it("lan6", "print", "1"), lock=lan6),
+        S("lan6/support-param", _lan_param(50)),
+        S("lan6/status-param", _lan_param(55)),
+        S("lan6/static-address-param",
+          raw("0x0c", "0x02", "0x01", "0x38", "0x00", "0x00"), lock=lan6),
+        S("lan6/set-enables", _lan6_set("enables", "both"), _lan_param(51),
+          _lan6_set("enables", "ipv4"), _lan_param(51), lock=lan6),
+        S("lan6/bmc-config", fi("bmc-config", "--checkout", "-S", "Lan6_Conf"), lock=lan6),
+        S("sensor/event-enable-set", raw("0x04", "0x28", "0x01", "0xc0"),
+          raw("0x04", "0x29", "0x01"), lock=sensor),
+        S("sensor/type-set-same", raw("0x04", "0x2e", "0x01", "0x01", "0x01"),
+          raw("0x04", "0x2f", "0x01"), lock=sensor),
+        S("sensor/reading-status-set", raw("0x04", "0x30", "0x01", "0x00"), lock=sensor),
+        S("mc/acpi-power-state-set", raw("0x06", "0x06", "0x80", "0x80"), raw("0x06", "0x07")),
+        S("mc/kcs-capabilities", raw("0x06", "0x57", "0x01")),
+        S("mc/kcs-capabilities-freeipmi", fi("bmc-device", "--get-kcs-interface-capabilities")),
+        S("mc/bt-capabilities", raw("0x06", "0x36", expect_ok=False)),
+        S("mc/firewall-netfn-support", raw("0x06", "0x09", "0x0e")),
+        S("mc/firewall-app-commands", raw("0x06", "0x0a", "0x0e", "0x06", "0x00")),
+        S("mc/firewall-info", it("firewall", "info")),
+        S("mc/i2c-fru-eeprom", it("i2c", "bus=0", "0xa0", "8", "0x00")),
+        S("sel/partial-add-no-reservation",
+          raw("0x0a", "0x45", "0x00", "0x00", "0x00", "0x00", "0x00", "0x01",
+              *PARTIAL_ADD_RECORD, expect_ok=False), lock="sel"),
+    ]
+
+
 def catalogue() -> list[Scenario]:
-    scenarios = sessions() + errors() + chassis() + boot() + lan() + users() + sol() + platform()
+    scenarios = (sessions() + errors() + chassis() + boot() + lan() + users() + sol()
+                 + platform() + completeness())
     names = [s.name for s in scenarios]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:

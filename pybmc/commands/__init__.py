@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pybmc.commands import (
     app,
+    bus,
     chassis,
     dcmi,
+    firewall,
     payload,
     sensor,
     session,
@@ -29,6 +31,8 @@ TABLES: tuple[CommandTable, ...] = (
     system_interface.table,
     payload.table,
     dcmi.table,
+    firewall.table,
+    bus.table,
 )
 
 

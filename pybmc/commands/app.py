@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pybmc.commands.dispatch import CommandTable, Context
 from pybmc.config.bmc import MAX_USERS
-from pybmc.model import controller_reset
+from pybmc.model import acpi, controller_reset
 from pybmc.model.state import UserRecord
 from pybmc.wire.codes import LAN_CHANNEL, SYSTEM_INTERFACE_CHANNEL, Cc, NetFn, Privilege
 from pybmc.wire.errors import CommandError
@@ -86,6 +86,30 @@ def get_device_guid(ctx: Context, data: bytes) -> bytes:
 def device_guid(system_guid_wire: bytes) -> bytes:
     system = uuid.UUID(bytes=system_guid_wire[::-1])
     return uuid.uuid5(system, "pybmc device").bytes[::-1]
+
+
+# ------------------------------------------------------------------------------ ACPI power state
+SET_STATE = 0x80  # bit 7 of each byte of Set ACPI Power State: set this part
+
+
+@table.command(NetFn.APP, 0x06, Privilege.ADMINISTRATOR, length=2)
+def set_acpi_power_state(ctx: Context, data: bytes) -> bytes:
+    """System software's ACPI state; kept until the power changes (pybmc.model.acpi)."""
+    system = data[0] & 0x7F if data[0] & SET_STATE else None
+    device = data[1] & 0x7F if data[1] & SET_STATE else None
+    system = None if system == acpi.NO_CHANGE else system
+    device = None if device == acpi.NO_CHANGE else device
+    problem = acpi.set_state(ctx.state, ctx.power.is_on(), system, device)
+    if problem:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=problem)
+    ctx.changes.mark()
+    return b""
+
+
+@table.command(NetFn.APP, 0x07, Privilege.USER, length=0)
+def get_acpi_power_state(ctx: Context, data: bytes) -> bytes:
+    now = acpi.current(ctx.state, ctx.power.is_on())
+    return bytes([now.system, now.device])
 
 
 @table.command(NetFn.APP, 0x37, Privilege.NONE, length=0)

@@ -118,6 +118,8 @@ class BmcParts:
     dcmi: Dcmi
     execute: Execute
     lockout: Lockout
+    # (netfn, cmd) of every command the dispatcher answers: the firmware firewall reports them.
+    commands: frozenset[tuple[int, int]] = frozenset()
 
 
 class Context:
@@ -201,6 +203,10 @@ class Context:
     @property
     def lockout(self) -> Lockout:
         return self.parts.lockout
+
+    @property
+    def commands(self) -> frozenset[tuple[int, int]]:
+        return self.parts.commands
 
     def execute(self, channel: int, privilege: Privilege, netfn: int, cmd: int,
                 data: bytes) -> bytes:

@@ -161,6 +161,14 @@ def get_sensor_thresholds(ctx: Context, data: bytes) -> bytes:
     return _sensor(ctx, data[0]).thresholds_response()
 
 
+@table.command(SENSOR_EVENT, 0x28, Privilege.OPERATOR, length=(2, 6))
+def set_sensor_event_enable(ctx: Context, data: bytes) -> bytes:
+    sensor = _sensor(ctx, data[0])
+    sensor.set_event_enable(data[1], data[2:])
+    ctx.platform.save_sensor_settings(sensor)
+    return b""
+
+
 @table.command(SENSOR_EVENT, 0x29, Privilege.USER, length=1)
 def get_sensor_event_enable(ctx: Context, data: bytes) -> bytes:
     return _sensor(ctx, data[0]).event_enable_response()
@@ -188,10 +196,30 @@ def get_sensor_event_status(ctx: Context, data: bytes) -> bytes:
 @table.command(SENSOR_EVENT, 0x2D, Privilege.USER, length=1)
 def get_sensor_reading(ctx: Context, data: bytes) -> bytes:
     sensor = _sensor(ctx, data[0])
-    return ctx.platform.read(sensor, ctx.now).encode()
+    return ctx.platform.read(sensor, ctx.now).encode(sensor.enable_flags)
+
+
+@table.command(SENSOR_EVENT, 0x2E, Privilege.OPERATOR, length=3)
+def set_sensor_type(ctx: Context, data: bytes) -> bytes:
+    """A sensor's type comes from the platform config; a client may only confirm it."""
+    spec = _sensor(ctx, data[0]).spec
+    if (data[1], data[2] & 0x7F) != (spec.sensor_type, spec.reading_type):
+        raise CommandError(Cc.ILLEGAL_FOR_SENSOR,
+                           reason=f"sensor {data[0]:#04x}: its type is fixed by the config")
+    return b""
 
 
 @table.command(SENSOR_EVENT, 0x2F, Privilege.USER, length=1)
 def get_sensor_type(ctx: Context, data: bytes) -> bytes:
     spec = _sensor(ctx, data[0]).spec
     return bytes([spec.sensor_type, spec.reading_type])
+
+
+@table.command(SENSOR_EVENT, 0x30, Privilege.OPERATOR, length=(2, 10))
+def set_sensor_reading_and_event_status(ctx: Context, data: bytes) -> bytes:
+    """For the parts pybmc keeps: see Sensor.set_reading_and_status. Not persisted: the
+    readings are the running machine's."""
+    sensor = _sensor(ctx, data[0])
+    padded = data[2:] + bytes(8)
+    sensor.set_reading_and_status(data[1], padded[0], int.from_bytes(padded[1:3], "little"))
+    return b""

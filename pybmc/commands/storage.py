@@ -95,6 +95,16 @@ def add_sel_entry(ctx: Context, data: bytes) -> bytes:
     return struct.pack("<H", record_id)
 
 
+@table.command(STORAGE, 0x45, Privilege.OPERATOR, length=(6, 22))
+def partial_add_sel_entry(ctx: Context, data: bytes) -> bytes:
+    reservation_id, record_id, offset, progress = struct.unpack("<HHBB", data[:6])
+    if progress & 0xF0 or progress & 0x0F > 1:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"progress byte {progress:#04x}")
+    record_id = ctx.platform.sel.partial_add(reservation_id, record_id, offset,
+                                             progress == 1, data[6:])
+    return struct.pack("<H", record_id)
+
+
 @table.command(STORAGE, 0x46, Privilege.OPERATOR, length=4)
 def delete_sel_entry(ctx: Context, data: bytes) -> bytes:
     reservation_id, record_id = struct.unpack("<HH", data)

@@ -1,5 +1,6 @@
-"""The BMC's side of the host's system interface (KCS): message flags, the receive message queue,
-the event message buffer and Send Message (IPMI 2.0 sections 22.1-22.8).
+"""The BMC's side of the host's system interface (KCS or BT): message flags, the receive message
+queue, the event message buffer, Send Message and the interface's capabilities (IPMI 2.0
+sections 22.1-22.10).
 
 The state these handlers read and change is `pybmc.model.system_interface.SystemInterface`
 (`ctx.system_interface`); Get/Set BMC Global Enables live in app.py.
@@ -94,3 +95,35 @@ def _send_ipmb(ctx: Context, message: bytes) -> bytes:
     response = encode_response(request, result)
     ctx.system_interface.queue_message(IPMB_CHANNEL, response[1:])
     return b""
+
+
+# ------------------------------------------------------------------------- interface capabilities
+# The guest's interface is QEMU's isa-ipmi-kcs or isa-ipmi-bt ([qemu] in_band_interface), whose
+# buffers hold more than one byte can say: both report the one-byte maximum.
+SSIF, KCS, SMIC = 0x00, 0x01, 0x02
+KCS_VERSION_1_0 = 0x00
+MAX_MESSAGE_SIZE = 0xFF
+BT_OUTSTANDING_REQUESTS = 1  # QEMU's BT interface holds one request at a time
+BT_RESPONSE_TIME = 5  # seconds the host should allow for an answer
+BT_RETRIES = 2
+
+
+@table.command(NetFn.APP, 0x57, Privilege.USER, length=1)
+def get_system_interface_capabilities(ctx: Context, data: bytes) -> bytes:
+    """KCS when the guest's interface is KCS; SSIF and SMIC are never there (0xCC)."""
+    kind = data[0] & 0x0F
+    if data[0] & 0xF0:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason="reserved bits set")
+    if kind != KCS or ctx.config.qemu.in_band_interface != "kcs":
+        raise CommandError(Cc.INVALID_DATA_FIELD,
+                           reason=f"system interface type {kind} is not present")
+    return bytes([0x00, KCS_VERSION_1_0, MAX_MESSAGE_SIZE])
+
+
+@table.command(NetFn.APP, 0x36, Privilege.USER, length=0)
+def get_bt_interface_capabilities(ctx: Context, data: bytes) -> bytes:
+    """Only a BMC whose guest talks BT has a BT interface to describe."""
+    if ctx.config.qemu.in_band_interface != "bt":
+        raise CommandError(Cc.INVALID_COMMAND, reason="the system interface is not BT")
+    return bytes([BT_OUTSTANDING_REQUESTS, MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE,
+                  BT_RESPONSE_TIME, BT_RETRIES])

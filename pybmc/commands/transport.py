@@ -35,7 +35,7 @@ def lan_channel(ctx: Context, channel_byte: int) -> int:
 
 
 def _get_parameter(ctx: Context, family: params.ParameterFamily, data: bytes) -> bytes:
-    channel_byte, number, selector, _block = data
+    channel_byte, number, selector, block = data
     lan_channel(ctx, channel_byte)
     revision = bytes([params.PARAMETER_REVISION])
     if channel_byte & GET_REVISION_ONLY:
@@ -43,7 +43,7 @@ def _get_parameter(ctx: Context, family: params.ParameterFamily, data: bytes) ->
     try:
         if number == 0:
             return revision + bytes([ctx.lan.set_lock(family, ctx.now).state])
-        return revision + ctx.lan.get(family, number, selector)
+        return revision + ctx.lan.get(family, number, selector, block)
     except params.ParameterError as err:
         raise CommandError(err.cc, reason=str(err)) from None
 

@@ -138,7 +138,8 @@ class Bmc:
             changes=self.changes, users=self.users, lan=self.lan, chassis=self.chassis,
             platform=self.platform, power=self.power, watchdog=self.watchdog,
             system_interface=self.system_interface, sessions=self.sessions, sol=self.sol,
-            dcmi=self.dcmi, execute=self._execute_on, lockout=self.lockout)
+            dcmi=self.dcmi, execute=self._execute_on, lockout=self.lockout,
+            commands=frozenset(self.dispatcher.commands))
         self.power.set_listener(self._on_power_event)
         if begin:
             self.begin()

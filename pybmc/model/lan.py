@@ -132,8 +132,9 @@ class Lan:
         self._memory = _Memory()
 
     # ------------------------------------------------------------------ parameters
-    def get(self, family: ParameterFamily, number: int, selector: int = 0) -> bytes:
-        return family.get(self, number, selector)
+    def get(self, family: ParameterFamily, number: int, selector: int = 0,
+            block: int = 0) -> bytes:
+        return family.get(self, number, selector, block)
 
     def set(self, family: ParameterFamily, number: int, data: bytes) -> None:
         family.set(self, number, data)

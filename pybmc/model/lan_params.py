@@ -13,22 +13,27 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from pybmc.model.lan6_params import IPV6_PARAMETERS
 from pybmc.model.lockout import config_policy
-from pybmc.wire.codes import LAN_CHANNEL, Cc, Privilege
-
-if TYPE_CHECKING:
-    from pybmc.core.lan import Lan
+from pybmc.model.param_table import (  # noqa: F401 (the names the rest of pybmc imports here)
+    CC_PARAMETER_NOT_SUPPORTED,
+    CC_READ_ONLY,
+    CC_SET_IN_PROGRESS_HELD,
+    COMMIT_WRITE,
+    SET_COMPLETE,
+    SET_IN_PROGRESS,
+    Default,
+    Lan,
+    ParameterError,
+    ParameterFamily,
+    ParameterSpec,
+    SetLock,
+)
+from pybmc.model.param_table import fixed as _fixed
+from pybmc.wire.codes import LAN_CHANNEL, Privilege
 
 PARAMETER_REVISION = 0x11  # present revision 1, oldest revision 1 (both LAN and SOL)
-
-# Completion codes the configuration-parameter commands define for themselves.
-CC_PARAMETER_NOT_SUPPORTED = 0x80
-CC_SET_IN_PROGRESS_HELD = 0x81
-CC_READ_ONLY = 0x82
 
 NUM_ALERT_DESTINATIONS = 4  # non-volatile LAN alert destinations 1..4; 0 is the volatile one
 SECONDARY_RMCP_PORT = 664  # the RMCP "secure" port number the spec assigns
@@ -36,10 +41,6 @@ MAX_CIPHER_SUITE_ENTRIES = 16  # parameter 24 has one nibble for each of 16 entr
 
 # A set-in-progress lock nobody released for this long was abandoned by a dead client.
 SET_IN_PROGRESS_TIMEOUT = 60.0
-
-SET_COMPLETE = 0
-SET_IN_PROGRESS = 1
-COMMIT_WRITE = 2
 
 IP_SOURCES = {0: "unspecified", 1: "static", 2: "dhcp", 3: "bios", 4: "other"}
 SOL_BIT_RATES = {0: 0, 6: 9600, 7: 19200, 8: 38400, 9: 57600, 10: 115200}  # 0 = serial's own
@@ -52,14 +53,6 @@ SOL_DEFAULT_SEND_THRESHOLD = 96  # characters
 SOL_DEFAULT_RETRY_COUNT = 7
 SOL_DEFAULT_RETRY_INTERVAL = 50  # x 10 ms = 500 ms
 SOL_DEFAULT_BIT_RATE = 10  # 115.2 kbps
-
-
-class ParameterError(Exception):
-    """A Get/Set of a configuration parameter that ends with this completion code."""
-
-    def __init__(self, cc: int, reason: str) -> None:
-        super().__init__(reason)
-        self.cc = cc
 
 
 # --------------------------------------------------------------------------- byte helpers
@@ -86,98 +79,6 @@ def is_contiguous_netmask(raw: bytes) -> bool:
     value = int.from_bytes(raw, "big")
     inverted = ~value & 0xFFFFFFFF
     return inverted & (inverted + 1) == 0  # ones, then only zeros
-
-
-# --------------------------------------------------------------------------- parameter model
-Default = Callable[["Lan", int], bytes]  # (lan, set selector) -> the value when none is stored
-Check = Callable[["Lan", bytes], str | None]  # -> why the value is invalid, or None
-
-
-def _fixed(value: bytes) -> Default:
-    return lambda _lan, _selector: value
-
-
-def _any_value(_lan: Lan, _data: bytes) -> str | None:
-    return None
-
-
-@dataclass(frozen=True)
-class ParameterSpec:
-    """One configuration parameter: its length, default, and what a Set may write."""
-
-    number: int
-    name: str
-    length: int  # data length a Set must have (read-only ones: 0)
-    default: Default
-    check: Check = _any_value
-    writable: bool = True
-    selector_limit: int | None = None  # parameters whose first byte is a set selector
-
-
-@dataclass
-class SetLock:
-    """The "set in progress" parameter of one family; `since` is when it was taken (ctx.now)."""
-
-    state: int = SET_COMPLETE
-    since: float = 0.0
-    changed: set[int] = field(default_factory=set)  # parameters set while it was held
-
-
-class ParameterFamily:
-    """LAN or SOL parameters: a table of specs over one raw-bytes dict of the BMC state."""
-
-    def __init__(self, name: str, specs: Iterable[ParameterSpec],
-                 storage: Callable[[Lan], dict[str, bytes]]) -> None:
-        self.name = name
-        self.specs = {spec.number: spec for spec in specs}
-        self.storage = storage
-
-    def spec(self, number: int) -> ParameterSpec:
-        spec = self.specs.get(number)
-        if spec is None:
-            raise ParameterError(CC_PARAMETER_NOT_SUPPORTED,
-                                 f"{self.name} parameter {number} is not supported")
-        return spec
-
-    def get(self, lan: Lan, number: int, selector: int = 0) -> bytes:
-        """The value a Get returns (after the revision byte); raises ParameterError."""
-        spec = self.spec(number)
-        key = _key(spec, self._checked_selector(spec, selector))
-        stored = self.storage(lan).get(key)
-        return stored if stored is not None else spec.default(lan, selector)
-
-    def set(self, lan: Lan, number: int, data: bytes) -> None:
-        """Validate and store a value exactly as given; raises ParameterError."""
-        spec = self.spec(number)
-        if not spec.writable:
-            raise ParameterError(CC_READ_ONLY, f"{self.name} parameter {number} is read-only")
-        if len(data) != spec.length:
-            raise ParameterError(Cc.REQUEST_DATA_LENGTH_INVALID,
-                                 f"{self.name} parameter {number} takes {spec.length} bytes, "
-                                 f"got {len(data)}")
-        selector = 0
-        if spec.selector_limit is not None:
-            if data[0] & 0xF0:
-                raise ParameterError(Cc.INVALID_DATA_FIELD, "reserved selector bits set")
-            selector = self._checked_selector(spec, data[0])
-        problem = spec.check(lan, data)
-        if problem:
-            raise ParameterError(Cc.INVALID_DATA_FIELD,
-                                 f"{self.name} parameter {number} ({spec.name}): {problem}")
-        self.storage(lan)[_key(spec, selector)] = bytes(data)
-
-    def _checked_selector(self, spec: ParameterSpec, selector: int) -> int:
-        if spec.selector_limit is None:
-            return 0  # the spec says "00h if not used"; ignore whatever came
-        if not 0 <= selector <= spec.selector_limit:
-            raise ParameterError(Cc.INVALID_DATA_FIELD,
-                                 f"{self.name} parameter {spec.number}: set selector {selector} "
-                                 f"is not 0..{spec.selector_limit}")
-        return selector
-
-
-def _key(spec: ParameterSpec, selector: int) -> str:
-    return f"{spec.number}.{selector}" if spec.selector_limit is not None else str(spec.number)
 
 
 # --------------------------------------------------------------------------- LAN defaults
@@ -360,6 +261,7 @@ LAN_PARAMETERS = ParameterFamily("LAN", [
     ParameterSpec(25, "destination address VLAN TAGs", 4, _destination_default(bytes(3)),
                   _check_destination_vlan, selector_limit=NUM_ALERT_DESTINATIONS),
     ParameterSpec(26, "bad password threshold", 6, _default_bad_password, _check_bad_password),
+    *IPV6_PARAMETERS,
 ], lambda lan: lan.state.lan)
 
 ADDRESS_PARAMETERS = frozenset({3, 4, 6, 12})  # what lan_address() reports

@@ -180,7 +180,8 @@ def sel_entries(bmc: Bmc) -> list[bytes]:
 
 def test_sel_starts_with_the_bmc_start_event(bmc: Bmc):
     info = ok(bmc, 0x0A, 0x40, privilege=Privilege.USER)
-    assert len(info) == 14 and info[0] == 0x51 and info[13] == 0x0B
+    # Operations: delete, partial add, reserve, allocation info.
+    assert len(info) == 14 and info[0] == 0x51 and info[13] == 0x0F
     assert int.from_bytes(info[1:3], "little") == 1
     (entry,) = sel_entries(bmc)
     # Management Subsystem Health "controller off-line" deasserted: the BMC is (back) up.

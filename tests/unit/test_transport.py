@@ -206,7 +206,7 @@ def test_revision_only(bmc: Bmc) -> None:
     assert run(bmc, GET_SOL, bytes([0x81, 1, 0, 0])) == REV
 
 
-@pytest.mark.parametrize("param", [27, 50, 96, 0xC0, 0xFF])
+@pytest.mark.parametrize("param", [27, 49, 63, 74, 80, 96, 0xC0, 0xFF])
 def test_unsupported_lan_parameter(bmc: Bmc, param: int) -> None:
     assert get_lan(bmc, param) == b"\x80"
     assert set_lan(bmc, param, b"\x00") == b"\x80"

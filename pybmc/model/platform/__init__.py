@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pybmc.config.platform import PlatformConfig, parse_platform_config
+from pybmc.model.platform.eeprom import FruEeprom
 from pybmc.model.platform.event_text import event_words
 from pybmc.model.platform.fru import PSU_FRU, FruStore
 from pybmc.model.platform.pef import PefConfig
@@ -91,6 +92,7 @@ class Platform:
         self.by_behaviour = {sensor.spec.behaviour: sensor for sensor in self.sensors}
         self.sel = Sel(config.state_dir, self.config.sel.capacity, wall_clock)
         self.fru = FruStore(config.state_dir, self.config.fru, config.name)
+        self.fru_eeprom = FruEeprom(self.fru)
         self._apply_sensor_settings()
         records = self._sdr_records()
         stamp = self._sdr_timestamp(records)
@@ -151,7 +153,8 @@ class Platform:
         reading = sensor.analog_reading(now, powered)
         if reading.available:
             for event in sensor.threshold_events(reading.raw):
-                self._log(event)
+                if sensor.allows(event):
+                    self._log(event)
         return reading
 
     def _discrete_states(self, sensor: Sensor, powered: bool) -> int:
@@ -189,16 +192,19 @@ class Platform:
         sensor.states = new
         for offset in range(15):
             if changed & (1 << offset):
-                self._log(SensorEvent(sensor.spec.sensor_type, sensor.number,
-                                      sensor.spec.reading_type, bytes([offset, 0xFF, 0xFF]),
-                                      assertion=bool(new & (1 << offset))))
+                event = SensorEvent(sensor.spec.sensor_type, sensor.number,
+                                    sensor.spec.reading_type, bytes([offset, 0xFF, 0xFF]),
+                                    assertion=bool(new & (1 << offset)))
+                if sensor.allows(event):
+                    self._log(event)
 
     # ------------------------------------------------------------------ persisted settings
     def _settings(self) -> dict[str, dict[str, object]]:
         return self.state.extra.setdefault("sensors", {})
 
     def _apply_sensor_settings(self) -> None:
-        """Thresholds and hysteresis set over IPMI, while the sensor's config is unchanged."""
+        """Thresholds, hysteresis and event enables set over IPMI, while the sensor's config
+        is unchanged."""
         settings = self._settings()
         for sensor in self.sensors:
             saved = settings.get(sensor.name)
@@ -212,16 +218,25 @@ class Platform:
                 hysteresis = saved.get("hysteresis")
                 if isinstance(hysteresis, list) and len(hysteresis) == 2:
                     sensor.hysteresis = (int(hysteresis[0]) & 0xFF, int(hysteresis[1]) & 0xFF)
+                enables = saved.get("event_enable")
+                if isinstance(enables, list) and len(enables) == 3:
+                    can_assert, can_deassert = sensor.event_masks()
+                    sensor.enable_flags = int(enables[0]) & 0xC0
+                    sensor.assertion_enables = int(enables[1]) & can_assert
+                    sensor.deassertion_enables = int(enables[2]) & can_deassert
             except (TypeError, ValueError):
                 log.warning("%s: saved settings of sensor %s are unreadable; ignored",
                             self.name, sensor.name)
 
     def save_sensor_settings(self, sensor: Sensor) -> None:
-        """After Set Sensor Thresholds/Hysteresis: persist, and show them in the SDR too."""
+        """After Set Sensor Thresholds/Hysteresis/Event Enable: persist, and show them in the
+        SDR too."""
         self._settings()[sensor.name] = {
             "spec": fingerprint(repr(sensor.spec)),
             "thresholds": dict(sensor.thresholds),
             "hysteresis": list(sensor.hysteresis),
+            "event_enable": [sensor.enable_flags, sensor.assertion_enables,
+                             sensor.deassertion_enables],
         }
         self.changes.mark()
         records = self._sdr_records()

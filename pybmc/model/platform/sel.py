@@ -38,6 +38,7 @@ ALMOST_FULL = 0.75
 # Get SEL Info byte 14: overflow flag, and the operations supported.
 OVERFLOW = 0x80
 OPS_DELETE = 0x08
+OPS_PARTIAL_ADD = 0x04
 OPS_RESERVE = 0x02
 OPS_ALLOCATION_INFO = 0x01
 
@@ -74,6 +75,7 @@ class Sel:
         self._cleared_with = 0  # the reservation a clear used: status queries may still use it
         self._id_cache: list[int] | None = None
         self._positions: dict[int, int] = {}
+        self._partial = bytearray()  # a Partial Add SEL Entry's bytes so far (memory only)
         self._load()
 
     # ------------------------------------------------------------------ persistence
@@ -168,6 +170,36 @@ class Sel:
         self.save()
         return record_id
 
+    def partial_add(self, reservation_id: int, record_id: int, offset: int, last: bool,
+                    data: bytes) -> int:
+        """Partial Add SEL Entry: the record is built in pieces under a reservation, and
+        added (as by Add SEL Entry) with the last one; until then its record ID is 0000h,
+        the one every piece names."""
+        if not self.reservation.is_valid(reservation_id):
+            self._partial.clear()
+            raise CommandError(Cc.RESERVATION_CANCELLED, reason="SEL reservation not valid")
+        if record_id != 0:
+            raise CommandError(Cc.INVALID_DATA_FIELD,
+                               reason=f"record {record_id:#06x} is not being added")
+        if offset != len(self._partial) and offset != 0:
+            raise CommandError(Cc.PARAMETER_OUT_OF_RANGE,
+                               reason=f"offset {offset}: {len(self._partial)} bytes so far")
+        record = (bytes(self._partial) if offset else b"") + data
+        if len(record) > ENTRY_SIZE:
+            raise CommandError(Cc.REQUEST_DATA_LENGTH_INVALID,
+                               reason=f"{len(record)} bytes for a {ENTRY_SIZE}-byte record")
+        if not last:
+            self._partial = bytearray(record)
+            return 0
+        self._partial.clear()
+        if len(record) != ENTRY_SIZE:
+            raise CommandError(Cc.REQUEST_DATA_LENGTH_INVALID,
+                               reason=f"the record ended after {len(record)} bytes")
+        added = self.add(record)
+        if added is None:
+            raise CommandError(Cc.OUT_OF_SPACE, reason="the SEL is full")
+        return added
+
     def _index(self, record_id: int) -> int:
         if not self.entries:
             raise CommandError(Cc.NOT_PRESENT, reason="the SEL is empty")
@@ -235,7 +267,8 @@ class Sel:
 
     def info(self) -> bytes:
         """Get SEL Info response data (14 bytes)."""
-        ops = OPS_DELETE | OPS_RESERVE | OPS_ALLOCATION_INFO | (OVERFLOW if self.overflow else 0)
+        ops = (OPS_DELETE | OPS_PARTIAL_ADD | OPS_RESERVE | OPS_ALLOCATION_INFO
+               | (OVERFLOW if self.overflow else 0))
         return struct.pack("<BHHIIB", SEL_VERSION, len(self.entries), self.free_bytes(),
                            self.last_add, self.last_erase, ops)
 

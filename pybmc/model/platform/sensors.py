@@ -21,6 +21,8 @@ from pybmc.wire.errors import CommandError
 from pybmc.wire.linear import Linear
 
 # Get Sensor Reading byte 2.
+# Discrete sensors whose states the platform computes from the machine at each reading.
+MACHINE_STATE_BEHAVIOURS = frozenset({"power-unit", "acpi", "event-log"})
 EVENTS_ENABLED = 0x80
 SCANNING_ENABLED = 0x40
 READING_UNAVAILABLE = 0x20
@@ -85,15 +87,16 @@ class Reading:
     states: int = 0  # threshold comparison bits 0..5, or discrete states 0..14
     threshold: bool = False  # a threshold sensor's reply has no discrete byte
 
-    def encode(self) -> bytes:
-        """Get Sensor Reading response data (IPMI 2.0 table 35-15).
+    def encode(self, enables: int = EVENTS_ENABLED | SCANNING_ENABLED) -> bytes:
+        """Get Sensor Reading response data (IPMI 2.0 table 35-15); `enables` is the
+        sensor's event messages / scanning bits (Sensor.enable_flags).
 
         A threshold sensor answers 3 bytes, its comparison byte's reserved bits 7:6 set as
         the spec says; a discrete sensor adds the optional fourth byte (states 8-14, bit 7
         reserved as 1). A fourth byte on a threshold sensor makes ipmitool print an empty
         "Assertion Events" line for it.
         """
-        flags = EVENTS_ENABLED | SCANNING_ENABLED
+        flags = enables & (EVENTS_ENABLED | SCANNING_ENABLED)
         if not self.available:
             flags |= READING_UNAVAILABLE
         raw = self.raw if self.available else 0x00
@@ -125,6 +128,9 @@ class Sensor:
         self.override: float | None = None  # a fixed value instead of the model (.emu, tests)
         self.thresholds = self._initial_thresholds()
         self.hysteresis = self._initial_hysteresis()
+        # Set Sensor Event Enable: event messages and scanning on, every event it can make.
+        self.enable_flags = EVENTS_ENABLED | SCANNING_ENABLED
+        self.assertion_enables, self.deassertion_enables = self.event_masks()
 
     # ------------------------------------------------------------------ identity
     @property
@@ -311,12 +317,63 @@ class Sensor:
         return mask, mask
 
     def event_enable_response(self) -> bytes:
-        assertion, deassertion = self.event_masks()
-        return bytes([EVENTS_ENABLED | SCANNING_ENABLED]) + struct.pack(
-            "<HH", assertion, deassertion)
+        return bytes([self.enable_flags]) + struct.pack(
+            "<HH", self.assertion_enables, self.deassertion_enables)
+
+    def set_event_enable(self, flags: int, masks: bytes) -> None:
+        """Set Sensor Event Enable byte 2 and the optional mask bytes (IPMI 2.0 table 35-11):
+        bits 5:4 = 01b enable, 10b disable the selected events; events the sensor cannot
+        generate stay disabled."""
+        action = (flags >> 4) & 0x03
+        if action == 0x03 or flags & 0x0F:
+            raise CommandError(Cc.INVALID_DATA_FIELD, reason="reserved event enable bits set")
+        self.enable_flags = flags & (EVENTS_ENABLED | SCANNING_ENABLED)
+        if action == 0:
+            return
+        assertion, deassertion = struct.unpack("<HH", (masks + bytes(4))[:4])
+        can_assert, can_deassert = self.event_masks()
+        if action == 0x01:
+            self.assertion_enables |= assertion & can_assert
+            self.deassertion_enables |= deassertion & can_deassert
+        else:
+            self.assertion_enables &= ~assertion & 0x7FFF
+            self.deassertion_enables &= ~deassertion & 0x7FFF
+
+    def allows(self, event: SensorEvent) -> bool:
+        """Whether this event may become an SEL record, given the sensor's event enables."""
+        if not self.enable_flags & EVENTS_ENABLED:
+            return False
+        enables = self.assertion_enables if event.assertion else self.deassertion_enables
+        return bool(enables & (1 << (event.event_data[0] & 0x0F)))
+
+    def set_reading_and_status(self, operation: int, reading: int, assertion: int) -> None:
+        """Set Sensor Reading and Event Status (IPMI 2.0 table 35-19) for what pybmc keeps:
+        an analog sensor's reading (pinned, as .emu does) and its asserted threshold events,
+        a discrete sensor's asserted states. Deassertion status is not kept (0x80)."""
+        if (operation >> 2) & 0x03:
+            raise CommandError(0x80, reason="deassertion event status is not settable")
+        if operation & 0x03 == 0x01:
+            if self.linear is None:
+                raise CommandError(0x80, reason=f"{self.name} has no settable reading")
+            self.override = self.linear.to_value(reading)
+        how = (operation >> 4) & 0x03
+        if how == 0:
+            return
+        if not self.analog and self.spec.behaviour in MACHINE_STATE_BEHAVIOURS:
+            raise CommandError(0x80, reason=f"{self.name} follows the machine's state")
+        current = bitmask(self.asserted) if self.analog else self.states
+        possible = self.event_masks()[0] if self.analog else 0x7FFF
+        if assertion & ~possible & 0x7FFF:
+            raise CommandError(0x80, reason=f"{self.name} has no such events to assert")
+        new = {0x01: current | assertion, 0x02: current & ~assertion, 0x03: assertion}[how]
+        new &= 0x7FFF
+        if self.analog:
+            self.asserted = {offset for offset in range(15) if new & (1 << offset)}
+        else:
+            self.states = new
 
     def event_status_response(self, reading: Reading) -> bytes:
-        flags = EVENTS_ENABLED | SCANNING_ENABLED
+        flags = self.enable_flags
         if not reading.available:
             flags |= READING_UNAVAILABLE
         asserted = bitmask(self.asserted) if self.analog else reading.states
