@@ -43,6 +43,7 @@ def get_manager(call: Call) -> Response:
         "NetworkProtocol": {"@odata.id": f"{path}/NetworkProtocol"},
         "VirtualMedia": {"@odata.id": f"{path}/VirtualMedia"},
         "LogServices": {"@odata.id": f"{path}/LogServices"},
+        "SerialInterfaces": {"@odata.id": f"{path}/SerialInterfaces"},
         **_clock(call),
         "Actions": manager_actions(path),
         "Links": {"ManagerForServers": [{"@odata.id": f"{V1}/Systems/{call.system_id}"}],
@@ -107,6 +108,40 @@ def get_network_protocol(call: Call) -> Response:
 
 
 
+# The one serial interface: the host's console port that SOL carries.
+SERIAL_ID = "ttyS0"
+# Redfish BitRate values (strings); SOL's 0 means "the serial port's own setting" (115200).
+DEFAULT_BIT_RATE = 115200
+
+
+def get_serial_interfaces(call: Call) -> Response:
+    check_id(call, "manager_id", MANAGER_ID)
+    return collection(f"{V1}/Managers/{MANAGER_ID}/SerialInterfaces", "SerialInterface",
+                      "Manager Serial Interfaces", [SERIAL_ID])
+
+
+def get_serial_interface(call: Call) -> Response:
+    """The console port SOL carries; enabled and bit rate are the SOL parameters."""
+    check_id(call, "manager_id", MANAGER_ID)
+    check_id(call, "serial_id", SERIAL_ID)
+    sol = call.parts.lan.sol_settings()
+    rate = sol.non_volatile_bit_rate or DEFAULT_BIT_RATE
+    return ok({
+        "@odata.type": "#SerialInterface.v1_3_0.SerialInterface",
+        "@odata.id": f"{V1}/Managers/{MANAGER_ID}/SerialInterfaces/{SERIAL_ID}",
+        "Id": SERIAL_ID,
+        "Name": "Host console (Serial over LAN)",
+        "InterfaceEnabled": bool(sol.enabled),
+        "SignalType": "Rs232",
+        "BitRate": str(rate),
+        "Parity": "None",
+        "DataBits": "8",
+        "StopBits": "1",
+        "FlowControl": "None",
+        "ConnectorType": "DB9 Male",
+    })
+
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", f"{V1}/Managers", R.USER, get_managers),
     Route("GET", f"{V1}/Managers/{{manager_id}}", R.USER, get_manager),
@@ -115,4 +150,8 @@ ROUTES: tuple[Route, ...] = (
           get_manager_nic),
     Route("GET", f"{V1}/Managers/{{manager_id}}/NetworkProtocol", R.USER,
           get_network_protocol),
+    Route("GET", f"{V1}/Managers/{{manager_id}}/SerialInterfaces", R.USER,
+          get_serial_interfaces),
+    Route("GET", f"{V1}/Managers/{{manager_id}}/SerialInterfaces/{{serial_id}}", R.USER,
+          get_serial_interface),
 )

@@ -75,6 +75,7 @@ METADATA_SCHEMAS = (
     ("Storage", "Storage.v1_15_0"), ("StorageCollection", ""),
     ("Drive", "Drive.v1_17_0"), ("DriveCollection", ""),
     ("Bios", "Bios.v1_2_0"), ("SecureBoot", "SecureBoot.v1_1_0"), ("Settings", "Settings.v1_3_5"),
+    ("SerialInterface", "SerialInterface.v1_3_0"), ("SerialInterfaceCollection", ""),
     # Registries and JsonSchemas (pybmc.redfish.registries)
     ("MessageRegistryFile", "MessageRegistryFile.v1_1_5"), ("MessageRegistryFileCollection", ""),
     ("JsonSchemaFile", "JsonSchemaFile.v1_1_5"), ("JsonSchemaFileCollection", ""),

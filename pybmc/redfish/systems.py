@@ -7,6 +7,12 @@ from typing import TYPE_CHECKING, Any
 from pybmc.model import boot
 from pybmc.model.power import PowerAction, PowerError
 from pybmc.redfish import http
+from pybmc.redfish.chassis import (
+    IDENTIFY_PROPERTIES,
+    identify_properties,
+    set_identify,
+    wanted_identify,
+)
 from pybmc.redfish.http import RedfishError, Response
 from pybmc.redfish.resource import (
     V1,
@@ -82,6 +88,7 @@ def get_system(call: Call) -> Response:
         "SystemType": "Virtual" if parts.config.power.backend == "qemu" else "Physical",
         "UUID": system_uuid(parts),
         "PowerState": "On" if parts.power.is_on() else "Off",
+        **identify_properties(call),
         "Status": {"State": "Enabled", "Health": "OK"},
         "Boot": _boot_document(parts),
         **system_inventory(call),
@@ -96,13 +103,21 @@ def get_system(call: Call) -> Response:
 
 def patch_system(call: Call) -> Response:
     check_system(call)
-    for name in call.body:
+    lit: bool | None = None
+    for name, value in call.body.items():
         if name == "Boot":
+            continue
+        if name in IDENTIFY_PROPERTIES:  # the system's identify light is the chassis'
+            lit = wanted_identify(name, value)
             continue
         if name in ("Id", "Name", "UUID", "PowerState", "Status", "SystemType",
                     "LogServices"):
             raise http.property_not_writable(name)
         raise http.property_unknown(name)
+    if "Boot" not in call.body:
+        if lit is not None:
+            set_identify(call, lit)
+        return Response(204)
     wanted = call.body.get("Boot", {})
     if not isinstance(wanted, dict):
         raise http.property_value_not_in_list(wanted, "Boot")
@@ -142,6 +157,8 @@ def patch_system(call: Call) -> Response:
     boot.set_boot_override(call.parts.state,
                            boot.BootOverride(device, enabled, persistent, efi))
     boot.set_http_boot_uri(call.parts.state, uri)
+    if lit is not None:
+        set_identify(call, lit)
     return Response(204)
 
 

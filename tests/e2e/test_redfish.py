@@ -186,3 +186,36 @@ def test_sushy_virtual_media_insert_boot_cd_and_eject(bmc: BmcProcess) -> None:
     cd.eject_media()
     cd.refresh()
     assert (cd.image, cd.inserted) == (None, False)
+
+
+def test_system_identify_led_is_ipmi_chassis_identify(bmc: BmcProcess) -> None:
+    system = https(bmc, "GET", "/redfish/v1/Systems/bmc1")[1]
+    assert system["IndicatorLED"] == "Off" and system["LocationIndicatorActive"] is False
+    status, _ = https(bmc, "PATCH", "/redfish/v1/Systems/bmc1",
+                      {"LocationIndicatorActive": True})
+    assert status == 204
+    chassis_status = bmc.ipmitool("raw", "0x00", "0x01").stdout.split()
+    assert int(chassis_status[2], 16) & 0x30 == 0x20  # identify: indefinite on
+    chassis = https(bmc, "GET", "/redfish/v1/Chassis/bmc1")[1]
+    assert chassis["IndicatorLED"] == "Lit"
+    bmc.ipmitool("chassis", "identify", "0")
+    assert https(bmc, "GET", "/redfish/v1/Systems/bmc1")[1]["IndicatorLED"] == "Off"
+    status, error = https(bmc, "PATCH", "/redfish/v1/Systems/bmc1",
+                          {"IndicatorLED": "Dazzling"})
+    assert status == 400 and "PropertyValueNotInList" in str(error)
+
+
+def test_serial_interface_is_the_sol_console(bmc: BmcProcess) -> None:
+    listing = https(bmc, "GET", "/redfish/v1/Managers/BMC/SerialInterfaces")[1]
+    assert listing["Members@odata.count"] == 1
+    port = https(bmc, "GET", "/redfish/v1/Managers/BMC/SerialInterfaces/ttyS0")[1]
+    assert port["InterfaceEnabled"] is True and port["BitRate"] == "115200"
+    bmc.ipmitool("sol", "set", "non-volatile-bit-rate", "19.2", "1")
+    assert https(bmc, "GET", "/redfish/v1/Managers/BMC/SerialInterfaces/ttyS0")[1][
+        "BitRate"] == "19200"
+    bmc.ipmitool("sol", "set", "enabled", "false", "1")
+    assert https(bmc, "GET", "/redfish/v1/Managers/BMC/SerialInterfaces/ttyS0")[1][
+        "InterfaceEnabled"] is False
+    for path in ("/redfish/v1/Registries/Base", "/redfish/v1/JsonSchemas/ComputerSystem"):
+        body = https(bmc, "GET", path)[1]
+        assert body["Location"][0]["PublicationUri"].startswith("https://redfish.dmtf.org/")
