@@ -20,7 +20,7 @@ from pybmc.redfish.chassis_sensors import (
     sensor_id,
 )
 from pybmc.redfish.http import Response
-from pybmc.redfish.resource import V1, Call, R, Route, ok
+from pybmc.redfish.resource import V1, Call, R, Route, collection, ok
 from pybmc.wire.platform_codes import SensorType, Unit
 
 
@@ -34,14 +34,7 @@ def _supplies(call: Call) -> list[Sensor]:
 
 
 def _collection(path: str, kind: str, name: str, sensors: list[Sensor]) -> Response:
-    ids = [sensor_id(s) for s in sensors]
-    return ok({
-        "@odata.type": f"#{kind}Collection.{kind}Collection",
-        "@odata.id": path,
-        "Name": name,
-        "Members": [{"@odata.id": f"{path}/{i}"} for i in ids],
-        "Members@odata.count": len(ids),
-    })
+    return collection(path, kind, name, [sensor_id(s) for s in sensors])
 
 
 def _find(call: Call, sensors: list[Sensor], key: str) -> Sensor:
