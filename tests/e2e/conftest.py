@@ -142,6 +142,17 @@ class BmcProcess(LoggedProcess):
                                port=self.port, keepalive=False)
 
 
+def wait_for_log(bmc: BmcProcess, needle: str, timeout: float = 30.0) -> str:
+    """The log once it holds `needle` (rate-limited lines arrive with their summary)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = bmc.log()
+        if needle in log:
+            return log
+        time.sleep(0.2)
+    raise AssertionError(f"{needle!r} not in the log:\n{bmc.log()[-3000:]}")
+
+
 @pytest.fixture
 def bmc_factory(tmp_path: Path) -> Iterator[Any]:
     """Make (and always stop) pybmc processes: `bmc_factory(**sections)` or with configs=[...]."""

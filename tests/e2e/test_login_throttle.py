@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import BmcProcess
+from tests.e2e.conftest import BmcProcess, wait_for_log
 from tests.e2e.rawlogin import (
     RawClient,
     completion_code,
@@ -27,16 +27,6 @@ LOG_LINE = re.compile(r" (INFO|WARNING|ERROR) pybmc\.session: ")
 
 def session_lines(bmc: BmcProcess) -> list[str]:
     return [line for line in bmc.log().splitlines() if LOG_LINE.search(line)]
-
-
-def wait_for_log(bmc: BmcProcess, needle: str, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        log = bmc.log()
-        if needle in log:
-            return log
-        time.sleep(0.2)
-    raise AssertionError(f"{needle!r} not in the log:\n{bmc.log()[-3000:]}")
 
 
 def test_a_rakp1_burst_is_throttled_while_another_address_logs_in_at_once(bmc_factory):

@@ -7,11 +7,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 
 import pytest
 
-from tests.e2e.conftest import BmcProcess
+from tests.e2e.conftest import BmcProcess, wait_for_log
 from tests.e2e.rawlogin import RawClient, completion_code, get_session_challenge
 
 pytestmark = pytest.mark.skipif(
@@ -20,17 +19,6 @@ pytestmark = pytest.mark.skipif(
 
 WEAK = {"cipher_suites": [1, 2, 3, 17], "auth_types": ["md2", "md5", "password"]}
 AUTH_PASSWORD, AUTH_MD2, AUTH_MD5 = 4, 1, 2
-
-
-def wait_for_log(bmc: BmcProcess, needle: str, timeout: float = 30.0) -> str:
-    """The log once it holds `needle` (rate-limited lines arrive with their summary)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        log = bmc.log()
-        if needle in log:
-            return log
-        time.sleep(0.2)
-    raise AssertionError(f"{needle!r} not in the log:\n{bmc.log()[-3000:]}")
 
 
 def test_default_bmc_offers_suites_3_and_17_and_md5_and_warns_about_nothing(bmc: BmcProcess):
