@@ -201,20 +201,18 @@ def _editable(request: Request, fleet: Fleet) -> BmcConfig | Response:
     return config
 
 
-def _start(request: Request, fleet: Fleet) -> Response | Action:
-    config = _editable(request, fleet)
-    if not isinstance(config, BmcConfig):
-        return config
-    running = config.name in fleet.running
-    return Action("start", replace(config, enabled=True), Path(config.source), running)
+def _enabling(enabled: bool) -> Callable[[Request, Fleet], Response | Action]:
+    """start (enabled) and stop (not): the BMC's file gets `[bmc] enabled` so."""
+    verb = "start" if enabled else "stop"
 
+    def handle(request: Request, fleet: Fleet) -> Response | Action:
+        config = _editable(request, fleet)
+        if not isinstance(config, BmcConfig):
+            return config
+        return Action(verb, replace(config, enabled=enabled), Path(config.source),
+                      config.name in fleet.running)
 
-def _stop(request: Request, fleet: Fleet) -> Response | Action:
-    config = _editable(request, fleet)
-    if not isinstance(config, BmcConfig):
-        return config
-    running = config.name in fleet.running
-    return Action("stop", replace(config, enabled=False), Path(config.source), running)
+    return handle
 
 
 def _delete(request: Request, fleet: Fleet) -> Response | Action:
@@ -266,7 +264,7 @@ OPS: dict[str, Op] = {
     "list": Op(False, _list),
     "show": Op(True, _show),
     "add": Op(False, _add),
-    "start": Op(True, _start),
-    "stop": Op(True, _stop),
+    "start": Op(True, _enabling(True)),
+    "stop": Op(True, _enabling(False)),
     "delete": Op(True, _delete),
 }
