@@ -12,6 +12,8 @@ import struct
 
 from pybmc.commands.dispatch import CommandTable, Context
 from pybmc.model.dcmi import (
+    MAX_ASSET_TAG,
+    MAX_MC_ID,
     POWER_LIMIT_ACTIONS,
     ROLLING_PERIODS,
     THERMAL_LOG,
@@ -205,7 +207,7 @@ def get_asset_tag(ctx: Context, data: bytes) -> bytes:
 def set_asset_tag(ctx: Context, data: bytes) -> bytes:
     _group(data)
     dcmi = _dcmi(ctx)
-    dcmi.settings.asset_tag = _write_string(dcmi.settings.asset_tag, data, 63)
+    dcmi.settings.asset_tag = _write_string(dcmi.settings.asset_tag, data, MAX_ASSET_TAG)
     dcmi.save()
     return GROUP_BYTE + bytes([_total_written(data)])
 
@@ -220,7 +222,7 @@ def get_management_controller_id_string(ctx: Context, data: bytes) -> bytes:
 def set_management_controller_id_string(ctx: Context, data: bytes) -> bytes:
     _group(data)
     dcmi = _dcmi(ctx)
-    dcmi.settings.mc_id = _write_string(dcmi.settings.mc_id, data, 63)
+    dcmi.settings.mc_id = _write_string(dcmi.settings.mc_id, data, MAX_MC_ID)
     dcmi.save()
     return GROUP_BYTE + bytes([_total_written(data)])
 

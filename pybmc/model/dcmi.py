@@ -163,9 +163,8 @@ class Dcmi:
         return value if value is not None else 0.0
 
     def statistics(self, now: float, seconds: int | None = None) -> PowerStatistics:
-        window = seconds or self.settings.power_limit.sampling_seconds
-        if seconds is None:
-            window = max(window, HISTORY_SECONDS)  # system statistics: all that is kept
+        """Over the last `seconds` (a rolling period), or all that is kept (system statistics)."""
+        window = HISTORY_SECONDS if seconds is None else seconds
         return self.meter.statistics(self.watts(now), window)
 
     def timestamp(self) -> int:
