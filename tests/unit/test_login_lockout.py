@@ -21,7 +21,7 @@ from pybmc.redfish.service import RedfishService
 from pybmc.wire.codes import AuthType, Privilege, RmcpStatus
 from pybmc.wire.message import decode_response
 from tests.unit.conftest import MakeBmc
-from tests.unit.test_rmcp_session import (
+from tests.unit.rmcp_clients import (
     GET_DEVICE_ID,
     PlusClient,
     V15Client,

@@ -17,7 +17,7 @@ from pybmc.protocol.rmcp.packet import build_ipmi15, build_rmcpplus
 from pybmc.wire.message import Request, encode_request
 from tests.unit.clock import FakeClock, run_timers
 from tests.unit.conftest import MakeBmc
-from tests.unit.test_rmcp_session import ADDR, GET_DEVICE_ID, OTHER, PlusClient, V15Client, Wire
+from tests.unit.rmcp_clients import ADDR, GET_DEVICE_ID, OTHER, PlusClient, V15Client, Wire
 
 SOURCE_LOG = "pybmc.session"
 
