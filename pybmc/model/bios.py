@@ -9,6 +9,9 @@ its args say (SeaBIOS or OVMF) and reads none of them.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +135,41 @@ def apply_at_boot(state: State, uefi: bool, wall_time: float) -> bool:
         secure["current_boot"] = booted_secure
         applied = True
     return applied
+
+
+# ----------------------------------------------------------------- BIOS passwords
+PASSWORD_NAMES = ("AdminPassword", "UserPassword")
+PASSWORD_MAX = 32
+_PBKDF2_ROUNDS = 100_000
+
+
+def _password_hash(password: str, salt: bytes) -> str:
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, _PBKDF2_ROUNDS).hex()
+
+
+def password_set(state: State, name: str) -> bool:
+    return name in _record(state).setdefault("passwords", {})
+
+
+def change_password(state: State, name: str, old: str, new: str) -> bool:
+    """Bios.ChangePassword: only a salted hash is kept (a state file never holds the
+    password). False when `old` does not match the password set (none set: "" matches)."""
+    if name not in PASSWORD_NAMES:
+        raise ValueError(name)
+    passwords = _record(state).setdefault("passwords", {})
+    stored = passwords.get(name)
+    if stored is None:
+        if old:
+            return False
+    elif not hmac.compare_digest(
+            _password_hash(old, bytes.fromhex(stored["salt"])), stored["hash"]):
+        return False
+    if new:
+        salt = os.urandom(16)
+        passwords[name] = {"salt": salt.hex(), "hash": _password_hash(new, salt)}
+    else:  # an empty new password clears it
+        passwords.pop(name, None)
+    return True
 
 
 # ----------------------------------------------------------------- Secure Boot

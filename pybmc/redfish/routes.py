@@ -9,6 +9,7 @@ from __future__ import annotations
 from pybmc.redfish import (
     accounts,
     bios,
+    bios_registry,
     chassis,
     chassis_sensors,
     chassis_subsystems,
@@ -50,5 +51,6 @@ ROUTES: tuple[Route, ...] = (
     *bios.ROUTES,
     *secure_boot.ROUTES,
     *log_services.ROUTES,
+    *bios_registry.ROUTES,
     *registries.ROUTES,
 )
