@@ -178,6 +178,7 @@ def _secure_record(state: State) -> dict[str, Any]:
     record.setdefault("enable", False)
     record.setdefault("current_boot", False)
     record.setdefault("mode", "UserMode")  # keys enrolled (OVMF's default PK/KEK/db)
+    record.setdefault("deleted", [])  # the key databases emptied (SecureBootDatabases)
     return record
 
 
@@ -204,5 +205,33 @@ def reset_keys(state: State, reset_type: str) -> None:
         raise ValueError(reset_type)
     record = _secure_record(state)
     record["mode"] = "UserMode" if reset_type == "ResetAllKeysToDefault" else "SetupMode"
+    record["deleted"] = {"ResetAllKeysToDefault": [], "DeletePK": ["PK"],
+                         "DeleteAllKeys": list(KEY_DATABASES)}[reset_type]
     if record["mode"] == "SetupMode":
         record["enable"] = False
+
+
+KEY_DATABASES = ("PK", "KEK", "db", "dbx")
+DATABASE_RESET_TYPES = ("ResetAllKeysToDefault", "DeleteAllKeys")
+
+
+def database_deleted(state: State, database: str) -> bool:
+    return database in _secure_record(state)["deleted"]
+
+
+def reset_database(state: State, database: str, reset_type: str) -> None:
+    """SecureBootDatabase.ResetKeys on one database. As in UEFI, the mode follows the PK
+    alone: without it the firmware is in SetupMode (Secure Boot off), with it in UserMode."""
+    if database not in KEY_DATABASES or reset_type not in DATABASE_RESET_TYPES:
+        raise ValueError((database, reset_type))
+    record = _secure_record(state)
+    deleted = set(record["deleted"])
+    if reset_type == "DeleteAllKeys":
+        deleted.add(database)
+    else:
+        deleted.discard(database)
+    record["deleted"] = [d for d in KEY_DATABASES if d in deleted]
+    if "PK" in deleted:
+        record["mode"], record["enable"] = "SetupMode", False
+    else:
+        record["mode"] = "UserMode"

@@ -80,6 +80,8 @@ METADATA_SCHEMAS = (
     ("MessageRegistryFile", "MessageRegistryFile.v1_1_5"), ("MessageRegistryFileCollection", ""),
     ("JsonSchemaFile", "JsonSchemaFile.v1_1_5"), ("JsonSchemaFileCollection", ""),
     ("AttributeRegistry", "AttributeRegistry.v1_3_9"),
+    ("SecureBootDatabase", "SecureBootDatabase.v1_0_3"), ("SecureBootDatabaseCollection", ""),
+    ("CertificateCollection", ""), ("SignatureCollection", ""),
 )
 SCHEMA_URI = "http://redfish.dmtf.org/schemas/v1"
 
