@@ -73,7 +73,7 @@ def test_change_password_refusals(service: RedfishService, body: dict[str, objec
     assert message_id(answer).endswith(f".{expected}")
 
 
-def test_read_only_and_operator_users_cannot_change_bios_passwords(
+def test_read_only_users_cannot_change_bios_passwords(
         service: RedfishService) -> None:
     assert change(service, "", "x", user=("viewer", "look")) == 403
     assert get(service, "/redfish/v1/Registries/BiosAttributeRegistry")["Id"] \
