@@ -9,6 +9,9 @@ its args say (SeaBIOS or OVMF) and reads none of them.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,12 +137,48 @@ def apply_at_boot(state: State, uefi: bool, wall_time: float) -> bool:
     return applied
 
 
+# ----------------------------------------------------------------- BIOS passwords
+PASSWORD_NAMES = ("AdminPassword", "UserPassword")
+PASSWORD_MAX = 32
+_PBKDF2_ROUNDS = 100_000
+
+
+def _password_hash(password: str, salt: bytes) -> str:
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, _PBKDF2_ROUNDS).hex()
+
+
+def password_set(state: State, name: str) -> bool:
+    return name in _record(state).setdefault("passwords", {})
+
+
+def change_password(state: State, name: str, old: str, new: str) -> bool:
+    """Bios.ChangePassword: only a salted hash is kept (a state file never holds the
+    password). False when `old` does not match the password set (none set: "" matches)."""
+    if name not in PASSWORD_NAMES:
+        raise ValueError(name)
+    passwords = _record(state).setdefault("passwords", {})
+    stored = passwords.get(name)
+    if stored is None:
+        if old:
+            return False
+    elif not hmac.compare_digest(
+            _password_hash(old, bytes.fromhex(stored["salt"])), stored["hash"]):
+        return False
+    if new:
+        salt = os.urandom(16)
+        passwords[name] = {"salt": salt.hex(), "hash": _password_hash(new, salt)}
+    else:  # an empty new password clears it
+        passwords.pop(name, None)
+    return True
+
+
 # ----------------------------------------------------------------- Secure Boot
 def _secure_record(state: State) -> dict[str, Any]:
     record = state.extra.setdefault(SECURE_BOOT_KEY, {})
     record.setdefault("enable", False)
     record.setdefault("current_boot", False)
     record.setdefault("mode", "UserMode")  # keys enrolled (OVMF's default PK/KEK/db)
+    record.setdefault("deleted", [])  # the key databases emptied (SecureBootDatabases)
     return record
 
 
@@ -166,5 +205,33 @@ def reset_keys(state: State, reset_type: str) -> None:
         raise ValueError(reset_type)
     record = _secure_record(state)
     record["mode"] = "UserMode" if reset_type == "ResetAllKeysToDefault" else "SetupMode"
+    record["deleted"] = {"ResetAllKeysToDefault": [], "DeletePK": ["PK"],
+                         "DeleteAllKeys": list(KEY_DATABASES)}[reset_type]
     if record["mode"] == "SetupMode":
         record["enable"] = False
+
+
+KEY_DATABASES = ("PK", "KEK", "db", "dbx")
+DATABASE_RESET_TYPES = ("ResetAllKeysToDefault", "DeleteAllKeys")
+
+
+def database_deleted(state: State, database: str) -> bool:
+    return database in _secure_record(state)["deleted"]
+
+
+def reset_database(state: State, database: str, reset_type: str) -> None:
+    """SecureBootDatabase.ResetKeys on one database. As in UEFI, the mode follows the PK
+    alone: without it the firmware is in SetupMode (Secure Boot off), with it in UserMode."""
+    if database not in KEY_DATABASES or reset_type not in DATABASE_RESET_TYPES:
+        raise ValueError((database, reset_type))
+    record = _secure_record(state)
+    deleted = set(record["deleted"])
+    if reset_type == "DeleteAllKeys":
+        deleted.add(database)
+    else:
+        deleted.discard(database)
+    record["deleted"] = [d for d in KEY_DATABASES if d in deleted]
+    if "PK" in deleted:
+        record["mode"], record["enable"] = "SetupMode", False
+    else:
+        record["mode"] = "UserMode"

@@ -1,5 +1,6 @@
 """Systems/{id}/Bios: the current attributes, the Bios/Settings object a PATCH stores pending
-attributes in (applied at the next boot, pybmc.model.bios), and Bios.ResetBios."""
+attributes in (applied at the next boot, pybmc.model.bios), Bios.ResetBios and
+Bios.ChangePassword (the BIOS passwords are kept hashed and never returned or logged)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from typing import Any
 from pybmc.model import bios
 from pybmc.model.inventory import firmware_is_uefi
 from pybmc.redfish import http
-from pybmc.redfish.http import Response
+from pybmc.redfish.bios_registry import REGISTRY
+from pybmc.redfish.http import RedfishError, Response
 from pybmc.redfish.resource import V1, Call, R, Route, check_system, ok
 
 RESET_BIOS = "Bios.ResetBios"
+CHANGE_PASSWORD = "Bios.ChangePassword"
+PASSWORD_PARAMETERS = ("PasswordName", "OldPassword", "NewPassword")
 APPLY_TIME = "@Redfish.SettingsApplyTime"
 APPLY_TIMES = ("OnReset",)  # pending attributes wait for the next boot
 READ_ONLY = ("Id", "Name", "Description", "ResetBiosToDefaultsPending", "@Redfish.Settings",
-             "Actions")
+             "Actions", "AttributeRegistry")
 
 
 def _base(call: Call) -> str:
@@ -42,10 +46,14 @@ def get_bios(call: Call) -> Response:
         "@odata.id": base,
         "Id": "Bios",
         "Name": "BIOS Configuration Current Settings",
+        "AttributeRegistry": REGISTRY,
         "Attributes": bios.current(state, uefi),
         "ResetBiosToDefaultsPending": bios.reset_pending(state),
         "@Redfish.Settings": settings,
-        "Actions": {f"#{RESET_BIOS}": {"target": f"{base}/Actions/{RESET_BIOS}"}},
+        "Actions": {
+            f"#{RESET_BIOS}": {"target": f"{base}/Actions/{RESET_BIOS}"},
+            f"#{CHANGE_PASSWORD}": {"target": f"{base}/Actions/{CHANGE_PASSWORD}"},
+        },
     })
 
 
@@ -57,6 +65,7 @@ def get_bios_settings(call: Call) -> Response:
         "@odata.id": f"{base}/Settings",
         "Id": "Settings",
         "Name": "BIOS Configuration Pending Settings",
+        "AttributeRegistry": REGISTRY,
         "Attributes": bios.pending(state, uefi),
     })
 
@@ -105,10 +114,39 @@ def reset_bios(call: Call) -> Response:
     return Response(204)
 
 
+def change_password(call: Call) -> Response:
+    """The old password must match the one set ("" when none); an empty new one clears it.
+    Errors name the parameter, never its value: the body holds passwords."""
+    _base(call)
+    for name in call.body:
+        if name not in PASSWORD_PARAMETERS:
+            raise http.property_unknown(name)
+    for name in PASSWORD_PARAMETERS:
+        if name not in call.body:
+            raise http.action_parameter_missing(CHANGE_PASSWORD, name)
+        value = call.body[name]
+        if not isinstance(value, str) or len(value) > bios.PASSWORD_MAX:
+            raise _parameter_refused(name)
+    password_name = call.body["PasswordName"]
+    if password_name not in bios.PASSWORD_NAMES:
+        raise http.property_value_not_in_list(password_name, "PasswordName")
+    if not bios.change_password(call.parts.state, password_name,
+                                call.body["OldPassword"], call.body["NewPassword"]):
+        raise _parameter_refused("OldPassword")
+    return Response(204)
+
+
+def _parameter_refused(name: str) -> RedfishError:
+    return RedfishError(400, "ActionParameterValueError", f"The value for the parameter "
+                        f"{name} in the action {CHANGE_PASSWORD} is invalid.",
+                        (name, CHANGE_PASSWORD))
+
+
 _BIOS = f"{V1}/Systems/{{system_id}}/Bios"
 ROUTES: tuple[Route, ...] = (
     Route("GET", _BIOS, R.USER, get_bios),
     Route("GET", f"{_BIOS}/Settings", R.USER, get_bios_settings),
     Route("PATCH", f"{_BIOS}/Settings", R.OPERATOR, patch_bios_settings),
     Route("POST", f"{_BIOS}/Actions/{RESET_BIOS}", R.OPERATOR, reset_bios),
+    Route("POST", f"{_BIOS}/Actions/{CHANGE_PASSWORD}", R.ADMINISTRATOR, change_password),
 )

@@ -4,6 +4,7 @@ to DMTF's published copies (as server BMCs do), so a client can find each one's 
 from __future__ import annotations
 
 from pybmc.redfish import http
+from pybmc.redfish.bios_registry import REGISTRY_ID as BIOS_REGISTRY_ID
 from pybmc.redfish.http import BASE_REGISTRY, Response
 from pybmc.redfish.resource import V1, Call, R, Route, collection, ok
 from pybmc.redfish.root import METADATA_SCHEMAS
@@ -21,7 +22,7 @@ REGISTRIES = {
 
 def get_registries(call: Call) -> Response:
     return collection(f"{V1}/Registries", "MessageRegistryFile", "Message Registries",
-                      list(REGISTRIES))
+                      [*REGISTRIES, BIOS_REGISTRY_ID])
 
 
 def get_registry(call: Call) -> Response:

@@ -79,6 +79,9 @@ METADATA_SCHEMAS = (
     # Registries and JsonSchemas (pybmc.redfish.registries)
     ("MessageRegistryFile", "MessageRegistryFile.v1_1_5"), ("MessageRegistryFileCollection", ""),
     ("JsonSchemaFile", "JsonSchemaFile.v1_1_5"), ("JsonSchemaFileCollection", ""),
+    ("AttributeRegistry", "AttributeRegistry.v1_3_9"),
+    ("SecureBootDatabase", "SecureBootDatabase.v1_0_3"), ("SecureBootDatabaseCollection", ""),
+    ("CertificateCollection", ""), ("SignatureCollection", ""),
 )
 SCHEMA_URI = "http://redfish.dmtf.org/schemas/v1"
 

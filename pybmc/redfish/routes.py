@@ -9,6 +9,7 @@ from __future__ import annotations
 from pybmc.redfish import (
     accounts,
     bios,
+    bios_registry,
     chassis,
     chassis_sensors,
     chassis_subsystems,
@@ -20,6 +21,7 @@ from pybmc.redfish import (
     registries,
     root,
     secure_boot,
+    secure_boot_db,
     sessions,
     storage,
     system_nics,
@@ -49,6 +51,8 @@ ROUTES: tuple[Route, ...] = (
     *storage.ROUTES,
     *bios.ROUTES,
     *secure_boot.ROUTES,
+    *secure_boot_db.ROUTES,
     *log_services.ROUTES,
+    *bios_registry.ROUTES,
     *registries.ROUTES,
 )

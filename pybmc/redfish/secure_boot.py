@@ -10,7 +10,7 @@ from pybmc.redfish.resource import V1, Call, R, Route, check_system, ok
 
 RESET_KEYS = "SecureBoot.ResetKeys"
 READ_ONLY = ("Id", "Name", "Description", "SecureBootCurrentBoot", "SecureBootMode",
-             "Actions")
+             "Actions", "SecureBootDatabases")
 
 
 def _base(call: Call) -> str:
@@ -29,6 +29,7 @@ def get_secure_boot(call: Call) -> Response:
         "SecureBootEnable": secure.enable,
         "SecureBootCurrentBoot": "Enabled" if secure.current_boot else "Disabled",
         "SecureBootMode": secure.mode,
+        "SecureBootDatabases": {"@odata.id": f"{base}/SecureBootDatabases"},
         "Actions": {f"#{RESET_KEYS}": {
             "target": f"{base}/Actions/{RESET_KEYS}",
             "ResetKeysType@Redfish.AllowableValues": list(bios.RESET_KEYS_TYPES),

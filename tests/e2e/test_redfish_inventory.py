@@ -185,6 +185,16 @@ def test_plain_https_get_and_patch_with_etags(bmc: BmcProcess) -> None:
     status, _ = https(bmc, "PATCH", f"{base}/SecureBoot", {"SecureBootEnable": False},
                       user=("viewer", "viewerpw"))
     assert status == 403
+    # The BIOS passwords and the key databases: writes for admins only, over real HTTPS.
+    change = (f"{base}/Bios/Actions/Bios.ChangePassword",
+              {"PasswordName": "AdminPassword", "OldPassword": "", "NewPassword": "b10s"})
+    delete_db = (f"{base}/SecureBoot/SecureBootDatabases/db/Actions/"
+                 "SecureBootDatabase.ResetKeys", {"ResetKeysType": "DeleteAllKeys"})
+    for path, body in (change, delete_db):
+        assert https(bmc, "POST", path, body, user=("viewer", "viewerpw"))[0] == 403, path
+        assert https(bmc, "POST", path, body)[0] == 204, path
+    assert https(bmc, "POST", *change)[0] == 400  # the old password is no longer ""
+    assert "b10s" not in bmc.log()
     assert power_status(bmc) == "Chassis Power is off"
 
 
