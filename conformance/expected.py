@@ -239,9 +239,8 @@ EXPECTED: dict[str, str] = {
         "0x80); pybmc implements and advertises Delete, Partial Add, modal and non-modal "
         "updates and Get SDR Repository Allocation Info"),
     "sdr/update-mode": (
-        "observed: the ipmitool session to ipmi_sim for Enter SDR Repository Update Mode "
-        "fails to establish (not yet investigated); pybmc accepts Enter/Exit (updates are "
-        "non-modal, docs/ipmi.md)"),
+        _NOT_IN_IPMI_SIM + " (Enter SDR Repository Update Mode); pybmc accepts Enter/Exit "
+        "(updates are non-modal, docs/ipmi.md)"),
     "pef/capabilities": (
         "ipmi_sim advertises the OEM action (bit 5) and 16 event filters; pybmc takes the "
         "actions it advertises (alert, power off/cycle, reset, diagnostic interrupt) and has "
