@@ -225,4 +225,30 @@ EXPECTED: dict[str, str] = {
     "fru/pyghmi-inventory": (
         "ipmi_sim caps every response at 36 bytes (openipmi.md §2, §9.6), so pyghmi's larger "
         "Read FRU Data requests fail with 0xC8 and it gives up"),
+    # ------------------------------------------------------------ SDR writes, K_G, PEF, alerts
+    "sdr/delete-no-reservation": (
+        "ipmi_sim looks the record up before the reservation and answers 0xCB; pybmc checks "
+        "the reservation first (0xC5), as the spec's order of request fields suggests"),
+    "sdr/partial-add-no-reservation": (
+        _NOT_IN_IPMI_SIM + " (Partial Add SDR); pybmc answers 0xC5 without a reservation"),
+    "sdr/clear-status-no-reservation": (
+        "ipmi_sim answers a Clear SDR status query under reservation 0000h; pybmc requires "
+        "the reservation (or the one the erase used), as for Clear SEL, and answers 0xC5"),
+    "sdr/info-operations": (
+        "ipmi_sim's Get SDR Repository Info advertises only Reserve (and answers Add SDR with "
+        "0x80); pybmc implements and advertises Delete, Partial Add, modal and non-modal "
+        "updates and Get SDR Repository Allocation Info"),
+    "sdr/update-mode": (
+        _NOT_IN_IPMI_SIM + " (Enter SDR Repository Update Mode); pybmc accepts Enter/Exit "
+        "(updates are non-modal, docs/ipmi.md)"),
+    "pef/capabilities": (
+        "ipmi_sim advertises the OEM action (bit 5) and 16 event filters; pybmc takes the "
+        "actions it advertises (alert, power off/cycle, reset, diagnostic interrupt) and has "
+        "8 filters"),
+    "pef/info": (
+        "same as pef/capabilities: ipmi_sim lists 16 filters and the OEM action; pybmc 8 "
+        "filters and no OEM action"),
+    "lan/alert-print": (
+        "ipmi_sim has no LAN alert destinations (parameters 18/19 answer 0x80), so ipmitool "
+        "prints nothing; pybmc stores 4 PET destinations and sends traps to them"),
 }

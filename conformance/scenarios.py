@@ -346,7 +346,8 @@ def platform() -> list[Scenario]:
         S("dcmi/mc-id-string", it("dcmi", "get_mc_id_string")),
         S("dcmi/power-limit", it("dcmi", "power", "get_limit")),
         S("dcmi/capability-freeipmi", fi("ipmi-dcmi", "--get-dcmi-capability-info")),
-        S("sdr/repository-info", raw("0x0a", "0x20"), normalise=first_bytes(6)),
+        S("sdr/repository-info", raw("0x0a", "0x20"), normalise=first_bytes(6),
+          lock="sdr-write"),
         S("sdr/list", it("sdr", "list")),
         S("sdr/list-temp", it("sdr", "list"), normalise=TEMP_ONLY),
         S("sdr/type-temperature", it("sdr", "type", "Temperature")),
@@ -413,9 +414,41 @@ def completeness() -> list[Scenario]:
     ]
 
 
+# An OEM SDR (type C0h, manufacturer 000157h): no client lists it, so others' views stay put.
+OEM_SDR = ("0x00", "0x00", "0x51", "0xc0", "0x04", "0x57", "0x01", "0x00", "0x2a")
+
+
+def newest() -> list[Scenario]:
+    """SDR writes, K_G, PEF and LAN alerts (issue 12)."""
+    sdr, pef = "sdr-write", "pef"
+    return [
+        S("sdr/add-oem-record", raw("0x0a", "0x24", *OEM_SDR), lock=sdr,
+          normalise=first_bytes(0)),
+        S("sdr/delete-no-reservation",
+          raw("0x0a", "0x26", "0x00", "0x00", "0x01", "0x00", expect_ok=False), lock=sdr),
+        S("sdr/partial-add-no-reservation",
+          raw("0x0a", "0x25", "0x00", "0x00", "0x00", "0x00", "0x00", "0x01", *OEM_SDR,
+              expect_ok=False), lock=sdr),
+        S("sdr/clear-status-no-reservation",
+          raw("0x0a", "0x27", "0x00", "0x00", "0x43", "0x4c", "0x52", "0x00", expect_ok=False),
+          lock=sdr),
+        S("sdr/update-mode", raw("0x0a", "0x2a"), raw("0x0a", "0x2b"), lock=sdr),
+        S("sdr/init-agent-status", raw("0x0a", "0x2c", "0x00")),
+        S("sdr/repository-time", raw("0x0a", "0x28"), normalise=first_bytes(0)),
+        S("sdr/info-operations", it("sdr", "info"), lock=sdr,
+          normalise=keep_lines(r"supported|Update Support")),
+        S("session/kg-read", raw("0x06", "0x56", "0x01", "0x00", "0x01")),
+        S("pef/capabilities", raw("0x04", "0x10")),
+        S("pef/info", it("pef", "info"), lock=pef),
+        S("pef/alert-string-keys", raw("0x04", "0x13", "0x0c", "0x00", "0x00"), lock=pef),
+        S("pef/freeipmi-checkout", fi("ipmi-pef-config", "--checkout"), lock=pef),
+        S("lan/alert-print", it("lan", "alert", "print", "1")),
+    ]
+
+
 def catalogue() -> list[Scenario]:
     scenarios = (sessions() + errors() + chassis() + boot() + lan() + users() + sol()
-                 + platform() + completeness())
+                 + platform() + completeness() + newest())
     names = [s.name for s in scenarios]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:

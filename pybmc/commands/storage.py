@@ -60,9 +60,60 @@ def get_sdr(ctx: Context, data: bytes) -> bytes:
     return ctx.platform.sdr.read(reservation_id, record_id, offset, count)
 
 
+@table.command(STORAGE, 0x24, Privilege.OPERATOR, length=(5, 260))
+def add_sdr(ctx: Context, data: bytes) -> bytes:
+    return struct.pack("<H", ctx.platform.sdr.add(data))
+
+
+@table.command(STORAGE, 0x25, Privilege.OPERATOR, length=(6, 255))
+def partial_add_sdr(ctx: Context, data: bytes) -> bytes:
+    reservation_id, record_id, offset, progress = struct.unpack("<HHBB", data[:6])
+    if progress & 0xF0 or progress & 0x0F > 1:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"progress byte {progress:#04x}")
+    record_id = ctx.platform.sdr.partial_add(reservation_id, record_id, offset,
+                                             progress == 1, data[6:])
+    return struct.pack("<H", record_id)
+
+
+@table.command(STORAGE, 0x26, Privilege.OPERATOR, length=4)
+def delete_sdr(ctx: Context, data: bytes) -> bytes:
+    reservation_id, record_id = struct.unpack("<HH", data)
+    return struct.pack("<H", ctx.platform.sdr.delete(reservation_id, record_id))
+
+
+@table.command(STORAGE, 0x27, Privilege.OPERATOR, length=6)
+def clear_sdr_repository(ctx: Context, data: bytes) -> bytes:
+    reservation_id = int.from_bytes(data[0:2], "little")
+    return bytes([ctx.platform.sdr.clear(reservation_id, data[2:5], data[5])])
+
+
 @table.command(STORAGE, 0x28, Privilege.USER, length=0)
 def get_sdr_repository_time(ctx: Context, data: bytes) -> bytes:
     return struct.pack("<I", ctx.platform.sel.now())
+
+
+@table.command(STORAGE, 0x29, Privilege.OPERATOR, length=4)
+def set_sdr_repository_time(ctx: Context, data: bytes) -> bytes:
+    # One clock for the SDR and the SEL, as on most BMCs: setting either sets both.
+    ctx.platform.sel.set_time(struct.unpack("<I", data)[0])
+    return b""
+
+
+@table.command(STORAGE, 0x2A, Privilege.OPERATOR, length=0)
+def enter_sdr_repository_update_mode(ctx: Context, data: bytes) -> bytes:
+    ctx.platform.sdr.update_mode = True
+    return b""
+
+
+@table.command(STORAGE, 0x2B, Privilege.OPERATOR, length=0)
+def exit_sdr_repository_update_mode(ctx: Context, data: bytes) -> bytes:
+    ctx.platform.sdr.update_mode = False
+    return b""
+
+
+@table.command(STORAGE, 0x2C, Privilege.OPERATOR, length=1)
+def run_initialization_agent(ctx: Context, data: bytes) -> bytes:
+    return bytes([ctx.platform.sdr.run_initialization_agent(data[0])])
 
 
 # ------------------------------------------------------------------------------- SEL

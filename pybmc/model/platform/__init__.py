@@ -22,6 +22,7 @@ from pybmc.model.platform.fru import PSU_FRU, FruStore
 from pybmc.model.platform.pef import PefConfig
 from pybmc.model.platform.pef_filter import PefEngine
 from pybmc.model.platform.sdr import SdrRepository, fru_locator_record, mc_locator_record
+from pybmc.model.platform.sdr_store import SdrStore
 from pybmc.model.platform.sel import (
     BMC_GENERATOR,
     CLEAR_SIGNATURE,
@@ -96,7 +97,8 @@ class Platform:
         self._apply_sensor_settings()
         records = self._sdr_records()
         stamp = self._sdr_timestamp(records)
-        self.sdr = SdrRepository(records, stamp)
+        # Get SDR: generated, until written (then state_dir/sdr.json: sdr_store.py).
+        self.sdr = SdrStore(config.state_dir, records, stamp, self.sel.now)
         self.device_sdr = SdrRepository(records, stamp)  # Get Device SDR: same records
         self.pef = PefConfig(state)
         self.pef_engine = PefEngine(config.name, self.pef, clock)
