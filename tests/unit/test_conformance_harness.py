@@ -19,6 +19,7 @@ from conformance.runner import (
     SAME,
     UNEXPECTED,
     Row,
+    Runner,
     SideResult,
     _chains,
     judge,
@@ -46,6 +47,25 @@ def test_verdicts():
     # pybmc misbehaving is unexpected even when the outputs are equal.
     wrong = SideResult(text="a", as_expected=False, failed_allowed_step=True)
     assert row("x/wrong", ok, wrong).verdict == UNEXPECTED
+
+
+def test_a_difference_is_retried_alone_and_a_lasting_one_stays_unexpected(
+        monkeypatch: pytest.MonkeyPatch):
+    calls: dict[str, int] = {}
+
+    def side(scenario: Scenario, target: str | None) -> SideResult:
+        calls[scenario.name] = calls.get(scenario.name, 0) + 1
+        flaky_first = scenario.name == "x/flaky" and target == "ref" and calls[scenario.name] <= 2
+        lasting = scenario.name == "x/real" and target == "ref"
+        return SideResult(text="lost" if flaky_first or lasting else "kept")
+
+    monkeypatch.setattr(Runner, "_side", staticmethod(side))
+    runner = Runner(reference="ref", pybmc="py", jobs=2)  # type: ignore[arg-type]
+    rows = {r.scenario.name: r for r in runner.run(
+        [Scenario("x/flaky", ()), Scenario("x/real", ()), Scenario("x/fine", ())])}
+    assert rows["x/flaky"].verdict == SAME and "retry" in rows["x/flaky"].reason
+    assert rows["x/real"].verdict == UNEXPECTED
+    assert rows["x/fine"].verdict == SAME and calls["x/fine"] == 2  # run once, both sides
 
 
 def test_normalise_keeps_macs_and_replaces_addresses_times_and_counts():
