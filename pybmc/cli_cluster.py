@@ -115,8 +115,8 @@ def status(
 @cluster_app.command()
 def export(
     file: FileArgument,
-    fmt: Annotated[str, typer.Option("--format", "-f",
-                                     help="xcat, ironic, warewulf, hosts or csv.")] = "xcat",
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="xcat, ironic, ironic-redfish, warewulf, hosts or csv.")] = "xcat",
 ) -> None:
     """Print the inventory for a cluster manager (BMC addresses as they are now)."""
     from pybmc.cluster.export import EXPORTERS

@@ -71,6 +71,15 @@ def test_up_power_status_export_down_and_again(lab):
             "192.168.123.4", "192.168.123.6"]
         xcat = run_cluster("export", path, "--format", "xcat")
         assert "cn2:\n" in xcat and "    bmc=192.168.123.6\n" in xcat
+        # The Redfish flavour names a System each BMC really serves.
+        redfish = json.loads(run_cluster("export", path, "--format", "ironic-redfish"))
+        info = redfish["nodes"][1]["driver_info"]
+        fetched = subprocess.run(
+            ["ip", "netns", "exec", netns, "curl", "-sk", "--max-time", "20", "-u",
+             f"{info['redfish_username']}:{info['redfish_password']}",
+             info["redfish_address"] + info["redfish_system_id"]],
+            capture_output=True, text=True, timeout=30)
+        assert json.loads(fetched.stdout)["Id"] == "cn2", fetched.stdout + fetched.stderr
         pids = recorded_pids(workdir / "state")
         assert pids and all(pid_alive(pid) for pid in pids)
 

@@ -231,3 +231,19 @@ def test_http_boot_puts_urls_of_the_head_in_the_ipxe_script():
     bad = {**data, "provision": {**data["provision"], "http_port": 0}}
     with pytest.raises(ConfigError, match="http_port: must be between 1 and 65535"):
         spec_of(bad)
+
+
+def test_ironic_redfish_export_names_each_bmcs_redfish_service():
+    import json
+
+    from pybmc.cluster.export import export
+
+    spec = spec_of(BASE)
+    nodes = json.loads(export(spec, "ironic-redfish", {"cn1": "192.168.123.44"}))["nodes"]
+    assert [n["driver"] for n in nodes] == ["redfish", "redfish"]
+    info = nodes[0]["driver_info"]
+    assert info["redfish_address"] == "https://192.168.123.44"
+    assert info["redfish_system_id"] == "/redfish/v1/Systems/cn1"
+    assert (info["redfish_username"], info["redfish_password"]) == ("admin", "secret")
+    assert nodes[1]["driver_info"]["redfish_address"] == "https://192.168.123.6"
+    assert nodes[0]["ports"] == [{"address": "00:00:00:00:00:02"}]
