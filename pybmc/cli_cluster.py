@@ -100,17 +100,14 @@ def status(
     json_output: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
 ) -> None:
     """Power, current BMC address, MAC, SOL in use and uptime of every node."""
-    import os
-
     from pybmc.cluster import status as cluster_status
-    from pybmc.cluster.lab import in_lab, run_dir
+    from pybmc.cluster.lab import control_socket_path, run_dir
     from pybmc.cluster.record import Record
 
     spec = _load(file)
     serving = Record.load(run_dir(spec)).process("serve") is not None
-    # Entering the lab's namespace (to ask the BMCs about SOL) takes root.
-    ask = serving and (not spec.netns or os.geteuid() == 0)
-    statuses = cluster_status.node_statuses(spec, ask, in_lab(spec) if ask else None)
+    statuses = cluster_status.node_statuses(
+        spec, control_socket_path(spec) if serving else None)
     render = cluster_status.status_json if json_output else cluster_status.status_table
     typer.echo(render(statuses, serving), nl=False)
 
@@ -118,8 +115,8 @@ def status(
 @cluster_app.command()
 def export(
     file: FileArgument,
-    fmt: Annotated[str, typer.Option("--format", "-f",
-                                     help="xcat, ironic, warewulf, hosts or csv.")] = "xcat",
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="xcat, ironic, ironic-redfish, warewulf, hosts or csv.")] = "xcat",
 ) -> None:
     """Print the inventory for a cluster manager (BMC addresses as they are now)."""
     from pybmc.cluster.export import EXPORTERS

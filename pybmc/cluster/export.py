@@ -44,17 +44,31 @@ def export_xcat(spec: ClusterSpec, addresses: dict[str, str]) -> str:
     return "\n".join(out)
 
 
-def export_ironic(spec: ClusterSpec, addresses: dict[str, str]) -> str:
+def _ipmi_driver_info(address: str, user: str, password: str) -> dict[str, object]:
+    return {"ipmi_address": address, "ipmi_username": user, "ipmi_password": password,
+            "ipmi_port": 623}
+
+
+def _redfish_driver_info(address: str, user: str, password: str,
+                         name: str) -> dict[str, object]:
+    # Each BMC serves Redfish on 443 with a self-signed certificate, its System named after it.
+    return {"redfish_address": f"https://{address}", "redfish_system_id":
+            f"/redfish/v1/Systems/{name}", "redfish_username": user,
+            "redfish_password": password, "redfish_verify_ca": False}
+
+
+def export_ironic(spec: ClusterSpec, addresses: dict[str, str], driver: str = "ipmi") -> str:
     """The `nodes` JSON `baremetal create` and Bifrost's inventory read."""
     nodes = []
     for node in spec.nodes:
         user, password = _credentials(node)
+        address = addresses.get(node.name, node.bmc)
         nodes.append({
             "name": node.name,
-            "driver": "ipmi",
-            "driver_info": {"ipmi_address": addresses.get(node.name, node.bmc),
-                            "ipmi_username": user, "ipmi_password": password,
-                            "ipmi_port": 623},
+            "driver": driver,
+            "driver_info": (_redfish_driver_info(address, user, password, node.name)
+                            if driver == "redfish" else
+                            _ipmi_driver_info(address, user, password)),
             "properties": {"cpus": node.cpus, "memory_mb": node.memory,
                            "local_gb": _disk_gib(node), "cpu_arch": node.arch},
             "ports": [{"address": node.mac}],
@@ -103,7 +117,9 @@ def export_csv(spec: ClusterSpec, addresses: dict[str, str]) -> str:
 
 
 EXPORTERS: dict[str, Callable[[ClusterSpec, dict[str, str]], str]] = {
-    "xcat": export_xcat, "ironic": export_ironic, "warewulf": export_warewulf,
+    "xcat": export_xcat, "ironic": export_ironic,
+    "ironic-redfish": lambda spec, addresses: export_ironic(spec, addresses, "redfish"),
+    "warewulf": export_warewulf,
     "hosts": export_hosts, "csv": export_csv,
 }
 

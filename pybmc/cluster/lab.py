@@ -37,8 +37,20 @@ def run_dir(spec: ClusterSpec) -> Path:
     return spec.state_dir / "run"
 
 
+UNIX_PATH_MAX = 108  # sun_path, NUL included
+
+
+def control_socket_path(spec: ClusterSpec) -> Path:
+    """The serve's control socket: a filesystem socket, reachable from outside the lab's
+    network namespace (status reads each BMC's SOL state there, no IPMI client needed)."""
+    return run_dir(spec) / "control.sock"
+
+
 def serve_command(spec: ClusterSpec) -> list[str]:
     command = [sys.executable, "-m", "pybmc", "serve", "--stop-vms-on-exit"]
+    control = control_socket_path(spec)
+    if len(str(control)) < UNIX_PATH_MAX:  # a deeper state_dir goes without (status: SOL "?")
+        command += ["--control", str(control)]
     for node in spec.nodes:
         command += ["-c", str(bmc_config_path(spec, node.name))]
     return command

@@ -1,8 +1,8 @@
 """What each node of a running cluster is doing: power, current BMC address, MAC, SOL, uptime.
 
 Power and uptime come from the node's QEMU process (the qemu backend's pid file); whether SOL
-is in use comes from the BMC itself, over the LAN as a client sees it: Get Payload Activation
-Status for SOL, asked with ipmitool (inside the lab's namespace), every BMC at once.
+is in use (and by whom) comes from the cluster's `pybmc serve` over its control socket, one
+`list` request for every BMC (no IPMI client, no namespace entry: the socket is a file).
 """
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import shutil
-import subprocess
+import socket
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,10 +22,7 @@ from pybmc.config.paths import run_dir
 from pybmc.edge.power.process import process_start_time
 
 LAN_IP_PARAMETER = "3"  # LAN configuration parameter 3: IP address, as saved in state.json
-# Get Payload Activation Status (App 0x4A) for payload type 1 (SOL).
-SOL_ACTIVATION_STATUS = ("raw", "0x06", "0x4a", "0x01")
-SOL_QUERY_TIMEOUT = 8.0
-SOL_QUERY_PARALLEL = 16
+CONTROL_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -40,7 +34,8 @@ class NodeStatus:
     mac: str
     ip: str
     uptime: float | None  # seconds since QEMU started, None when off
-    sol: str = "unknown"  # active | inactive | unknown (BMC not answering, no ipmitool)
+    sol: str = "unknown"  # active | inactive | unknown (serve not answering)
+    sol_user: str | None = None  # who holds SOL: user@client-address:port
 
 
 def bmc_config_path(spec: ClusterSpec, name: str) -> Path:
@@ -91,61 +86,64 @@ def _uptime(proc: ProcessRecord) -> float | None:
     return max(0.0, boot_seconds - started / os.sysconf("SC_CLK_TCK"))
 
 
-def parse_sol_activation(output: str) -> str:
-    """ipmitool's hex bytes of the reply: instance capacity, then the activated instances."""
+def ask_serve(path: Path, request: dict[str, object]) -> dict[str, object] | None:
+    """One request to the cluster's serve over its control socket; None when it does not answer."""
     try:
-        data = bytes.fromhex(output.strip().replace("\n", " "))
-    except ValueError:
-        return "unknown"
-    if len(data) < 3:
-        return "unknown"
-    return "active" if data[1] or data[2] else "inactive"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(CONTROL_TIMEOUT)
+            sock.connect(str(path))
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            with sock.makefile("rb") as stream:
+                response = json.loads(stream.readline())
+    except (OSError, ValueError):
+        return None
+    return response if isinstance(response, dict) and response.get("ok") else None
 
 
-def sol_activation(node: NodeSpec, bmc: str) -> str:
-    """Whether the node's BMC reports a SOL session active (asked as its first user)."""
-    binary = shutil.which("ipmitool")
-    user = node.admin
-    if binary is None or user is None:
-        return "unknown"
-    try:
-        result = subprocess.run(
-            [binary, "-I", "lanplus", "-H", bmc, "-U", user.name, "-E", "-R", "1", "-N", "2",
-             *SOL_ACTIVATION_STATUS],
-            env={**os.environ, "IPMI_PASSWORD": user.password},  # not on the command line
-            capture_output=True, text=True, timeout=SOL_QUERY_TIMEOUT, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return parse_sol_activation(result.stdout) if result.returncode == 0 else "unknown"
+def sol_states(spec: ClusterSpec, control: Path) -> dict[str, tuple[str, str | None]]:
+    """Each node's SOL state from the serve: (active|inactive, user@client or None)."""
+    response = ask_serve(control, {"op": "list"})
+    return sol_from_list(spec, response.get("bmcs") if response else None)
 
 
-def sol_activations(spec: ClusterSpec, addresses: dict[str, str],
-                    enter: Callable[[], None] | None) -> dict[str, str]:
-    # Each worker thread enters the namespace once; the children it forks are born there
-    # (a preexec_fn is not safe while other threads run).
-    with ThreadPoolExecutor(max_workers=SOL_QUERY_PARALLEL, initializer=enter) as pool:
-        answers = {node.name: pool.submit(sol_activation, node, addresses[node.name])
-                   for node in spec.nodes}
-        return {name: answer.result() for name, answer in answers.items()}
+def sol_from_list(spec: ClusterSpec, bmcs: object) -> dict[str, tuple[str, str | None]]:
+    """Each served node's SOL state out of the control socket's `list` answer."""
+    if not isinstance(bmcs, list):
+        return {}
+    by_name = {entry.get("name"): entry for entry in bmcs if isinstance(entry, dict)}
+    states: dict[str, tuple[str, str | None]] = {}
+    for node in spec.nodes:
+        entry = by_name.get(node.name)
+        if entry is None or entry.get("state") != "running":
+            continue
+        holder = entry.get("sol")
+        states[node.name] = (("active", str(holder)) if holder else ("inactive", None))
+    return states
 
 
-def node_statuses(spec: ClusterSpec, ask_bmcs: bool = False,
-                  enter: Callable[[], None] | None = None) -> list[NodeStatus]:
-    """Every node's status; with ask_bmcs (the BMCs are served), SOL as each BMC reports it,
-    asked from inside the lab's namespace (`enter` moves a child process there)."""
+def node_statuses(spec: ClusterSpec, control: Path | None = None) -> list[NodeStatus]:
+    """Every node's status; with `control` (the serve's control socket), SOL as serve has it."""
     addresses = current_addresses(spec)
-    sol = sol_activations(spec, addresses, enter) if ask_bmcs else {}
+    sol = sol_states(spec, control) if control is not None else {}
     statuses = []
     for node in spec.nodes:
         proc = qemu_process(spec, node)
         statuses.append(NodeStatus(
             name=node.name, power="on" if proc else "off", bmc=addresses[node.name],
             configured_bmc=node.bmc, mac=node.mac, ip=node.ip,
-            uptime=_uptime(proc) if proc else None, sol=sol.get(node.name, "unknown")))
+            uptime=_uptime(proc) if proc else None,
+            sol=sol.get(node.name, ("unknown", None))[0],
+            sol_user=sol.get(node.name, ("unknown", None))[1]))
     return statuses
 
 
 SOL_CELLS = {"active": "active", "inactive": "-", "unknown": "?"}
+
+
+def _sol_cell(status: NodeStatus) -> str:
+    if status.sol == "active" and status.sol_user:
+        return status.sol_user
+    return SOL_CELLS[status.sol]
 
 
 def format_uptime(seconds: float | None) -> str:
@@ -159,7 +157,7 @@ def status_table(statuses: list[NodeStatus], serve_running: bool) -> str:
     rows = [("NODE", "POWER", "BMC", "MAC", "IP", "SOL", "UPTIME")]
     for s in statuses:
         moved = "" if s.bmc == s.configured_bmc else f" (was {s.configured_bmc})"
-        rows.append((s.name, s.power, s.bmc + moved, s.mac, s.ip or "-", SOL_CELLS[s.sol],
+        rows.append((s.name, s.power, s.bmc + moved, s.mac, s.ip or "-", _sol_cell(s),
                      format_uptime(s.uptime)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

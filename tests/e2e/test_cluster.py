@@ -5,6 +5,7 @@ in-band bmcsetup moving the BMC, status, exports, and a `down` that leaves nothi
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -70,6 +71,15 @@ def test_up_power_status_export_down_and_again(lab):
             "192.168.123.4", "192.168.123.6"]
         xcat = run_cluster("export", path, "--format", "xcat")
         assert "cn2:\n" in xcat and "    bmc=192.168.123.6\n" in xcat
+        # The Redfish flavour names a System each BMC really serves.
+        redfish = json.loads(run_cluster("export", path, "--format", "ironic-redfish"))
+        info = redfish["nodes"][1]["driver_info"]
+        fetched = subprocess.run(
+            ["ip", "netns", "exec", netns, "curl", "-sk", "--max-time", "20", "-u",
+             f"{info['redfish_username']}:{info['redfish_password']}",
+             info["redfish_address"] + info["redfish_system_id"]],
+            capture_output=True, text=True, timeout=30)
+        assert json.loads(fetched.stdout)["Id"] == "cn2", fetched.stdout + fetched.stderr
         pids = recorded_pids(workdir / "state")
         assert pids and all(pid_alive(pid) for pid in pids)
 
@@ -115,30 +125,44 @@ def test_pxe_boot_runs_bmcsetup_and_the_bmc_moves(lab):
     assert not namespace_exists(netns) and not any(pid_alive(pid) for pid in pids)
 
 
-def test_status_shows_sol_in_use_as_the_bmc_reports_it(lab):
+def test_status_shows_sol_in_use_from_the_serve_without_ipmitool(lab, tmp_path):
     from tests.e2e.ptyproc import PtyProcess
 
     netns, workdir = lab
     path = cluster_file(workdir, netns)
     run_cluster("up", path, timeout=90)
+    # status runs where no ipmitool can be found: SOL comes from serve's control socket.
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    env = {**os.environ, "PATH": str(bare)}
 
-    def sol() -> dict[str, str]:
-        return {n["name"]: n["sol"] for n in json.loads(run_cluster("status", path, "--json"))
-                ["nodes"]}
-    assert sol() == {"cn1": "inactive", "cn2": "inactive"}
+    def status(*args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "pybmc", "cluster", "status", str(path),
+                                 *args], capture_output=True, text=True, timeout=30, env=env)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def sol() -> dict[str, tuple[str, str | None]]:
+        return {n["name"]: (n["sol"], n["sol_user"])
+                for n in json.loads(status("--json"))["nodes"]}
+    assert sol() == {"cn1": ("inactive", None), "cn2": ("inactive", None)}
     client = PtyProcess(["ip", "netns", "exec", netns, "ipmitool", "-I", "lanplus", "-H",
                          "192.168.123.4", "-U", "admin", "-P", "secret", "sol", "activate"])
     try:
         client.read_until(b"SOL Session operational", 30)
-        assert sol() == {"cn1": "active", "cn2": "inactive"}
-        table = run_cluster("status", path)
-        assert [line.split()[5] for line in table.splitlines()[1:3]] == ["active", "-"]
+        states = sol()
+        assert states["cn2"] == ("inactive", None)
+        assert states["cn1"][0] == "active"
+        assert states["cn1"][1].startswith("admin@192.168.123.")  # by whom, from where
+        table = status()
+        assert [line.split()[5] for line in table.splitlines()[1:3]] == [states["cn1"][1], "-"]
         client.write(b"\r~.")
         assert client.wait(15) == 0
-        assert wait_until(lambda: sol()["cn1"] == "inactive", 20)
+        assert wait_until(lambda: sol()["cn1"] == ("inactive", None), 20)
     finally:
         client.close()
     run_cluster("down", path)
+    assert "?" in status()  # no serve: SOL unknown, not an error
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])

@@ -6,11 +6,14 @@ address per node and records each once, every BMC answers, a second `up` makes n
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 from tests import tomlw
 from tests.e2e import clusterlab
@@ -64,3 +67,19 @@ def test_bench_cluster_runs_and_prints_its_times() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"round 1: 4 nodes: up \d+\.\d\d s, status \d+\.\d\d s, down \d+\.\d\d s",
                      result.stdout), result.stdout
+
+
+def test_fifty_nodes_come_up_in_under_ten_seconds() -> None:
+    """Issue 14's scale goal: network + 50 BMCs (nodes off) in < 10 s; the best of two rounds,
+    so one stall of this shared machine does not decide it. A timing goal says nothing on a
+    machine already running several times more work than it has cores: skipped there."""
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > 2 * cores:
+        pytest.skip(f"load average {load:.1f} on {cores} cores: no timing goal holds")
+    result = subprocess.run([sys.executable, "-m", "bench.bench_cluster", "--nodes", "50",
+                             "--rounds", "2"], cwd=REPO, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    ups = [float(s) for s in re.findall(r"50 nodes: up (\d+\.\d\d) s", result.stdout)]
+    assert len(ups) == 2, result.stdout
+    assert min(ups) < 10.0, result.stdout

@@ -198,12 +198,26 @@ def test_head_outside_names_the_veth_and_nat_masquerades_the_subnet():
     assert "ip saddr 192.168.123.0/24 ip daddr != 192.168.123.0/24 masquerade" in text
 
 
-@pytest.mark.parametrize(("output", "state"), [
-    (" 01 01 00\n", "active"), (" 01 00 00\n", "inactive"), ("", "unknown"), ("zz", "unknown")])
-def test_sol_activation_status_from_ipmitool_raw(output: str, state: str):
-    from pybmc.cluster.status import parse_sol_activation
+def test_sol_state_comes_from_the_serves_list_answer():
+    from pybmc.cluster.status import sol_from_list
 
-    assert parse_sol_activation(output) == state
+    spec = spec_of(BASE)
+    names = [node.name for node in spec.nodes]
+    bmcs = [{"name": names[0], "state": "running", "sol": "admin@192.168.123.1:40000"},
+            {"name": names[1], "state": "failed", "sol": None}]
+    assert sol_from_list(spec, bmcs) == {names[0]: ("active", "admin@192.168.123.1:40000")}
+    bmcs[0]["sol"] = None
+    assert sol_from_list(spec, bmcs) == {names[0]: ("inactive", None)}
+    assert sol_from_list(spec, None) == {}
+    assert sol_from_list(spec, {"error": "x"}) == {}
+
+
+def test_serve_gets_a_control_socket_in_the_run_dir():
+    from pybmc.cluster.lab import control_socket_path, serve_command
+
+    spec = spec_of(BASE)
+    command = serve_command(spec)
+    assert command[command.index("--control") + 1] == str(control_socket_path(spec))
 
 
 def test_http_boot_puts_urls_of_the_head_in_the_ipxe_script():
@@ -217,3 +231,19 @@ def test_http_boot_puts_urls_of_the_head_in_the_ipxe_script():
     bad = {**data, "provision": {**data["provision"], "http_port": 0}}
     with pytest.raises(ConfigError, match="http_port: must be between 1 and 65535"):
         spec_of(bad)
+
+
+def test_ironic_redfish_export_names_each_bmcs_redfish_service():
+    import json
+
+    from pybmc.cluster.export import export
+
+    spec = spec_of(BASE)
+    nodes = json.loads(export(spec, "ironic-redfish", {"cn1": "192.168.123.44"}))["nodes"]
+    assert [n["driver"] for n in nodes] == ["redfish", "redfish"]
+    info = nodes[0]["driver_info"]
+    assert info["redfish_address"] == "https://192.168.123.44"
+    assert info["redfish_system_id"] == "/redfish/v1/Systems/cn1"
+    assert (info["redfish_username"], info["redfish_password"]) == ("admin", "secret")
+    assert nodes[1]["driver_info"]["redfish_address"] == "https://192.168.123.6"
+    assert nodes[0]["ports"] == [{"address": "00:00:00:00:00:02"}]
