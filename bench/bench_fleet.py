@@ -5,7 +5,8 @@
 
 For each side it prints: seconds from start until every BMC answers a session-less Get Channel
 Authentication Capabilities, RSS total and per BMC, one `ipmipower -D LAN_2_0 --stat` sweep over
-all of them (FreeIPMI host ranges) with sessions/s, and server CPU per RMCP+ session; then the
+all of them (FreeIPMI host ranges; `-W opensesspriv`, which ipmi_sim needs) with sessions/s,
+and server CPU per RMCP+ session; then the
 ratios pybmc/ipmi_sim (per BMC, since the sides may differ in N). VirtualBMC is measured only
 where `vbmc` is installed (otherwise a line says it is skipped). Last, "live add": 100 BMCs
 added through the serve's control socket (the request `pybmc add` sends) while it runs.
@@ -44,6 +45,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_fleet", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=200, help="BMCs in the pybmc process")
+    parser.add_argument("--live-adds", type=int, default=LIVE_ADDS,
+                        help="BMCs added through the control socket while serving")
     parser.add_argument("--no-sim", action="store_true", help="skip the ipmi_sim side")
     args = parser.parse_args(argv)
     if not 1 <= args.n <= 5000:
@@ -84,7 +87,8 @@ class Sweep:
 def sweep(addresses: list[str], pids: list[int]) -> Sweep:
     """One ipmipower --stat over all addresses: who answered, how long, server CPU spent."""
     argv = ["ipmipower", "-D", "LAN_2_0", "-h", hostranges(addresses), "-u", ADMIN[0],
-            "-p", ADMIN[1], "--stat", "--session-timeout=8000", "--retransmission-timeout=500",
+            "-p", ADMIN[1], "--stat", "-W", "opensesspriv", "--session-timeout=8000",
+            "--retransmission-timeout=500",
             "-F", str(min(len(addresses), 1000))]
     before = sum(cpu_seconds(pid) for pid in pids)
     started = time.perf_counter()
@@ -128,7 +132,7 @@ def config(n: int, address: str, state: Path) -> dict[str, Any]:
     return data
 
 
-def pybmc_side(addresses: list[str], workdir: Path, report: list[str]) -> None:
+def pybmc_side(addresses: list[str], workdir: Path, report: list[str], adds: int) -> None:
     """Serve every address from one process; then the live-add measurement on it."""
     config_dir = workdir / "configs"
     config_dir.mkdir(parents=True)
@@ -151,18 +155,18 @@ def pybmc_side(addresses: list[str], workdir: Path, report: list[str]) -> None:
         result = SideResult("pybmc (one process)", len(addresses), ready, rss,
                             sweep(addresses, [proc.pid]))
         report.extend(result.lines())
-        report.extend(live_add(control))
+        report.extend(live_add(control, adds))
         SIDES["pybmc"] = result
     finally:
         stop_process(proc, 10.0)
         shutil.rmtree(control.parent, ignore_errors=True)
 
 
-def live_add(control: Path) -> list[str]:
+def live_add(control: Path, count: int) -> list[str]:
     """Add LIVE_ADDS BMCs through the control socket; time until the last one answers."""
     from pybmc.cli_fleet import ask
 
-    addresses = fleet_addresses(LIVE_ADDS)
+    addresses = fleet_addresses(count)
     started = time.perf_counter()
     failed = 0
     for n, address in enumerate(addresses):
@@ -172,14 +176,14 @@ def live_add(control: Path) -> list[str]:
                   "power": {"backend": "simulated"}}
         if not ask(control, {"op": "add", "config": tables}).get("ok", True):
             failed += 1
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 30 + count * 3
     pending = list(addresses)
     while pending and time.monotonic() < deadline:
         if answers_auth_caps(pending[0], 623, timeout=0.2):
             pending.pop(0)
     elapsed = time.perf_counter() - started
-    return [f"live add: {LIVE_ADDS} BMCs through the control socket in {elapsed:.2f} s "
-            f"({LIVE_ADDS - len(pending)}/{LIVE_ADDS} answering, {failed} refused)"]
+    return [f"live add: {count} BMCs through the control socket in {elapsed:.2f} s "
+            f"({count - len(pending)}/{count} answering, {failed} refused)"]
 
 
 def sim_side(addresses: list[str], workdir: Path, report: list[str]) -> None:
@@ -238,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="pybmc-fleet-"))
     report: list[str] = []
     try:
-        pybmc_side(fleet_addresses(args.n), workdir / "pybmc", report)
+        pybmc_side(fleet_addresses(args.n), workdir / "pybmc", report, args.live_adds)
         if not args.no_sim:
             sim_side(fleet_addresses(min(args.n, SIM_CAP)), workdir / "sim", report)
         if shutil.which("vbmc") is None:
