@@ -79,6 +79,7 @@ class Sweep:
     answered: int
     seconds: float
     cpu: float  # server CPU seconds during the sweep
+    failures: list[str]  # the first line that is not an answer, if any
 
     def sessions_per_s(self) -> float:
         return self.answered / self.seconds if self.seconds else 0.0
@@ -87,8 +88,8 @@ class Sweep:
 def sweep(addresses: list[str], pids: list[int]) -> Sweep:
     """One ipmipower --stat over all addresses: who answered, how long, server CPU spent."""
     argv = ["ipmipower", "-D", "LAN_2_0", "-h", hostranges(addresses), "-u", ADMIN[0],
-            "-p", ADMIN[1], "--stat", "-W", "opensesspriv", "--session-timeout=8000",
-            "--retransmission-timeout=500",
+            "-p", ADMIN[1], "--stat", "-W", "opensesspriv",
+            f"--session-timeout={8000 + 20 * len(addresses)}", "--retransmission-timeout=500",
             "-F", str(min(len(addresses), 1000))]
     before = sum(cpu_seconds(pid) for pid in pids)
     started = time.perf_counter()
@@ -101,7 +102,9 @@ def sweep(addresses: list[str], pids: list[int]) -> Sweep:
     cpu = sum(cpu_seconds(pid) for pid in pids) - before
     answered = {line.split(":", 1)[0] for line in result.stdout.splitlines()
                 if line.endswith((": on", ": off"))}
-    return Sweep(len(answered & set(addresses)), elapsed, cpu)
+    failures = [line for line in result.stdout.splitlines() + result.stderr.splitlines()
+                if not line.endswith((": on", ": off"))]
+    return Sweep(len(answered & set(addresses)), elapsed, cpu, failures[:1])
 
 
 @dataclass
@@ -121,7 +124,8 @@ class SideResult:
             f"({self.ready_s / self.count * 1e3:.2f} ms per BMC)",
             f"  rss: {self.rss_mb:.1f} MB total, {self.rss_mb * 1024 / self.count:.0f} KB per BMC",
             f"  sweep: ipmipower --stat: {s.answered}/{self.count} answered in {s.seconds:.2f} s,"
-            f" {s.sessions_per_s():.0f} sessions/s",
+            f" {s.sessions_per_s():.0f} sessions/s"
+            + (f" (first failure: {s.failures[0]})" if s.failures else ""),
             f"  server CPU per RMCP+ session: {per_session_ms:.3f} ms",
         ]
 
