@@ -60,6 +60,7 @@ PEF_ROUNDS = 4  # events caused by PEF actions, caused by events ...: bounded
 PEF_ALERT_QUEUE = 64  # alerts waiting for the edge to send them
 
 _DISPATCHER: Dispatcher | None = None
+_COMMAND_KEYS: frozenset[tuple[int, int]] | None = None
 
 
 def shared_dispatcher() -> Dispatcher:
@@ -68,6 +69,17 @@ def shared_dispatcher() -> Dispatcher:
     if _DISPATCHER is None:
         _DISPATCHER = Dispatcher(*all_tables())
     return _DISPATCHER
+
+
+def shared_command_keys(dispatcher: Dispatcher) -> frozenset[tuple[int, int]]:
+    """The (netfn, cmd) set of the shared dispatcher, built once: a copy per BMC costs
+    ~8 KB each, a tenth of what a BMC costs in a 1000-BMC process."""
+    global _COMMAND_KEYS
+    if dispatcher is not _DISPATCHER:
+        return frozenset(dispatcher.commands)
+    if _COMMAND_KEYS is None:
+        _COMMAND_KEYS = frozenset(dispatcher.commands)
+    return _COMMAND_KEYS
 
 
 def simulated_power(config: BmcConfig, initially_on: bool,
@@ -139,7 +151,7 @@ class Bmc:
             platform=self.platform, power=self.power, watchdog=self.watchdog,
             system_interface=self.system_interface, sessions=self.sessions, sol=self.sol,
             dcmi=self.dcmi, execute=self._execute_on, lockout=self.lockout,
-            commands=frozenset(self.dispatcher.commands))
+            commands=shared_command_keys(self.dispatcher))
         self.power.set_listener(self._on_power_event)
         if begin:
             self.begin()
