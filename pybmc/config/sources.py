@@ -50,24 +50,29 @@ class ConfigSources:
         try:
             info = path.stat()
         except OSError:
-            return load_config(path)  # gone meanwhile: load_config says so
+            return load_checked(path)  # gone meanwhile: load_config says so
         key = (info.st_mtime_ns, info.st_size, info.st_ino)
         cached = self._parsed.get(path)
         if cached is not None and cached[0] == key:
             return cached[1]
-        config = load_config(path)
+        config = load_checked(path)
         self._parsed[path] = (key, config)
         return config
 
 
-def load_configs(paths: list[Path],
-                 load: Callable[[Path], BmcConfig] = load_config) -> list[BmcConfig]:
-    """Load every file and check that names, addresses and state dirs do not collide."""
+def load_checked(path: Path) -> BmcConfig:
+    """One file, parsed and its platform sections checked."""
     from pybmc.config.platform import check_platform_config
 
+    config = load_config(path)
+    check_platform_config(config)
+    return config
+
+
+def load_configs(paths: list[Path],
+                 load: Callable[[Path], BmcConfig] = load_checked) -> list[BmcConfig]:
+    """Load every file and check that names, addresses and state dirs do not collide."""
     configs = [load(path) for path in paths]
-    for config in configs:
-        check_platform_config(config)
     names: dict[str, str] = {}
     endpoints: dict[tuple[str, int], str] = {}
     state_dirs: dict[Path, str] = {}

@@ -247,15 +247,17 @@ def _add(request: Request, fleet: Fleet) -> Response | Action:
 
 def collision(new: BmcConfig, fleet: Fleet) -> str:
     """Why `new` cannot join the fleet (its name, address:port or state dir is taken), or ''."""
+    filed = {c.name for c in fleet.configs}
     others = list(fleet.configs) + [b.config for n, b in fleet.running.items()
-                                    if all(c.name != n for c in fleet.configs)]
+                                    if n not in filed]
+    new_state_dir = new.state_dir.absolute()
     for other in others:
         if other.name == new.name:
             return f"a BMC named {new.name!r} exists already ({other.source})"
         if (other.address, other.port) == (new.address, new.port):
             return (f"{new.address}:{new.port} is the address of {other.name} "
                     f"({other.source}); give another --address or --port")
-        if other.state_dir.absolute() == new.state_dir.absolute():
+        if other.state_dir.absolute() == new_state_dir:
             return f"state dir {new.state_dir} is {other.name}'s ({other.source})"
     return ""
 

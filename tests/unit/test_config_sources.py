@@ -23,13 +23,13 @@ def write_bmc(directory: Path, name: str, address: str) -> Path:
 def test_unchanged_files_are_not_parsed_again(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     parsed: list[Path] = []
-    real = sources.load_config
+    real = sources.load_checked
 
     def counting(path: Path):  # type: ignore[no-untyped-def]
         parsed.append(path)
         return real(path)
 
-    monkeypatch.setattr(sources, "load_config", counting)
+    monkeypatch.setattr(sources, "load_checked", counting)
     first = write_bmc(tmp_path, "cn1", "127.0.0.2")
     write_bmc(tmp_path, "cn2", "127.0.0.3")
     fleet = ConfigSources(config_dir=tmp_path)
