@@ -65,7 +65,8 @@ class PlusClient:
         self.keys: crypto.SessionKeys | None = None
 
     def _setup(self, payload_type: int, payload: bytes, expect: int) -> bytes | None:
-        replies = self.wire.send(build_rmcpplus(payload_type, 0, 0, payload), self.addr)
+        self.last_setup = build_rmcpplus(payload_type, 0, 0, payload)
+        replies = self.wire.send(self.last_setup, self.addr)
         if not replies:
             return None
         assert len(replies) == 1

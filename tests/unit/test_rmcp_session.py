@@ -212,6 +212,31 @@ def test_retransmitted_rakp1_gets_the_same_rakp2(wire: Wire):
     assert parse_rmcpplus(body_of(again)).payload == first
 
 
+def test_rakp_retransmits_with_a_new_message_tag_get_the_same_answer_under_that_tag(
+        wire: Wire):
+    """FreeIPMI counts the message tag up on every retry of the same RAKP 1 and RAKP 3."""
+    client = PlusClient(wire)
+    client.open()
+    first = client.rakp1()
+    retry = bytearray(client.last_rakp1)
+    retry[16] = (retry[16] + 5) & 0xFF  # the payload's first byte: the message tag
+    [again] = wire.send(bytes(retry))
+    answer = parse_rmcpplus(body_of(again)).payload
+    assert answer[0] == retry[16] and answer[1:] == first[1:] and answer[1] == 0
+    rakp4 = client.rakp3()
+    assert rakp4 is not None and rakp4[1] == 0
+    rakp3 = client.last_setup
+    [again] = wire.send(rakp3[:16] + bytes([(rakp3[16] + 1) & 0xFF]) + rakp3[17:])
+    answer = parse_rmcpplus(body_of(again)).payload
+    assert answer[0] == (rakp3[16] + 1) & 0xFF and answer[1:] == rakp4[1:]
+    # A RAKP 1 that differs beyond its tag is no retransmit: refused, the session keeps going.
+    changed = bytearray(client.last_rakp1)
+    changed[20] ^= 0xFF  # the console random number
+    [refusal] = wire.send(bytes(changed))
+    assert parse_rmcpplus(body_of(refusal)).payload[1] == RmcpStatus.INVALID_SESSION_ID
+    assert client.request(*GET_DEVICE_ID)[0] == 0
+
+
 def test_ipmi_payload_on_a_half_open_session_is_dropped(wire: Wire):
     client = PlusClient(wire)
     client.open()

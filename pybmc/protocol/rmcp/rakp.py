@@ -146,8 +146,8 @@ def rakp1(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
              + session.exchange.rakp2_authcode(session.kuid))
     session.advance(LoginEvent.RAKP1_ACCEPTED)
     session.rakp2_at = now
-    session.answered[PayloadType.RAKP1] = (
-        data, _setup_reply(table, PayloadType.RAKP2, reply, addr))
+    _setup_reply(table, PayloadType.RAKP2, reply, addr)
+    session.answered[PayloadType.RAKP1] = (bytes(data), reply)
     session.touch(now, addr)
 
 
@@ -236,8 +236,8 @@ def rakp3(table: SessionTable, packet: RmcpPlusPacket, addr: Address, now: float
     reply = (bytes([tag, RmcpStatus.NO_ERRORS, 0, 0]) + le32(session.console_sid)
              + exchange.rakp4_icv(sik))
     session.privilege = session.max_privilege  # RMCP+ starts at the negotiated role
-    session.answered[PayloadType.RAKP3] = (
-        data, _setup_reply(table, PayloadType.RAKP4, reply, addr))
+    _setup_reply(table, PayloadType.RAKP4, reply, addr)
+    session.answered[PayloadType.RAKP3] = (bytes(data), reply)
     session.touch(now, addr)
     table.activate(session, LoginEvent.RAKP3_ACCEPTED, now)
 
@@ -262,8 +262,12 @@ def _step_session(table: SessionTable, step: int, data: bytes, addr: Address,
                       "another address; ignored")
         return None
     answered = session.answered.get(step)
-    if session.state is answered_state and answered is not None and answered[0] == data:
-        table.queue(answered[1], addr)
+    # A retransmit may carry a new message tag (FreeIPMI counts it up on every retry); the
+    # rest is the same request, and it gets the same answer under its own tag (neither the
+    # RAKP 2 auth code nor the RAKP 4 ICV covers the tag).
+    if (session.state is answered_state and answered is not None
+            and answered[0][1:] == bytes(data[1:])):
+        _setup_reply(table, reply_type, bytes([tag]) + answered[1][1:], addr)
         if step == PayloadType.RAKP1:
             session.rakp2_at = now  # the console lost RAKP 2: its RAKP 3 wait starts again
         return None

@@ -78,7 +78,7 @@ class Session:
         self.rakp2_at = 0.0
         self.attempt_reported = False
         self.locked_out = False
-        # The RAKP 1 and RAKP 3 answered (by request payload type): (request, reply datagram),
+        # The RAKP 1 and RAKP 3 answered (by request payload type): (request, reply payload),
         # so that a retransmitted request gets the same answer.
         self.answered: dict[int, tuple[bytes, bytes]] = {}
         # Retransmit cache: the previous request and the reply message it got.
