@@ -10,6 +10,7 @@ import logging
 
 from pybmc.commands.dispatch import CommandTable, Context
 from pybmc.model import lan_params as params
+from pybmc.model.lan import CIPHER_PRIVILEGES_PARAMETER
 from pybmc.wire.codes import LAN_CHANNEL, SYSTEM_INTERFACE_CHANNEL, Cc, NetFn, Privilege
 from pybmc.wire.errors import CommandError
 from pybmc.wire.redact import redact_request
@@ -65,6 +66,13 @@ def _set_parameter(ctx: Context, family: params.ParameterFamily, data: bytes,
     ctx.changes.mark()
     log.info("%s: %s parameter %d set to %s", ctx.name, family.name, number, shown)
     ctx.lan.note_parameter_set(family, number, ctx.now)
+    if family is params.LAN_PARAMETERS and number == int(CIPHER_PRIVILEGES_PARAMETER):
+        idle = ctx.lan.idle_cipher_privilege_nibbles()
+        if idle:
+            log.warning("%s: cipher suite privilege nibbles %s are past the %d-entry suite "
+                        "list %s and cap no suite (parameter 24 is per list entry, not per "
+                        "suite ID)", ctx.name, idle, len(ctx.lan.cipher_suites()),
+                        list(ctx.lan.cipher_suites()))
     return b""
 
 

@@ -278,6 +278,16 @@ class Lan:
         nibble = (levels[1 + index // 2] >> (4 * (index % 2))) & 0x0F
         return Privilege(nibble) if 1 <= nibble <= 5 else Privilege.NONE
 
+    def idle_cipher_privilege_nibbles(self) -> list[int]:
+        """Parameter-24 nibbles past the suite list that hold a level: they cap no suite.
+
+        FreeIPMI's bmc-config (and xCAT's bmcsetup) write the nibble of suite ID n at
+        position n; pybmc follows the spec's per-entry order (docs/ipmi.md)."""
+        count = min(len(self.cipher_suites()), MAX_CIPHER_SUITE_ENTRIES)
+        levels = LAN_PARAMETERS.get(self, int(CIPHER_PRIVILEGES_PARAMETER))
+        return [index for index in range(count, MAX_CIPHER_SUITE_ENTRIES)
+                if (levels[1 + index // 2] >> (4 * (index % 2))) & 0x0F]
+
     def auth_types_enabled(self, privilege: Privilege) -> int:
         """IPMI 1.5 auth type bit mask for a privilege (LAN parameter 2), bit n = type n."""
         if not 1 <= privilege <= 5:

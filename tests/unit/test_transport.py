@@ -403,6 +403,19 @@ def test_cipher_privileges_feed_the_session_layer(tmp_path: Path) -> None:
     assert bmc.lan.cipher_suite_max_privilege(17) == Privilege.USER
 
 
+def test_cipher_privilege_nibbles_past_the_suite_list_are_logged(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    bmc = Bmc(make_config(tmp_path, security={"cipher_suites": [3, 17]}))
+    assert set_lan(bmc, 24, bytes.fromhex("004400000000000000")) == OK
+    assert bmc.lan.idle_cipher_privilege_nibbles() == []
+    assert "cap no suite" not in caplog.text
+    # bmc-config's Maximum_Privilege_Cipher_Suite_Id_3 = User: FreeIPMI writes nibble 3.
+    assert set_lan(bmc, 24, bytes.fromhex("004420000000000000")) == OK
+    assert bmc.lan.idle_cipher_privilege_nibbles() == [3]
+    assert bmc.lan.cipher_suite_max_privilege(3) == Privilege.ADMINISTRATOR
+    assert "cipher suite privilege nibbles [3] are past the 2-entry suite list" in caplog.text
+
+
 # --------------------------------------------------------------------------- client sequences
 def ipmitool_lan_set(bmc: Bmc, param: int, value: bytes, channel: int = 1) -> None:
     """What `ipmitool lan set` sends (lib/ipmi_lanp.c): lock, write, read back, commit, unlock."""
