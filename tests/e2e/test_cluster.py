@@ -90,6 +90,32 @@ def test_up_power_status_export_down_and_again(lab):
         assert "down" in run_cluster("down", path)  # idempotent
 
 
+def test_up_and_down_after_the_serve_process_was_killed(lab):
+    """A crash (the serve killed with SIGKILL, a node's QEMU left running): `up` again
+    brings the BMCs back, and `down` still removes everything, the orphaned QEMU included."""
+    netns, workdir = lab
+    path = cluster_file(workdir, netns)
+    run_cluster("up", path, timeout=90)
+    login = ("admin", "secret")
+    assert "Up/On" in ipmitool_in(netns, "192.168.123.6", *login, "chassis", "power", "on")
+    assert wait_until(lambda: len(qemu_pids(path)) == 1, 20)
+    vm = qemu_pids(path)[0]
+    data = json.loads((workdir / "state" / "run" / "cluster.json").read_text())
+    [serve] = [p["pid"] for p in data["processes"] if p["what"] == "serve"]
+    os.kill(serve, signal.SIGKILL)
+    assert wait_until(lambda: not pid_alive(serve), 10)
+    assert json.loads(run_cluster("status", path, "--json"))["serve_running"] is False
+
+    run_cluster("up", path, timeout=90)  # after the crash: the BMCs come back
+    assert wait_until(lambda: ipmitool_ok(netns, "192.168.123.4", *login), 30)
+    assert wait_until(lambda: "cn2   on" in run_cluster("status", path), 20)
+    pids = recorded_pids(workdir / "state")
+    run_cluster("down", path)
+    assert not namespace_exists(netns)
+    assert not any(pid_alive(pid) for pid in [*pids, vm])
+    assert recorded_pids(workdir / "state") == []
+
+
 def test_pxe_boot_runs_bmcsetup_and_the_bmc_moves(lab):
     from tests.e2e.clusterlab import discovery_boot_files
     from tests.guest.vm import require_guest
