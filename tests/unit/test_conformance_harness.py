@@ -68,6 +68,27 @@ def test_a_difference_is_retried_alone_and_a_lasting_one_stays_unexpected(
     assert rows["x/fine"].verdict == SAME and calls["x/fine"] == 2  # run once, both sides
 
 
+def test_a_reference_restart_inside_a_chain_makes_its_later_differences_not_comparable(
+        monkeypatch: pytest.MonkeyPatch):
+    def side(scenario: Scenario, target: str | None) -> SideResult:
+        lost = target == "ref" and scenario.name == "x/read-back"
+        return SideResult(text="default" if lost else "set")
+
+    monkeypatch.setattr(Runner, "_side", staticmethod(side))
+    answers = iter([None, "ipmi_sim died (exit -11) and was restarted"])
+    runner = Runner(reference="ref", pybmc="py", jobs=1,  # type: ignore[arg-type]
+                    ensure_reference=lambda: next(answers, None))
+    rows = {r.scenario.name: r for r in runner.run(
+        [Scenario("x/set", (), lock="x"), Scenario("x/read-back", (), lock="x")])}
+    assert rows["x/read-back"].verdict == PYBMC_ONLY
+    assert "restarted" in rows["x/read-back"].reason
+    # Without a restart the same difference is a real one.
+    runner = Runner(reference="ref", pybmc="py", jobs=1)  # type: ignore[arg-type]
+    rows = {r.scenario.name: r for r in runner.run(
+        [Scenario("x/set", (), lock="x"), Scenario("x/read-back", (), lock="x")])}
+    assert rows["x/read-back"].verdict == UNEXPECTED
+
+
 def test_normalise_keeps_macs_and_replaces_addresses_times_and_counts():
     text = ("IP 127.150.0.2 / 11 7f 96 00 02\nMAC 52:54:00:ab:cd:01 at 12:01:02 on 11/25/2026\n"
             "Active Session Count  : 3\nTemp   |  40   | ok")
