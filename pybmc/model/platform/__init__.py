@@ -21,12 +21,16 @@ from pybmc.model.platform.event_text import event_words
 from pybmc.model.platform.fru import PSU_FRU, FruStore
 from pybmc.model.platform.pef import PefConfig
 from pybmc.model.platform.pef_filter import PefEngine
-from pybmc.model.platform.sdr import SdrRepository, fru_locator_record, mc_locator_record
+from pybmc.model.platform.sdr import (
+    CLEAR_SIGNATURE,
+    INITIATE_ERASE,
+    SdrRepository,
+    fru_locator_record,
+    mc_locator_record,
+)
 from pybmc.model.platform.sdr_store import SdrStore
 from pybmc.model.platform.sel import (
     BMC_GENERATOR,
-    CLEAR_SIGNATURE,
-    INITIATE_ERASE,
     Sel,
     system_event_record,
 )

@@ -66,6 +66,31 @@ class Reservation:
         self.current = 0
 
 
+# Clear SEL / Clear SDR Repository (IPMI 2.0 31.9 and 33.11): the request's fields and answer.
+CLEAR_SIGNATURE = b"CLR"
+INITIATE_ERASE = 0xAA
+GET_ERASURE_STATUS = 0x00
+ERASURE_COMPLETED = 0x01
+
+
+def erase_requested(reservation: Reservation, cleared_with: int, reservation_id: int,
+                    signature: bytes, action: int, what: str) -> bool:
+    """Check a Clear SEL / Clear SDR Repository request for `what` ("SEL", "SDR"): True to
+    erase now, False for a status query (answered "completed": an erase is done at once).
+    A status query may still name the reservation the erase was started with."""
+    if signature != CLEAR_SIGNATURE:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"Clear {what} without 'CLR'")
+    if action == GET_ERASURE_STATUS:
+        if not (reservation.is_valid(reservation_id) or reservation_id == cleared_with != 0):
+            raise CommandError(Cc.RESERVATION_CANCELLED, reason=f"{what} reservation not valid")
+        return False
+    if action != INITIATE_ERASE:
+        raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"Clear {what} action {action:#04x}")
+    if not reservation.is_valid(reservation_id):
+        raise CommandError(Cc.RESERVATION_CANCELLED, reason=f"{what} reservation not valid")
+    return True
+
+
 def id_string(name: str) -> bytes:
     """Type/length byte (8-bit ASCII+Latin-1, bits 7:6 = 11b) and the string."""
     encoded = name.encode("latin-1")[:16]

@@ -20,12 +20,14 @@ from pathlib import Path
 from pybmc.model.platform.sdr import (
     ALLOCATION_UNIT,
     ENTIRE_RECORD,
+    ERASURE_COMPLETED,
     FIRST_RECORD,
     HEADER_SIZE,
     LAST_RECORD,
     REPOSITORY_UNITS,
     SDR_VERSION,
     SdrRepository,
+    erase_requested,
 )
 from pybmc.model.platform.storage import load_json, save_json
 from pybmc.wire.codes import Cc
@@ -39,10 +41,6 @@ MAX_RECORD = HEADER_SIZE + 255
 # reserve, allocation info.
 SDR_OPS_WRITABLE = 0x60 | 0x08 | 0x04 | 0x02 | 0x01
 CC_LENGTH_MISMATCH = 0x80  # Partial Add SDR: the record's length byte disagrees with its data
-CLEAR_SIGNATURE = b"CLR"
-INITIATE_ERASE = 0xAA
-GET_ERASURE_STATUS = 0x00
-ERASURE_COMPLETED = 0x01
 INIT_AGENT_GET_STATUS = 0x00
 INIT_AGENT_RUN = 0x01
 INIT_AGENT_COMPLETED = 0x01
@@ -199,16 +197,9 @@ class SdrStore(SdrRepository):
 
     def clear(self, reservation_id: int, signature: bytes, action: int) -> int:
         """Clear SDR Repository: erase at once (AAh) or report the status (00h)."""
-        if signature != CLEAR_SIGNATURE:
-            raise CommandError(Cc.INVALID_DATA_FIELD, reason="Clear SDR without 'CLR'")
-        if action == GET_ERASURE_STATUS:
-            if not (self.reservation.is_valid(reservation_id)
-                    or reservation_id == self._cleared_with != 0):
-                raise CommandError(Cc.RESERVATION_CANCELLED, reason="SDR reservation not valid")
+        if not erase_requested(self.reservation, self._cleared_with, reservation_id,
+                               signature, action, "SDR"):
             return ERASURE_COMPLETED
-        if action != INITIATE_ERASE:
-            raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"Clear SDR action {action:#04x}")
-        self._check_reservation(reservation_id)
         self.records = []
         self.erase_timestamp = self.clock()
         self._cleared_with = reservation_id

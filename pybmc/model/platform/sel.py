@@ -15,7 +15,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pybmc.model.platform.sdr import Reservation
+from pybmc.model.platform.sdr import (
+    ERASURE_COMPLETED,
+    Reservation,
+    erase_requested,
+)
 from pybmc.model.platform.storage import load_json, save_json
 from pybmc.wire.codes import Cc
 from pybmc.wire.errors import CommandError
@@ -43,10 +47,6 @@ OPS_RESERVE = 0x02
 OPS_ALLOCATION_INFO = 0x01
 
 # Clear SEL.
-CLEAR_SIGNATURE = b"CLR"
-INITIATE_ERASE = 0xAA
-GET_ERASURE_STATUS = 0x00
-ERASURE_COMPLETED = 0x01
 
 
 def system_event_record(generator: int, sensor_type: int, sensor_number: int, event_type: int,
@@ -240,17 +240,9 @@ class Sel:
 
     def clear(self, reservation_id: int, signature: bytes, action: int) -> int:
         """Clear SEL: erase at once (AAh) or report the status (00h); returns the progress."""
-        if signature != CLEAR_SIGNATURE:
-            raise CommandError(Cc.INVALID_DATA_FIELD, reason="Clear SEL without 'CLR'")
-        if action == GET_ERASURE_STATUS:
-            if not (self.reservation.is_valid(reservation_id)
-                    or reservation_id == self._cleared_with != 0):
-                raise CommandError(Cc.RESERVATION_CANCELLED, reason="SEL reservation not valid")
+        if not erase_requested(self.reservation, self._cleared_with, reservation_id,
+                               signature, action, "SEL"):
             return ERASURE_COMPLETED
-        if action != INITIATE_ERASE:
-            raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"Clear SEL action {action:#04x}")
-        if not self.reservation.is_valid(reservation_id):
-            raise CommandError(Cc.RESERVATION_CANCELLED, reason="SEL reservation not valid")
         self.entries = []
         self._id_cache = None
         self.next_id = 1
