@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pybmc.config.share import share_sections
 from pybmc.wire.codes import Privilege
 
 PRIVILEGE_NAMES = ("callback", "user", "operator", "administrator")
@@ -349,7 +350,7 @@ def parse_config(data: dict[str, Any], source: str = "<embedded>",
     return BmcConfig(name=name, address=address, port=port, state_dir=state_dir, guid=guid,
                      users=users, identity=identity, lan=lan, security=security, power=power,
                      qemu=qemu, in_band=in_band, sol=sol, redfish=redfish, system=system,
-                     source=source, raw=data, enabled=enabled)
+                     source=source, raw=share_sections(data), enabled=enabled)
 
 
 def _parse_users(source: str, items: Any) -> tuple[UserConfig, ...]:
@@ -512,13 +513,20 @@ def _parse_qemu(source: str, table: Any) -> QemuConfig:
     return qemu
 
 
+_VALID_NETWORKS: set[str] = set()  # checked once per process (the default, for every BMC)
+
+
 def _networks(section: _Section, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
     values = section.get(key, list, list(default))
     for value in values:
+        if isinstance(value, str) and value in _VALID_NETWORKS:
+            continue
         try:
             ipaddress.ip_network(value)
         except (TypeError, ValueError):
             raise section.error(key, f"{value!r} is not an IP network") from None
+        if len(_VALID_NETWORKS) < 1024:
+            _VALID_NETWORKS.add(value)
     return tuple(values)
 
 

@@ -66,6 +66,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pybmc.config.bmc import ConfigError, _Section
+from pybmc.config.share import memo_by_section
 from pybmc.wire.linear import Linear
 from pybmc.wire.platform_codes import (
     CHASSIS_TYPE_NAMES,
@@ -209,8 +210,11 @@ def check_platform_config(config: BmcConfig) -> None:
 
 def parse_platform_config(config: BmcConfig) -> PlatformConfig:
     raw = config.raw
+    items = raw.get("sensors")
     return PlatformConfig(
-        sensors=parse_sensors(config.source, raw.get("sensors")),
+        # The sensor specs depend on [[sensors]] alone: parsed once per distinct section.
+        sensors=memo_by_section("sensors", items,
+                                lambda: parse_sensors(config.source, items)),
         fru=parse_fru(config.source, raw.get("fru", {}), config.name),
         sel=parse_sel(config.source, raw.get("sel", {})),
     )

@@ -138,6 +138,7 @@ class Bmc:
         self.sol = SolManager(self.name, self.sessions, console or NoConsole())
         self.dcmi = Dcmi(self.name, self.state, self.changes, self.platform, self.power)
         self._next_sensor_update = 0.0
+        self._unsaved = False  # begin(defer_writes=True) left the state file to write
         self._alerts: list[AlertDatagram] = []  # PET traps for the edge to send
         self._alert_sequence = 0
         self._event_handlers: dict[type, Callable[[SessionEvent], None]] = {
@@ -156,15 +157,26 @@ class Bmc:
         if begin:
             self.begin()
 
-    def begin(self) -> None:
+    def begin(self, defer_writes: bool = False) -> None:
         """The BMC's first writes: the start event in its SEL and the seeded state. The edge
         calls it once the BMC's socket is bound and its state_dir locked (`begin=False`), so
-        a start that fails writes nothing."""
+        a start that fails writes nothing. `defer_writes`: the files are written by
+        `write_deferred()` (a serve starting many BMCs answers on all of them first); a
+        request changing anything meanwhile saves the state first, as always."""
         # A kill -9 mid-save leaves a full copy of the state, passwords included; removed
         # only now, under the state_dir lock, where no other process is saving.
         self.store.remove_orphans()
-        self.platform.log_start()
-        self.save()
+        self.platform.log_start(defer_write=defer_writes)
+        if defer_writes:
+            self._unsaved = True
+        else:
+            self.save()
+
+    def write_deferred(self) -> None:
+        """Write what `begin(defer_writes=True)` left to write (nothing if already written)."""
+        self.platform.sel.write_unsaved()
+        if self._unsaved:
+            self.save()
 
     # ----------------------------------------------------------------- state and config
     def _seed_from_config(self) -> None:
@@ -200,6 +212,7 @@ class Bmc:
     def save(self) -> None:
         """Persist the state now."""
         self.changes.take()
+        self._unsaved = False
         try:
             self.store.save(self.state)
         except OSError as err:

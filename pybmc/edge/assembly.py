@@ -154,13 +154,15 @@ class BmcRuntime:
         log.info("%s: in-band IPMI listening on %s", self.name, server.address)
 
     # ------------------------------------------------------------------ life cycle
-    async def start(self, flush: Callable[[], None] | None = None) -> None:
+    async def start(self, flush: Callable[[], None] | None = None,
+                    defer_writes: bool = False) -> None:
         """Attach to (or start) the machine; called once the BMC's socket is bound. `flush`
-        sends what the session layer queued (SOL output arrives between datagrams)."""
+        sends what the session layer queued (SOL output arrives between datagrams).
+        `defer_writes`: the first state and SEL writes wait for `bmc.write_deferred()`."""
         if flush is not None:
             self._flush = flush
         self.started = True
-        self.bmc.begin()
+        self.bmc.begin(defer_writes=defer_writes)
         await self._start_in_band()
         await self.bmc.power.start()
         await self._start_console()
@@ -185,4 +187,5 @@ class BmcRuntime:
         await self.bmc.power.stop(leave_running=leave_vm_running)
         if self.in_band is not None:
             await self.in_band.stop()
+        self.bmc.write_deferred()
         self.bmc.save()

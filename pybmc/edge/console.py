@@ -110,6 +110,18 @@ class TelnetFilter:
 OutputListener = Callable[[bytes], None]
 
 
+class _BridgeEvents:
+    """A console bridge's events; asyncio events cost ~0.8 KB each, per BMC."""
+
+    __slots__ = ("link_up", "may_read", "retry_now")
+
+    def __init__(self) -> None:
+        self.may_read = asyncio.Event()
+        self.may_read.set()
+        self.retry_now = asyncio.Event()  # cuts a reconnect delay short
+        self.link_up = asyncio.Event()
+
+
 class ConsoleBridge:
     """Reads the guest's serial port for ever; fans its output out; writes input to it."""
 
@@ -123,12 +135,14 @@ class ConsoleBridge:
         self._writer: asyncio.StreamWriter | None = None
         self._telnet: TelnetFilter | None = None
         self._task: asyncio.Task[None] | None = None
-        self._may_read = asyncio.Event()
-        self._may_read.set()
         self._pause_checks: list[Callable[[], bool]] = []
-        self._retry_now = asyncio.Event()  # cuts a reconnect delay short
-        self._link_up = asyncio.Event()
+        self._events: _BridgeEvents | None = None  # made on first use: most BMCs never need them
         self.connected = False
+
+    def _ev(self) -> _BridgeEvents:
+        if self._events is None:
+            self._events = _BridgeEvents()
+        return self._events
 
     # ------------------------------------------------------------------ listeners
     def history(self) -> bytes:
@@ -152,9 +166,9 @@ class ConsoleBridge:
     def update_flow(self) -> None:
         """Pause reading while any listener's backlog is full; resume when all drained."""
         if any(check() for check in self._pause_checks):
-            self._may_read.clear()
+            self._ev().may_read.clear()
         else:
-            self._may_read.set()
+            self._ev().may_read.set()
 
     # ------------------------------------------------------------------ guest side
     def write(self, data: bytes) -> None:
@@ -181,17 +195,17 @@ class ConsoleBridge:
             remaining = deadline - loop.time()
             if remaining <= 0 or self._task is None:
                 return False
-            self._retry_now.set()
+            self._ev().retry_now.set()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(remaining, FAST_RETRY)):
-                    await self._link_up.wait()
+                    await self._ev().link_up.wait()
         return True
 
     async def _retry_delay(self) -> None:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(RECONNECT_DELAY):
-                await self._retry_now.wait()
-        self._retry_now.clear()
+                await self._ev().retry_now.wait()
+        self._ev().retry_now.clear()
 
     def start(self) -> None:
         if self._task is None:
@@ -211,7 +225,7 @@ class ConsoleBridge:
         self._writer = None
         self._telnet = None
         self.connected = False
-        self._link_up.clear()
+        self._ev().link_up.clear()
 
     async def _run(self) -> None:
         announced_down = False
@@ -234,7 +248,7 @@ class ConsoleBridge:
             announced_down = False
             self._writer = writer
             self.connected = True
-            self._link_up.set()
+            self._ev().link_up.set()
             if target.kind == "telnet":
                 self._telnet = TelnetFilter()
                 writer.write(TelnetFilter.greeting())
@@ -256,7 +270,7 @@ class ConsoleBridge:
 
     async def _pump(self, reader: asyncio.StreamReader) -> None:
         while True:
-            await self._may_read.wait()
+            await self._ev().may_read.wait()
             data = await reader.read(READ_SIZE)
             if not data:
                 return

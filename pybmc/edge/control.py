@@ -119,7 +119,9 @@ class ControlServer:
             log.info("control: refused a request: %s", err)
             return control.error(str(err))
         async with self.server.fleet_lock:
-            fleet = self.fleet()
+            # An add is decided on the files as last read (new and removed files seen, each
+            # other file not looked at again): its cost does not grow with the fleet.
+            fleet = self.fleet(recheck_files=request.op != "add")
             decision = control.plan(request, fleet)
             if isinstance(decision, dict):
                 if not decision.get("ok"):
@@ -151,13 +153,13 @@ class ControlServer:
     def _running(self) -> dict[str, Bmc]:
         return {r.name: r.bmc for r in self.server.runtimes}
 
-    def fleet(self) -> control.Fleet:
+    def fleet(self, recheck_files: bool = True) -> control.Fleet:
         running = self._running()
         configs: tuple[BmcConfig, ...] = ()
         load_error = ""
         if self.sources is not None:
             try:
-                configs = tuple(self.sources.load_all())
+                configs = tuple(self.sources.load_all(recheck_files))
             except ConfigError as err:
                 load_error = str(err)
         # What runs is as it was started (a file edited since applies at its next start).

@@ -261,6 +261,7 @@ class Server:
         self._started = False
         self._hangup_pending = False
         self._serving = False
+        self._writer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         # The control socket first: a --control path in use stops the start before any BMC
@@ -268,8 +269,10 @@ class Server:
         async with self.fleet_lock:
             if self.control_path is not None:
                 await self._start_control(self.control_path)
-            await self.start_bmcs(self.runtimes)
+            await self.start_bmcs(self.runtimes, defer_writes=len(self.runtimes) > 1)
         self._serving = True
+        if len(self.runtimes) > 1:
+            self._writer = asyncio.get_running_loop().create_task(self._write_deferred())
         if not self.runtimes:
             log.info("serving no BMCs yet (add some with pybmc add, or files and SIGHUP)")
 
@@ -289,10 +292,21 @@ class Server:
             return
         self.control = control
 
-    async def start_bmcs(self, runtimes: list[BmcRuntime]) -> None:
+    async def _write_deferred(self, batch: int = 16) -> None:
+        """The first state and SEL files of the BMCs started together, written once all of
+        them answer, a few at a time between datagrams (a BMC stopping writes its own)."""
+        for index, runtime in enumerate(list(self.runtimes)):
+            if runtime.started:
+                with bmc_context(runtime.name):
+                    runtime.bmc.write_deferred()
+            if index % batch == batch - 1:
+                await asyncio.sleep(0)
+
+    async def start_bmcs(self, runtimes: list[BmcRuntime], defer_writes: bool = False) -> None:
         """Bind every BMC's socket first, then Redfish, then attach the machines: every socket
         is bound before any BMC writes its state (runtime.start), so a start that fails
-        anywhere leaves every state_dir as it was."""
+        anywhere leaves every state_dir as it was. `defer_writes`: the BMCs' first files are
+        written afterwards (`_write_deferred`), so that every BMC answers sooner."""
         services = []
         for runtime in runtimes:
             service = BmcService(runtime)
@@ -305,7 +319,7 @@ class Server:
                 await self._start_redfish(service)
         for service in services:
             with bmc_context(service.bmc.name):  # and so do the tasks its start creates
-                await service.runtime.start(flush=service.flush)
+                await service.runtime.start(flush=service.flush, defer_writes=defer_writes)
                 service.flush()  # arms the first timer
 
     async def _start_redfish(self, service: BmcService) -> None:
@@ -370,6 +384,9 @@ class Server:
 
     # ------------------------------------------------------------------ stop
     async def stop(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()  # what it has not written yet, each BMC writes as it stops
+            await asyncio.gather(self._writer, return_exceptions=True)
         if self.control is not None:
             await self.control.close()
         if self.reloader is not None:

@@ -28,7 +28,7 @@ STATE_VERSION = 1
 TEMP_PREFIX = ".state."  # save()'s temporary files; a kill -9 between write and rename leaves one
 
 
-@dataclass
+@dataclass(slots=True)
 class UserAccess:
     """A user's access on one channel (Set/Get User Access)."""
 
@@ -39,7 +39,7 @@ class UserAccess:
     session_limit: int = 0  # Set User Access byte 4: sessions at once; 0 = no own limit
 
 
-@dataclass
+@dataclass(slots=True)
 class UserRecord:
     user_id: int
     name: bytes = b""
@@ -51,7 +51,7 @@ class UserRecord:
         return self.access.setdefault(channel, UserAccess())
 
 
-@dataclass
+@dataclass(slots=True)
 class ChannelAccess:
     """Set/Get Channel Access data for one channel (volatile and non-volatile copies)."""
 
@@ -117,6 +117,11 @@ def _bytes_map(values: dict[str, str]) -> dict[str, bytes]:
     return {str(k): bytes.fromhex(v) for k, v in values.items()}
 
 
+def _fields(record: UserAccess | ChannelAccess) -> dict[str, Any]:
+    """A slotted record's fields by name (what vars() gives for a plain one)."""
+    return {name: getattr(record, name) for name in record.__slots__}
+
+
 def to_json(state: State) -> dict[str, Any]:
     return {
         "version": STATE_VERSION,
@@ -125,11 +130,11 @@ def to_json(state: State) -> dict[str, Any]:
                 "name": u.name.hex(),
                 "password": u.password.hex(),
                 "enabled": u.enabled,
-                "access": {str(ch): vars(a) for ch, a in u.access.items()},
+                "access": {str(ch): _fields(a) for ch, a in u.access.items()},
             }
             for uid, u in sorted(state.users.items())
         },
-        "channel_access": {k: vars(v) for k, v in state.channel_access.items()},
+        "channel_access": {k: _fields(v) for k, v in state.channel_access.items()},
         "lan": _hex_map(state.lan),
         "sol": _hex_map(state.sol),
         "boot": _hex_map(state.boot),

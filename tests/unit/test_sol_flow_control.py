@@ -126,7 +126,7 @@ def test_cts_pause_stops_reading_the_guest_until_released(short_dir: Path, monke
                               is_rmcpplus=False)
     bmc.sol.activate(session, encrypted=False, authenticated=False, retry_count=3,
                      retry_interval=0.5, now=0)
-    reading = runtime.console._may_read
+    reading = runtime.console._ev().may_read
     assert reading.is_set()
     bmc.sol.receive_packet(session, SolPacket(0, flags=OP_CTS_PAUSE).encode(), now=0)
     assert not reading.is_set()

@@ -110,9 +110,15 @@ class Platform:
         self._last_power_kind = ""
         self.notice_listeners: list[NoticeListener] = []
 
-    def log_start(self) -> None:
-        """The BMC came up: its controller is back on line (called once, when it serves)."""
-        self.log_event_for("bmc-health", MC_OFFLINE, assertion=False)
+    def log_start(self, defer_write: bool = False) -> None:
+        """The BMC came up: its controller is back on line (called once, when it serves).
+        `defer_write`: the SEL file is written later (`sel.write_unsaved()`, or with the
+        next change of the SEL)."""
+        self.sel.defer_saves = defer_write
+        try:
+            self.log_event_for("bmc-health", MC_OFFLINE, assertion=False)
+        finally:
+            self.sel.defer_saves = False
 
     # ------------------------------------------------------------------ SDR repository
     def _sdr_records(self) -> list[bytes]:

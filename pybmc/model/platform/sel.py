@@ -76,6 +76,10 @@ class Sel:
         self._id_cache: list[int] | None = None
         self._positions: dict[int, int] = {}
         self._partial = bytearray()  # a Partial Add SEL Entry's bytes so far (memory only)
+        # While set, save() only notes that the file is behind (`unsaved`); the BMC's start
+        # event is written this way after every BMC of a big fleet answers (write_unsaved).
+        self.defer_saves = False
+        self.unsaved = False
         self._load()
 
     # ------------------------------------------------------------------ persistence
@@ -99,6 +103,10 @@ class Sel:
             self.entries = []
 
     def save(self) -> None:
+        if self.defer_saves:
+            self.unsaved = True
+            return
+        self.unsaved = False
         save_json(self.path, {
             "version": 1,
             "entries": [entry.hex() for entry in self.entries],
@@ -109,6 +117,11 @@ class Sel:
             "utc_offset": self.utc_offset,
             "overflow": self.overflow,
         })
+
+    def write_unsaved(self) -> None:
+        """Write what a deferred save left behind, if anything."""
+        if self.unsaved:
+            self.save()
 
     # ------------------------------------------------------------------ clock
     def now(self) -> int:

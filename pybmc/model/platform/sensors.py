@@ -56,6 +56,8 @@ def bitmask(offsets: tuple[int, ...] | list[int] | set[int]) -> int:
 class Load:
     """0 at rest, 1 in steady operation; moves exponentially towards its target."""
 
+    __slots__ = ("since", "start_value", "target", "time_constant")
+
     def __init__(self, time_constant: float) -> None:
         self.time_constant = time_constant
         self.start_value = 0.0
@@ -118,6 +120,21 @@ class SensorEvent:
 
 
 class Sensor:
+    __slots__ = (
+        "asserted",
+        "assertion_enables",
+        "cap",
+        "deassertion_enables",
+        "enable_flags",
+        "hysteresis",
+        "linear",
+        "load",
+        "override",
+        "spec",
+        "states",
+        "thresholds",
+    )
+
     def __init__(self, spec: SensorSpec) -> None:
         self.spec = spec
         self.linear = Linear.for_range(spec.minimum, spec.maximum) if spec.analog else None
