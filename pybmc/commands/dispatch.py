@@ -97,7 +97,7 @@ class SolControl(Protocol):
 Execute = Callable[[int, Privilege, float, int, int, bytes], bytes]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BmcParts:
     """The typed parts of one BMC that handlers work on; built once by the core."""
 

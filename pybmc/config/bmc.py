@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pybmc.config.share import share_sections
+from pybmc.config.share import share_sections, shared_value
 from pybmc.wire.codes import Privilege
 
 PRIVILEGE_NAMES = ("callback", "user", "operator", "administrator")
@@ -337,16 +337,17 @@ def parse_config(data: dict[str, Any], source: str = "<embedded>",
     enabled = bmc.get("enabled", bool, True)
     bmc.finish()
 
-    users = _parse_users(source, data.get("users", []))
-    identity = _parse_identity(source, data.get("identity", {}))
+    # Equal parts of many BMCs' configs are one object (pybmc.config.share).
+    users = shared_value(_parse_users(source, data.get("users", [])))
+    identity = shared_value(_parse_identity(source, data.get("identity", {})))
     lan = _parse_lan(source, data.get("lan"), address)
-    security = _parse_security(source, data.get("security", {}))
-    power = _parse_power(source, data.get("power", {}))
-    qemu = _parse_qemu(source, data.get("qemu", {}))
-    sol = _parse_sol(source, data.get("sol", {}))
-    in_band = _parse_in_band(source, data.get("in_band", {}))
+    security = shared_value(_parse_security(source, data.get("security", {})))
+    power = shared_value(_parse_power(source, data.get("power", {})))
+    qemu = shared_value(_parse_qemu(source, data.get("qemu", {})))
+    sol = shared_value(_parse_sol(source, data.get("sol", {})))
+    in_band = shared_value(_parse_in_band(source, data.get("in_band", {})))
     redfish = _parse_redfish(source, data.get("redfish", {}), name)
-    system = _parse_system(source, data.get("system", {}))
+    system = shared_value(_parse_system(source, data.get("system", {})))
     return BmcConfig(name=name, address=address, port=port, state_dir=state_dir, guid=guid,
                      users=users, identity=identity, lan=lan, security=security, power=power,
                      qemu=qemu, in_band=in_band, sol=sol, redfish=redfish, system=system,

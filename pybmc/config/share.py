@@ -4,7 +4,8 @@ A fleet's files mostly repeat each other: the same [[sensors]], [fru], [security
 [[users]] in a thousand files. `share_sections` gives a parsed file's tables back with every
 section equal to one seen before replaced by that earlier (equal) copy, and the keys interned,
 so a 1000-BMC process keeps one copy of each section instead of a thousand; `memo_by_section`
-lets a parser of such a section (the sensor specs) run once per distinct section.
+lets a parser of such a section (the sensor specs) run once per distinct section, and
+`shared_value` does the same for the parsed (frozen) parts of the configs.
 
 Shared sections are read, never changed: nothing in pybmc writes into `BmcConfig.raw`. At most
 `LIMIT` distinct sections are kept (unique ones, a [lan] with its MAC, stop being kept then).
@@ -23,6 +24,7 @@ UNIQUE_SECTIONS = frozenset({"bmc"})
 _CANONICAL: dict[Hashable, Any] = {}
 _KEPT_IDS: set[int] = set()  # ids of the kept copies (alive for the process's life)
 _MEMOS: dict[tuple[str, int], Any] = {}
+_VALUES: dict[Any, Any] = {}
 
 T = TypeVar("T")
 
@@ -69,6 +71,20 @@ def share_sections(data: dict[str, Any]) -> dict[str, Any]:
     return {sys.intern(name): (_interned(section) if name in UNIQUE_SECTIONS
                                else shared(section))
             for name, section in data.items()}
+
+
+def shared_value(value: T) -> T:
+    """`value`, or an equal one kept earlier: for immutable values (frozen dataclasses of a
+    config), of which a fleet has a few distinct ones and a thousand copies."""
+    try:
+        found = _VALUES.get(value)
+    except TypeError:  # unhashable
+        return value
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    if len(_VALUES) < LIMIT:
+        _VALUES[value] = value
+    return value
 
 
 def memo_by_section(kind: str, section: Any, parse: Callable[[], T]) -> T:

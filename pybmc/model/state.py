@@ -16,9 +16,10 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 log = logging.getLogger("pybmc.state")
@@ -39,16 +40,27 @@ class UserAccess:
     session_limit: int = 0  # Set User Access byte 4: sessions at once; 0 = no own limit
 
 
+# The access of a user with none on any channel: one read-only empty mapping for every such
+# record (16 slots per BMC, most of them empty), replaced by a dict at the first access_on().
+NO_ACCESS: Mapping[int, UserAccess] = MappingProxyType({})
+
+
 @dataclass(slots=True)
 class UserRecord:
     user_id: int
     name: bytes = b""
     password: bytes = b""
     enabled: bool = False
-    access: dict[int, UserAccess] = field(default_factory=dict)
+    # written only through access_on()
+    access: Mapping[int, UserAccess] = field(default_factory=lambda: NO_ACCESS)
 
     def access_on(self, channel: int) -> UserAccess:
-        return self.access.setdefault(channel, UserAccess())
+        access = self.access.get(channel)
+        if access is None:
+            if not isinstance(self.access, dict):
+                self.access = {}
+            access = self.access[channel] = UserAccess()
+        return access
 
 
 @dataclass(slots=True)
@@ -159,7 +171,8 @@ def from_json(data: dict[str, Any]) -> State:
             name=bytes.fromhex(u["name"]),
             password=bytes.fromhex(u["password"]),
             enabled=bool(u["enabled"]),
-            access={int(ch): UserAccess(**a) for ch, a in u.get("access", {}).items()},
+            access={int(ch): UserAccess(**a) for ch, a in u["access"].items()}
+            if u.get("access") else NO_ACCESS,
         )
     return State(
         users=users,
@@ -181,8 +194,11 @@ class StateStore:
     """Loads and saves one BMC's state file; a write never leaves a half-written file."""
 
     def __init__(self, state_dir: Path) -> None:
-        self.state_dir = Path(state_dir)
-        self.path = self.state_dir / STATE_FILE
+        self.state_dir = state_dir if isinstance(state_dir, Path) else Path(state_dir)
+
+    @property
+    def path(self) -> Path:
+        return self.state_dir / STATE_FILE  # made when used: a Path is ~0.4 KB per BMC
 
     def load(self) -> State | None:
         """The saved state, or None when there is none (or it was unreadable, set aside)."""

@@ -42,18 +42,25 @@ class SystemInterface:
     def __init__(self, name: str, state: State) -> None:
         self.name = name
         self.state = state
-        self.messages: deque[bytes] = deque(maxlen=RECEIVE_QUEUE_DEPTH)
+        self._messages: deque[bytes] | None = None  # made on first use (~0.8 KB per BMC)
         self.event: bytes | None = None
         self.watchdog_pretimeout = False
         self.oem_flags = 0
         self._listeners = Listeners(log, "system interface")
+
+    @property
+    def messages(self) -> deque[bytes]:
+        """The receive message queue."""
+        if self._messages is None:
+            self._messages = deque(maxlen=RECEIVE_QUEUE_DEPTH)
+        return self._messages
 
     # --------------------------------------------------------------- what the host sees
     @property
     def flags(self) -> int:
         """The Get Message Flags byte."""
         flags = self.oem_flags & OEM_FLAGS
-        if self.messages:
+        if self._messages:
             flags |= RECEIVE_MESSAGE_AVAILABLE
         if self.event is not None:
             flags |= EVENT_BUFFER_FULL

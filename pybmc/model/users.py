@@ -89,7 +89,7 @@ def users_from_config(configured: Iterable[UserConfig]) -> dict[int, UserRecord]
         record.name = user.name.encode()
         record.password = user.password.encode()
         record.enabled = user.enabled
-        record.access[LAN_CHANNEL] = UserAccess(
+        record.access = {LAN_CHANNEL: UserAccess(
             privilege=int(user.privilege), ipmi_messaging=True, link_auth=True,
-            callback_only=False)
+            callback_only=False)}
     return users

@@ -130,13 +130,17 @@ class FruStore:
     """The FRU devices of one BMC; written bytes survive restarts until [fru] changes."""
 
     def __init__(self, state_dir: Path, spec: FruSpec, bmc_name: str) -> None:
-        self.path = Path(state_dir) / FRU_FILE
+        self.state_dir = state_dir if isinstance(state_dir, Path) else Path(state_dir)
         self.devices = {
             SYSTEM_FRU: FruDevice(SYSTEM_FRU, "Builtin FRU", system_fru(spec)),
             PSU_FRU: FruDevice(PSU_FRU, PSU_FRU_NAME, psu_fru(spec, bmc_name)),
         }
         self.fingerprint = fingerprint([repr(spec), bmc_name])
         self._load()
+
+    @property
+    def path(self) -> Path:
+        return self.state_dir / FRU_FILE  # made when used: a Path is ~0.4 KB per BMC
 
     def _load(self) -> None:
         data = load_json(self.path)

@@ -230,8 +230,19 @@ def mc_locator_record(record_id: int, name: str, capabilities: int, entity: int,
     return with_header(record_id, MC_DEVICE_LOCATOR, body)
 
 
+# Equal records of many BMCs (the same sensors) are one bytes object; bounded.
+_RECORDS: dict[bytes, bytes] = {}
+_RECORDS_LIMIT = 8192
+
+
 def renumbered(record: bytes, record_id: int) -> bytes:
-    return struct.pack("<H", record_id) + record[2:]
+    numbered = struct.pack("<H", record_id) + record[2:]
+    found = _RECORDS.get(numbered)
+    if found is not None:
+        return found
+    if len(_RECORDS) < _RECORDS_LIMIT:
+        _RECORDS[numbered] = numbered
+    return numbered
 
 
 class SdrRepository:

@@ -64,7 +64,7 @@ class SdrStore(SdrRepository):
     def __init__(self, state_dir: Path, records: list[bytes], add_timestamp: int,
                  clock: Callable[[], int]) -> None:
         super().__init__(records, add_timestamp)
-        self.path = Path(state_dir) / SDR_FILE
+        self.state_dir = state_dir if isinstance(state_dir, Path) else Path(state_dir)
         self.clock = clock
         self.stored = False
         self.update_mode = False
@@ -74,6 +74,10 @@ class SdrStore(SdrRepository):
         self._load()
 
     # ------------------------------------------------------------------ persistence
+    @property
+    def path(self) -> Path:
+        return self.state_dir / SDR_FILE  # made when used: a Path is ~0.4 KB per BMC
+
     def _load(self) -> None:
         data = load_json(self.path)
         if data is None:

@@ -61,7 +61,7 @@ def system_event_record(generator: int, sensor_type: int, sensor_number: int, ev
 class Sel:
     def __init__(self, state_dir: Path, capacity: int,
                  wall_clock: Callable[[], float] = time.time) -> None:
-        self.path = Path(state_dir) / SEL_FILE
+        self.state_dir = state_dir if isinstance(state_dir, Path) else Path(state_dir)
         self.capacity = capacity
         self.wall_clock = wall_clock
         self.entries: list[bytes] = []
@@ -83,6 +83,10 @@ class Sel:
         self._load()
 
     # ------------------------------------------------------------------ persistence
+    @property
+    def path(self) -> Path:
+        return self.state_dir / SEL_FILE  # made when used: a Path is ~0.4 KB per BMC
+
     def _load(self) -> None:
         data = load_json(self.path)
         if data is None:

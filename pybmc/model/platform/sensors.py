@@ -141,7 +141,9 @@ class Sensor:
         self.load = Load(spec.time_constant)
         self.states = bitmask(spec.states)  # discrete: the asserted states
         self.cap: float | None = None  # a power sensor under an active DCMI power limit
-        self.asserted: set[int] = set()  # threshold event offsets now asserted
+        # Threshold event offsets now asserted; frozen, so that the (shared) empty set is
+        # every sensor's until an event (a set is ~0.2 KB, seven per BMC).
+        self.asserted: frozenset[int] = frozenset()
         self.override: float | None = None  # a fixed value instead of the model (.emu, tests)
         self.thresholds = self._initial_thresholds()
         self.hysteresis = self._initial_hysteresis()
@@ -276,10 +278,10 @@ class Sensor:
             else:
                 crossed, cleared = raw <= limit, raw > limit + positive
             if not active and crossed:
-                self.asserted.add(offset)
+                self.asserted = self.asserted | {offset}
                 events.append(self._threshold_event(offset, raw, limit, assertion=True))
             elif active and cleared:
-                self.asserted.discard(offset)
+                self.asserted = self.asserted - {offset}
                 events.append(self._threshold_event(offset, raw, limit, assertion=False))
         return events
 
@@ -289,7 +291,7 @@ class Sensor:
                            bytes([THRESHOLD_EVENT_DATA | offset, raw, limit]), assertion)
 
     def rearm(self) -> None:
-        self.asserted.clear()
+        self.asserted = frozenset()
 
     # ------------------------------------------------------------------ threshold commands
     def require_thresholds(self) -> None:
@@ -385,7 +387,7 @@ class Sensor:
         new = {0x01: current | assertion, 0x02: current & ~assertion, 0x03: assertion}[how]
         new &= 0x7FFF
         if self.analog:
-            self.asserted = {offset for offset in range(15) if new & (1 << offset)}
+            self.asserted = frozenset(offset for offset in range(15) if new & (1 << offset))
         else:
             self.states = new
 

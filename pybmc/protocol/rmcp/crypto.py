@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from pybmc.wire.codes import AuthType
 
 
@@ -273,6 +271,10 @@ def integrity_ok(integrity: IntegrityAlgorithm, keys: SessionKeys, data: bytes,
 @functools.lru_cache(maxsize=256)
 def _aes_blocks(key: bytes) -> tuple[Any, Any]:
     """(encrypt, decrypt) for whole 16-byte blocks under `key` (ValueError: bad key size)."""
+    # Imported at the first AES session: cryptography is ~7 MB of a process's memory, which a
+    # fleet nobody logged into with confidentiality does not need.
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     cipher = Cipher(algorithms.AES(key), modes.ECB())
     return cipher.encryptor().update, cipher.decryptor().update
 
