@@ -167,11 +167,14 @@ class Bmc:
         else:
             self.save()
 
-    def write_deferred(self) -> None:
-        """Write what `begin(defer_writes=True)` left to write (nothing if already written)."""
-        self.platform.sel.write_unsaved()
+    def write_deferred(self, durable: bool = True) -> None:
+        """Write what `begin(defer_writes=True)` left to write (nothing if already written).
+        `durable=False`: files that did not exist are written without fsync (lost in a crash,
+        they are made the same way at the next start: the state seeded from the config, the
+        start event); a state file that holds the state already is not written again."""
+        self.platform.sel.write_unsaved(durable)
         if self._unsaved:
-            self.save()
+            self.save(durable or self.store.found, unless_loaded=True)
 
     # ----------------------------------------------------------------- state and config
     def _seed_from_config(self) -> None:
@@ -204,12 +207,12 @@ class Bmc:
                 self.config.power.restore_policy]
             self.state.seeded["power"] = "1"
 
-    def save(self) -> None:
-        """Persist the state now."""
+    def save(self, durable: bool = True, unless_loaded: bool = False) -> None:
+        """Persist the state now (`durable`, `unless_loaded`: StateStore.save)."""
         self.changes.take()
         self._unsaved = False
         try:
-            self.store.save(self.state)
+            self.store.save(self.state, durable, unless_loaded)
         except OSError as err:
             log.error("%s: cannot save state in %s: %s", self.name, self.store.state_dir, err)
 

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -292,13 +292,13 @@ class Server:
             return
         self.control = control
 
-    async def _write_deferred(self, batch: int = 16) -> None:
+    async def _write_deferred(self, batch: int = 4) -> None:
         """The first state and SEL files of the BMCs started together, written once all of
         them answer, a few at a time between datagrams (a BMC stopping writes its own)."""
         for index, runtime in enumerate(list(self.runtimes)):
             if runtime.started:
                 with bmc_context(runtime.name):
-                    runtime.bmc.write_deferred()
+                    runtime.bmc.write_deferred(durable=False)
             if index % batch == batch - 1:
                 await asyncio.sleep(0)
 
@@ -409,7 +409,8 @@ class Server:
     def request_stop(self) -> None:
         self._stopping.set()
 
-    async def run_until_stopped(self) -> None:
+    async def run_until_stopped(self, after_start: Callable[[], None] | None = None) -> None:
+        """Start, then serve until request_stop(); `after_start` runs once every BMC started."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -419,6 +420,8 @@ class Server:
         try:
             await self.start()
             self._started = True
+            if after_start is not None:
+                after_start()
             if self._hangup_pending:
                 self._hangup()
             await self._stopping.wait()

@@ -195,6 +195,8 @@ class StateStore:
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir if isinstance(state_dir, Path) else Path(state_dir)
+        self.found = False  # load() read a state file: saves over it are always fsynced
+        self._loaded: bytes | None = None  # a digest of what load() read
 
     @property
     def path(self) -> Path:
@@ -210,7 +212,10 @@ class StateStore:
             log.error("cannot read %s: %s; starting from the config", self.path, err)
             return None
         try:
-            return from_json(json.loads(text))
+            state = from_json(json.loads(text))
+            self.found = True
+            self._loaded = hashlib.sha256(text.encode()).digest()
+            return state
         except (ValueError, KeyError, TypeError) as err:
             aside = self.path.with_name(f"{STATE_FILE}.bad-{int(time.time())}")
             log.error("%s is unreadable (%s); kept as %s, starting from the config",
@@ -247,21 +252,29 @@ class StateStore:
                      removed, self.state_dir)
         return removed
 
-    def save(self, state: State) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+    def save(self, state: State, durable: bool = True, unless_loaded: bool = False) -> None:
+        """Write the state atomically; `durable=False` without fsyncs (see save_json), and
+        `unless_loaded` not at all if the file holds it already (as load() read it)."""
         payload = json.dumps(to_json(state), indent=1, sort_keys=True).encode()
+        if unless_loaded and self._loaded == hashlib.sha256(payload).digest():
+            return
+        self._loaded = None
+        self.state_dir.mkdir(parents=True, exist_ok=True)
         # mkstemp creates the file 0600: it holds the users' passwords.
         fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.state_dir)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    os.fsync(handle.fileno())
             os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+        if not durable:
+            return
         with contextlib.suppress(OSError):
             dir_fd = os.open(self.state_dir, os.O_RDONLY)
             try:

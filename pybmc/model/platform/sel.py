@@ -80,6 +80,7 @@ class Sel:
         # event is written this way after every BMC of a big fleet answers (write_unsaved).
         self.defer_saves = False
         self.unsaved = False
+        self.found = False
         self._load()
 
     # ------------------------------------------------------------------ persistence
@@ -91,6 +92,7 @@ class Sel:
         data = load_json(self.path)
         if data is None:
             return
+        self.found = True  # saves over an existing file are always fsynced
         try:
             entries = [bytes.fromhex(text) for text in data.get("entries", [])]
             if any(len(entry) != ENTRY_SIZE for entry in entries):
@@ -106,7 +108,7 @@ class Sel:
             log.error("%s: bad content (%s); starting with an empty SEL", self.path, err)
             self.entries = []
 
-    def save(self) -> None:
+    def save(self, durable: bool = True) -> None:
         if self.defer_saves:
             self.unsaved = True
             return
@@ -120,12 +122,12 @@ class Sel:
             "time_offset": self.time_offset,
             "utc_offset": self.utc_offset,
             "overflow": self.overflow,
-        })
+        }, durable)
 
-    def write_unsaved(self) -> None:
+    def write_unsaved(self, durable: bool = True) -> None:
         """Write what a deferred save left behind, if anything."""
         if self.unsaved:
-            self.save()
+            self.save(durable or self.found)
 
     # ------------------------------------------------------------------ clock
     def now(self) -> int:

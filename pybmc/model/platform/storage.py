@@ -36,8 +36,10 @@ def load_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def save_json(path: Path, data: dict[str, Any]) -> None:
-    """Write-and-rename, so a crash leaves the old file or the new one, never half of one."""
+def save_json(path: Path, data: dict[str, Any], durable: bool = True) -> None:
+    """Write-and-rename, so a crash leaves the old file or the new one, never half of one.
+    `durable=False` skips the fsync: for content made again the same way at the next start
+    (a process's first writes of many BMCs, where fsyncs would be most of the start time)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = json.dumps(data, indent=1, sort_keys=True).encode()
@@ -46,7 +48,8 @@ def save_json(path: Path, data: dict[str, Any]) -> None:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    os.fsync(handle.fileno())
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
