@@ -172,9 +172,11 @@ class Bmc:
         `durable=False`: files that did not exist are written without fsync (lost in a crash,
         they are made the same way at the next start: the state seeded from the config, the
         start event); a state file that holds the state already is not written again."""
-        self.platform.sel.write_unsaved(durable)
+        sel = self.platform.sel
+        sel.write_unsaved(durable or sel.found or sel.path.exists())
         if self._unsaved:
-            self.save(durable or self.store.found, unless_loaded=True)
+            self.save(durable or self.store.found or self.store.path.exists(),
+                      unless_loaded=True)
 
     # ----------------------------------------------------------------- state and config
     def _seed_from_config(self) -> None:

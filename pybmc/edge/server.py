@@ -349,7 +349,9 @@ class Server:
         """Start one more BMC; on failure nothing of it is left running."""
         runtime = open_runtime(config, reset_state)  # takes the state_dir's lock (or refuses)
         try:
-            await self.start_bmcs([runtime])
+            await self.start_bmcs([runtime], defer_writes=True)
+            with bmc_context(runtime.name):
+                runtime.bmc.write_deferred(durable=False)  # its first files (no fsync if new)
         except BaseException:
             if runtime.name in self.services:  # bound, then failed: stop what started
                 await self._stop_bmc(runtime, leave_vm_running=True)

@@ -127,7 +127,7 @@ class Sel:
     def write_unsaved(self, durable: bool = True) -> None:
         """Write what a deferred save left behind, if anything."""
         if self.unsaved:
-            self.save(durable or self.found)
+            self.save(durable)
 
     # ------------------------------------------------------------------ clock
     def now(self) -> int:
