@@ -45,7 +45,8 @@ class BmcEndpoint(asyncio.DatagramProtocol):
         self.service = service
         self.address = address
         self.transport: asyncio.DatagramTransport | None = None
-        self.closed = asyncio.get_running_loop().create_future()
+        self._lost = False
+        self._closed: asyncio.Future[None] | None = None  # made by wait_closed(), if ever
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Python 3.11's selector datagram transport does not subclass DatagramTransport.
@@ -55,8 +56,18 @@ class BmcEndpoint(asyncio.DatagramProtocol):
         self.service.receive(self, data, addr[:2])
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
+        self._lost = True
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+
+    async def wait_closed(self) -> None:
+        """Until the socket is closed (after close(): the transport closes it on the next turn
+        of the event loop)."""
+        if self._lost:
+            return
+        if self._closed is None:
+            self._closed = asyncio.get_running_loop().create_future()
+        await self._closed
 
     def error_received(self, exc: Exception) -> None:
         log.debug("%s: socket error on %s: %s", self.service.bmc.name, self.address, exc)
@@ -220,7 +231,7 @@ class BmcService:
             endpoint.close()
         for endpoint in endpoints:
             if endpoint.transport is not None:
-                await endpoint.closed
+                await endpoint.wait_closed()
 
 
 def serving_address(bmc: Bmc) -> str:

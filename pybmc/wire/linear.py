@@ -7,6 +7,7 @@ sensor's range with a step of 10..100 units of a power of ten (0.5 degC, 0.063 V
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ M_LIMIT = 511  # M and B are 10-bit two's complement numbers
 EXP_LOW, EXP_HIGH = -8, 7  # the exponents are 4-bit two's complement numbers
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Linear:
     m: int = 1
     b: int = 0
@@ -23,23 +24,9 @@ class Linear:
 
     @classmethod
     def for_range(cls, low: float, high: float) -> Linear:
-        """Factors with which raw 0 reads `low` and raw 255 reads at least `high`."""
-        if not high > low:
-            raise ValueError(f"the range {low}..{high} is empty")
-        step = (high - low) / 255
-        r_exp = math.floor(math.log10(step)) - 1
-        if not EXP_LOW <= r_exp <= EXP_HIGH:
-            raise ValueError(f"the range {low}..{high} cannot be expressed")
-        # The tiny slack keeps float noise (16/255/0.001 = 62.745...01) from adding a step.
-        m = math.ceil(step / 10**r_exp - 1e-9)
-        b_exp = 0
-        b = round(low / 10**r_exp)
-        while abs(b) > M_LIMIT:
-            b_exp += 1
-            b = round(low / 10 ** (r_exp + b_exp))
-        if b_exp > EXP_HIGH:
-            raise ValueError(f"the range {low}..{high} cannot be expressed")
-        return cls(m=m, b=b, b_exp=b_exp, r_exp=r_exp)
+        """Factors with which raw 0 reads `low` and raw 255 reads at least `high` (one object
+        per range and process: they are immutable, and every BMC's sensors have them)."""
+        return _for_range(cls, low, high)
 
     @property
     def step(self) -> float:
@@ -72,3 +59,23 @@ class Linear:
             0x00,
             ((self.r_exp & 0x0F) << 4) | (self.b_exp & 0x0F),
         ])
+
+
+@functools.lru_cache(maxsize=1024)
+def _for_range(cls: type[Linear], low: float, high: float) -> Linear:
+    if not high > low:
+        raise ValueError(f"the range {low}..{high} is empty")
+    step = (high - low) / 255
+    r_exp = math.floor(math.log10(step)) - 1
+    if not EXP_LOW <= r_exp <= EXP_HIGH:
+        raise ValueError(f"the range {low}..{high} cannot be expressed")
+    # The tiny slack keeps float noise (16/255/0.001 = 62.745...01) from adding a step.
+    m = math.ceil(step / 10**r_exp - 1e-9)
+    b_exp = 0
+    b = round(low / 10**r_exp)
+    while abs(b) > M_LIMIT:
+        b_exp += 1
+        b = round(low / 10 ** (r_exp + b_exp))
+    if b_exp > EXP_HIGH:
+        raise ValueError(f"the range {low}..{high} cannot be expressed")
+    return cls(m=m, b=b, b_exp=b_exp, r_exp=r_exp)

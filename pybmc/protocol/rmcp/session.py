@@ -63,6 +63,9 @@ LOGIN_STEPS: dict[int, LoginStep] = {
 }
 
 
+_PAYLOAD_TYPES: dict[frozenset[int], frozenset[int]] = {}
+
+
 class SessionManager(SessionTable):
     """All sessions of one BMC, and the routing of every datagram to its handler."""
 
@@ -71,7 +74,8 @@ class SessionManager(SessionTable):
         super().__init__(host)
         # Payload types other than IPMI that active sessions may carry; each one arrives as
         # a PayloadReceived event for the core.
-        self.payload_types = frozenset(payload_types)
+        types = frozenset(payload_types)
+        self.payload_types = _PAYLOAD_TYPES.setdefault(types, types)  # one per distinct set
 
     # ================================================================= public API
     @property
