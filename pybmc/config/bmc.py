@@ -68,7 +68,7 @@ class IdentityConfig:
     aux_firmware: bytes = b"\x00\x00\x00\x00"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LanConfig:
     ip_address: str
     ip_source: str = "static"  # static | dhcp
@@ -172,7 +172,7 @@ class SystemConfig:
     firmware: str = "uefi"  # uefi | bios: the default BIOS BootMode, whether SecureBoot applies
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BmcConfig:
     name: str
     address: str

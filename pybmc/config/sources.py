@@ -36,9 +36,10 @@ class ConfigSources:
     config_dir: Path | None = None
     # serve with a fleet directory may start empty and be filled with `pybmc add`
     allow_empty: bool = False
-    _parsed: dict[Path, tuple[tuple[int, int, int], BmcConfig]] = field(
+    # By path (the config's own `source` string: no Path object kept per file).
+    _parsed: dict[str, tuple[tuple[int, int, int], BmcConfig]] = field(
         default_factory=dict, compare=False, repr=False)
-    # [directory key, when it was listed (ns), its *.toml paths]
+    # [directory key, when it was listed (ns), its *.toml file names]
     _listing: list[Any] = field(default_factory=list, compare=False, repr=False)
     # [the configs last checked against each other (ids), the checked list]
     _checked: list[Any] = field(default_factory=list, compare=False, repr=False)
@@ -60,15 +61,14 @@ class ConfigSources:
             raise ConfigError(f"{self.config_dir}: not a directory")
         key = (info.st_mtime_ns, info.st_ino, info.st_dev)
         if self._listing and self._listing[0] == key and self._listing[1] - key[0] > RACY_NS:
-            return list(self._listing[2])
-        listed_at = time.time_ns()
-        known = {p.name: p for p in self._listing[2]} if self._listing else {}
-        with os.scandir(self.config_dir) as entries:
-            names = sorted(entry.name for entry in entries
-                           if entry.name.endswith(".toml") and entry.is_file())
-        paths = [known.get(name) or self.config_dir / name for name in names]
-        self._listing[:] = [key, listed_at, paths]
-        return list(paths)
+            names = self._listing[2]
+        else:
+            listed_at = time.time_ns()
+            with os.scandir(self.config_dir) as entries:
+                names = sorted(entry.name for entry in entries
+                               if entry.name.endswith(".toml") and entry.is_file())
+            self._listing[:] = [key, listed_at, names]
+        return [self.config_dir / name for name in names]
 
     def load(self) -> list[BmcConfig]:
         return [config for config in self.load_all() if config.enabled]
@@ -90,7 +90,7 @@ class ConfigSources:
         return list(configs)
 
     def _load_known(self, path: Path) -> BmcConfig:
-        cached = self._parsed.get(path)
+        cached = self._parsed.get(str(path))
         return cached[1] if cached is not None else self._load_one(path)
 
     def _load_one(self, path: Path) -> BmcConfig:
@@ -99,11 +99,11 @@ class ConfigSources:
         except OSError:
             return load_checked(path)  # gone meanwhile: load_config says so
         key = (info.st_mtime_ns, info.st_size, info.st_ino)
-        cached = self._parsed.get(path)
+        cached = self._parsed.get(str(path))
         if cached is not None and cached[0] == key:
             return cached[1]
         config = load_checked(path)
-        self._parsed[path] = (key, config)
+        self._parsed[config.source] = (key, config)
         return config
 
 

@@ -29,6 +29,8 @@ ADDED_KEY = "interface_addresses"  # state.extra: addresses pybmc added to the i
 
 
 class LanHooks:
+    __slots__ = ("_tasks", "bmc", "interface", "program")
+
     def __init__(self, bmc: Bmc) -> None:
         self.bmc = bmc
         settings = bmc.config.lan_settings

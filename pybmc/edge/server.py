@@ -41,6 +41,8 @@ Address = tuple[str, int]
 class BmcEndpoint(asyncio.DatagramProtocol):
     """One UDP socket of one BMC; hands datagrams to the BMC's service."""
 
+    __slots__ = ("_closed", "_lost", "address", "service", "transport")
+
     def __init__(self, service: BmcService, address: str) -> None:
         self.service = service
         self.address = address

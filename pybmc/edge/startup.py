@@ -27,6 +27,8 @@ class StateDirLock:
     """An exclusive flock on `<state_dir>/lock`, holding the owner's PID, released at close
     (or when the process dies: the kernel drops flocks with the last descriptor)."""
 
+    __slots__ = ("_fd", "name", "state_dir")
+
     def __init__(self, name: str, state_dir: Path, fd: int) -> None:
         self.name = name
         self.state_dir = state_dir
@@ -59,7 +61,7 @@ class StateDirLock:
             os.close(fd)
             raise StartError(f"{name}: state dir {state_dir} is not writable: "
                              f"{err.strerror or err}") from None
-        return cls(name, Path(state_dir), fd)
+        return cls(name, state_dir if isinstance(state_dir, Path) else Path(state_dir), fd)
 
     def release(self) -> None:
         if self._fd is not None:

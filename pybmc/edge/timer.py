@@ -33,6 +33,8 @@ class BmcTimer:
     """`after_fire` runs after each firing (the edge sends what the timer queued, then
     re-arms through it)."""
 
+    __slots__ = ("_handle", "after_fire", "target")
+
     def __init__(self, target: Timed, after_fire: Callable[[], None] | None = None) -> None:
         self.target = target
         self.after_fire = after_fire or self.arm

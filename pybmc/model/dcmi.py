@@ -62,7 +62,7 @@ class ThermalLimit:
     exception_seconds: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class DcmiSettings:
     """What a client sets over DCMI; persisted as a dict."""
 

@@ -119,6 +119,9 @@ class SensorEvent:
     assertion: bool = True
 
 
+NONE_ASSERTED: frozenset[int] = frozenset()
+
+
 class Sensor:
     __slots__ = (
         "asserted",
@@ -141,9 +144,9 @@ class Sensor:
         self.load = Load(spec.time_constant)
         self.states = bitmask(spec.states)  # discrete: the asserted states
         self.cap: float | None = None  # a power sensor under an active DCMI power limit
-        # Threshold event offsets now asserted; frozen, so that the (shared) empty set is
-        # every sensor's until an event (a set is ~0.2 KB, seven per BMC).
-        self.asserted: frozenset[int] = frozenset()
+        # Threshold event offsets now asserted; frozen, so that one empty set is every
+        # sensor's until an event (a set is ~0.2 KB, seven per BMC).
+        self.asserted: frozenset[int] = NONE_ASSERTED
         self.override: float | None = None  # a fixed value instead of the model (.emu, tests)
         self.thresholds = self._initial_thresholds()
         self.hysteresis = self._initial_hysteresis()
@@ -291,7 +294,7 @@ class Sensor:
                            bytes([THRESHOLD_EVENT_DATA | offset, raw, limit]), assertion)
 
     def rearm(self) -> None:
-        self.asserted = frozenset()
+        self.asserted = NONE_ASSERTED
 
     # ------------------------------------------------------------------ threshold commands
     def require_thresholds(self) -> None:
