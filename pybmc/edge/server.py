@@ -305,15 +305,16 @@ class Server:
             return
         self.control = control
 
-    async def _write_deferred(self, batch: int = 4) -> None:
+    async def _write_deferred(self, batch: int = 4, pause: float = 0.005) -> None:
         """The first state and SEL files of the BMCs started together, written once all of
-        them answer, a few at a time between datagrams (a BMC stopping writes its own)."""
+        them answer, in the background: `batch` BMCs, then `pause` seconds for datagrams (a
+        thousand BMCs' files take a second or two; a BMC stopping first writes its own)."""
         for index, runtime in enumerate(list(self.runtimes)):
             if runtime.started:
                 with bmc_context(runtime.name):
                     runtime.bmc.write_deferred(durable=False)
             if index % batch == batch - 1:
-                await asyncio.sleep(0)
+                await asyncio.sleep(pause)
 
     async def start_bmcs(self, runtimes: list[BmcRuntime], defer_writes: bool = False) -> None:
         """Bind every BMC's socket first, then Redfish, then attach the machines: every socket

@@ -38,7 +38,8 @@ class StateDirLock:
     def acquire(cls, name: str, state_dir: Path) -> StateDirLock:
         path = Path(state_dir) / LOCK_FILE
         try:
-            Path(state_dir).mkdir(parents=True, exist_ok=True)
+            if not os.path.isdir(state_dir):  # (a failing mkdir costs more than a stat)
+                Path(state_dir).mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as err:
             raise StartError(f"{name}: state dir {state_dir} is not writable: "

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -190,6 +189,34 @@ def from_json(data: dict[str, Any]) -> State:
     )
 
 
+def atomic_write(path: Path, payload: bytes, temp_prefix: str, durable: bool = True) -> None:
+    """Write `payload` to a temporary file beside `path` (mode 0600 from creation: state holds
+    passwords), fsync it if `durable`, and rename it over `path`: a crash leaves the old file
+    or the new one. The temporary name is fixed per process (`<prefix><pid>.tmp`): only the
+    process holding the state dir's lock writes there, and one save at a time."""
+    directory = path.parent
+    if not os.path.isdir(directory):
+        directory.mkdir(parents=True, exist_ok=True)
+    tmp = os.path.join(directory, f"{temp_prefix}{os.getpid()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(tmp, flags, 0o600)
+    except FileExistsError:  # left by a save interrupted in this process: ours to replace
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            if durable:
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 class StateStore:
     """Loads and saves one BMC's state file; a write never leaves a half-written file."""
 
@@ -259,20 +286,7 @@ class StateStore:
         if unless_loaded and self._loaded == hashlib.sha256(payload).digest():
             return
         self._loaded = None
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        # mkstemp creates the file 0600: it holds the users' passwords.
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.state_dir)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                if durable:
-                    os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic_write(self.path, payload, TEMP_PREFIX, durable)
         if not durable:
             return
         with contextlib.suppress(OSError):

@@ -6,10 +6,11 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from pybmc.model.state import atomic_write
 
 log = logging.getLogger("pybmc.platform")
 
@@ -41,19 +42,7 @@ def save_json(path: Path, data: dict[str, Any], durable: bool = True) -> None:
     `durable=False` skips the fsync: for content made again the same way at the next start
     (a process's first writes of many BMCs, where fsyncs would be most of the start time)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = json.dumps(data, indent=1, sort_keys=True).encode()
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                if durable:
-                    os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic_write(path, payload, f".{path.name}.", durable)
     except OSError as err:
         log.error("cannot save %s: %s", path, err)
