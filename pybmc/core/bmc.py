@@ -11,6 +11,7 @@ to it by the edge (pybmc.edge.assembly), which also runs the BMC's life cycle.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -18,7 +19,7 @@ from collections.abc import Callable
 
 from pybmc.commands import all_tables
 from pybmc.commands.dispatch import BmcParts, Context, Dispatcher
-from pybmc.config.bmc import BmcConfig
+from pybmc.config.bmc import BmcConfig, UserConfig
 from pybmc.core.sol import GuestConsole, NoConsole, SolManager
 from pybmc.model import bios, boot
 from pybmc.model.alerts import AlertDatagram, alert_datagrams
@@ -80,6 +81,17 @@ def shared_command_keys(dispatcher: Dispatcher) -> frozenset[tuple[int, int]]:
     if _COMMAND_KEYS is None:
         _COMMAND_KEYS = frozenset(dispatcher.commands)
     return _COMMAND_KEYS
+
+
+@functools.lru_cache(maxsize=256)
+def _users_fingerprint(users: tuple[UserConfig, ...]) -> str:
+    """[[users]]'s fingerprint; once per distinct (shared, frozen) users tuple."""
+    return fingerprint([vars(u) for u in users])
+
+
+@functools.lru_cache(maxsize=256)
+def _list_fingerprint(values: tuple[int, ...]) -> str:
+    return fingerprint(list(values))
 
 
 def simulated_power(config: BmcConfig, initially_on: bool,
@@ -180,7 +192,7 @@ class Bmc:
 
     # ----------------------------------------------------------------- state and config
     def _seed_from_config(self) -> None:
-        users_print = fingerprint([vars(u) for u in self.config.users])
+        users_print = _users_fingerprint(self.config.users)
         if self.state.seeded.get("users") != users_print:
             if "users" in self.state.seeded:
                 log.warning("%s: [[users]] changed in %s; users reset to the config",
@@ -196,7 +208,7 @@ class Bmc:
             self.state.seeded["lan"] = lan_print
         # Parameter 24 holds one privilege nibble per entry of the suite list: when the list
         # changes, the stored nibbles would land on other suites.
-        suites_print = fingerprint(list(self.config.security.cipher_suites))
+        suites_print = _list_fingerprint(self.config.security.cipher_suites)
         if self.state.seeded.get("cipher_suites") != suites_print:
             if self.state.lan.pop(CIPHER_PRIVILEGES_PARAMETER, None) is not None:
                 log.warning("%s: cipher suite privilege levels (LAN parameter 24) reset: "

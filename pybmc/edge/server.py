@@ -305,10 +305,13 @@ class Server:
             return
         self.control = control
 
-    async def _write_deferred(self, batch: int = 4, pause: float = 0.005) -> None:
-        """The first state and SEL files of the BMCs started together, written once all of
-        them answer, in the background: `batch` BMCs, then `pause` seconds for datagrams (a
-        thousand BMCs' files take a second or two; a BMC stopping first writes its own)."""
+    async def _write_deferred(self, delay: float = 1.0, batch: int = 4,
+                              pause: float = 0.005) -> None:
+        """The first state and SEL files of the BMCs started together, written in the
+        background once all of them answer: from `delay` seconds on, `batch` BMCs, then
+        `pause` seconds for datagrams (a thousand BMCs' files take a second or two; a BMC
+        stopping first writes its own, a request changing its state saves it at once)."""
+        await asyncio.sleep(delay)  # first the clients' probes of a fleet that just came up
         for index, runtime in enumerate(list(self.runtimes)):
             if runtime.started:
                 with bmc_context(runtime.name):

@@ -9,6 +9,7 @@ logged even when no client reads the sensors.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -82,6 +83,13 @@ class PlatformNotice:
 NoticeListener = Callable[[PlatformNotice], None]
 
 
+@functools.lru_cache(maxsize=256)
+def _records_stamp(records: tuple[bytes, ...]) -> int:
+    """Platform._sdr_timestamp, once per distinct repository (most BMCs share one)."""
+    digest = fingerprint([record.hex() for record in records])
+    return SDR_STAMP_EPOCH + int(digest, 16) % SDR_STAMP_SPAN
+
+
 class Platform:
     def __init__(self, config: BmcConfig, state: State, powered: Callable[[], bool],
                  changes: Changes, clock: Callable[[], float] = time.monotonic,
@@ -137,8 +145,7 @@ class Platform:
         repositories must have equal stamps and different ones (almost surely) different
         stamps, across BMCs and restarts alike; a date within 2024 is as good as any.
         """
-        digest = fingerprint([record.hex() for record in records])
-        return SDR_STAMP_EPOCH + int(digest, 16) % SDR_STAMP_SPAN
+        return _records_stamp(tuple(records))
 
     # ------------------------------------------------------------------ sensors
     def sensor(self, number: int) -> Sensor:
