@@ -60,7 +60,7 @@ ACCESS_DISABLED, ACCESS_ALWAYS_AVAILABLE = 0, 2  # Set/Get Channel Access modes
 class ChannelAccess:
     """Set/Get Channel Access data for one channel (volatile and non-volatile copies)."""
 
-    access_mode: int = 2  # ACCESS_ALWAYS_AVAILABLE
+    access_mode: int = ACCESS_ALWAYS_AVAILABLE
     user_level_auth_disabled: bool = False
     per_message_auth_disabled: bool = False
     alerting_disabled: bool = False
