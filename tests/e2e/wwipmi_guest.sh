@@ -2,11 +2,11 @@
 # The BMC configuration a Warewulf node does at boot (its wwinit overlay's IPMI step), for
 # pybmc's end-to-end tests: every command goes through /dev/ipmi0 with ipmitool's default
 # (open) interface, in the order Warewulf's script sends them, each guarded by a read-back of
-# `lan print 1` / `user list 1` as that script does. Written for pybmc from those facts; it is
+# `lan print 1` / `ipmitool -c user list 1` as that script does. Written for pybmc from those facts; it is
 # not Warewulf's script.
 #
-# Reads WWIPMI_IPADDR WWIPMI_NETMASK WWIPMI_GATEWAY WWIPMI_VLAN WWIPMI_USER WWIPMI_PASSWORD from
-# /etc/wwipmi.conf. Prints "WW <name> rc=<exit status>" for every command it runs,
+# Reads WWIPMI_IPADDR WWIPMI_NETMASK WWIPMI_GATEWAY WWIPMI_VLAN (a VLAN ID or "off")
+# WWIPMI_USER WWIPMI_PASSWORD and SOL_SPEED (kbps: 19.2, 38.4, 115.2) from /etc/wwipmi.conf. Prints "WW <name> rc=<exit status>" for every command it runs,
 # "WW-FAIL <name>: <output>" when one fails, and at the end
 #   WWIPMI-DONE failed=<n> changed=<what changed, comma-separated>
 . /etc/wwipmi.conf
@@ -17,9 +17,10 @@ CHANGED=""
 run() {
     name=$1
     shift
+    started=$(cut -d' ' -f1 /proc/uptime)
     "$@" >/tmp/ww.out 2>&1
     rc=$?
-    echo "WW $name rc=$rc"
+    echo "WW $name rc=$rc secs=$(echo "$(cut -d' ' -f1 /proc/uptime) $started" | awk '{printf "%.2f", $1 - $2}')"
     if [ "$rc" -ne 0 ]; then
         echo "WW-FAIL $name: $(tr '\n' ' ' </tmp/ww.out | cut -c1-300)"
         FAILED=$((FAILED + 1))
@@ -34,9 +35,14 @@ lan_value() { echo "$LANPRINT" | sed -n "s/^$1 *: //p" | head -1 | sed 's/ *$//'
 LANPRINT=$(ipmitool lan print 1 2>/dev/null)
 [ -n "$LANPRINT" ] || { echo "WW-FAIL lanprint: empty"; FAILED=$((FAILED + 1)); }
 
-if [ -n "$WWIPMI_VLAN" ] && [ "$(lan_value '802.1q VLAN ID')" != "$WWIPMI_VLAN" ]; then
-    changed vlan
-    run vlan ipmitool lan set 1 vlan id "$WWIPMI_VLAN"
+if [ -n "$WWIPMI_VLAN" ]; then
+    prev_vlan=$(lan_value '802.1q VLAN ID')
+    if [ "$prev_vlan" = "$WWIPMI_VLAN" ] || { [ "$prev_vlan" = Disabled ] && [ "$WWIPMI_VLAN" = off ]; }; then
+        :
+    else
+        changed vlan
+        run vlan ipmitool lan set 1 vlan id "$WWIPMI_VLAN"
+    fi
 fi
 if [ "$(lan_value 'IP Address')" != "$WWIPMI_IPADDR" ]; then
     changed ipaddr
@@ -54,7 +60,7 @@ if [ -n "$WWIPMI_GATEWAY" ] && [ "$(lan_value 'Default Gateway IP')" != "$WWIPMI
 fi
 
 # User 2: named, administrator on channel 1, enabled; the password only when it does not test.
-NAME2=$(ipmitool user list 1 2>/dev/null | awk '$1 == 2 {print $2}')
+NAME2=$(ipmitool -c user list 1 2>/dev/null | awk -F, '$1 == 2 {print $2; exit}')
 if [ "$NAME2" != "$WWIPMI_USER" ]; then
     changed user
     run username ipmitool user set name 2 "$WWIPMI_USER"
@@ -77,8 +83,8 @@ run solenc ipmitool sol set force-encryption true 1
 run solauth ipmitool sol set force-authentication true 1
 run solpriv ipmitool sol set privilege-level admin 1
 run solpayload ipmitool sol payload enable 1 2
-run solenable ipmitool sol set enabled true 1
-run solnvrate ipmitool sol set non-volatile-bit-rate 115.2 1
-run solvrate ipmitool sol set volatile-bit-rate 115.2 1
+run solenable ipmitool sol set enabled true 1 1
+run solnvrate ipmitool sol set non-volatile-bit-rate "$SOL_SPEED" 1
+run solvrate ipmitool sol set volatile-bit-rate "$SOL_SPEED" 1
 
 echo "WWIPMI-DONE failed=$FAILED changed=${CHANGED:-none}"
