@@ -306,6 +306,14 @@ def test_maas_commissioning_configures_its_bmc_in_band(guest, guest_bmc, tmp_pat
     assert status == 0 and re.search(r"IPMI Version: 2\.0", out), out
     assert ipmitool_lan_print(bmc)[0] == "1"
 
+    # The machine as it came: IPMI over LAN off from the BMC's next reset on (the
+    # non-volatile access mode), no SOL for user 5. MAAS turns both on.
+    for command in ("ipmitool raw 0x06 0x40 0x01 0x40 0x00", "ipmitool sol payload disable 1 5"):
+        status, out = bmc.shell.run(command)
+        assert status == 0, out
+    status, out = bmc.shell.run("ipmitool channel info 1")
+    assert status == 0 and out.split("Non-Volatile")[1].count("disabled") == 1, out
+
     bmc_config = InBandBmcConfig(bmc)
     user = maas_commissioning(bmc_config)
     assert user == "User5"  # admin, oper and viewer hold 2-4
@@ -314,13 +322,14 @@ def test_maas_commissioning_configures_its_bmc_in_band(guest, guest_bmc, tmp_pat
     # get_bmc_ip(): Lan_Conf IP_Address, the address the host reaches.
     assert bmc_config.config["Lan_Conf"]["IP_Address"] == bmc.process.address
 
-    # What differed from pybmc's defaults (SOL payload access is on for every user and the
-    # LAN channel is always available already, so those are not written).
+    # What differed, in MAAS's order. Its Lan_Channel auth keys are named
+    # Enable_User_Level_Auth_Volatile etc., which bmc-config does not list, so they are skipped.
     assert bmc_config.commits == [
         f"{user}:{key}" for key in ("Username", "Password", "Enable_User", "Lan_Privilege_Limit",
-                                    "Lan_Enable_IPMI_Msgs", "Lan_Enable_Link_Auth")
-    ] + ["Lan_Conf_Security_Keys:K_G", "SOL_Conf:Force_SOL_Payload_Authentication",
-         "SOL_Conf:Force_SOL_Payload_Encryption"]
+                                    "Lan_Enable_IPMI_Msgs", "Lan_Enable_Link_Auth",
+                                    "SOL_Payload_Access")
+    ] + ["Lan_Channel:Non_Volatile_Access_Mode", "Lan_Conf_Security_Keys:K_G",
+         "SOL_Conf:Force_SOL_Payload_Authentication", "SOL_Conf:Force_SOL_Payload_Encryption"]
 
     # A second commissioning (re-commissioning the machine) finds the same user and every
     # value set. A checkout never shows a password, and shows a printable K_G as text while
