@@ -347,6 +347,11 @@ def test_maas_commissioning_configures_its_bmc_in_band(guest, guest_bmc, tmp_pat
     assert config["Lan_Channel"]["Non_Volatile_Access_Mode"] == "Always_Available"
     assert config["SOL_Conf"]["Force_SOL_Payload_Encryption"] == "Yes"
     assert config["Lan_Conf_Security_Keys"]["K_G"] == "maassecret1"  # printable: as text
+    # The whole checkout committed back in-band reads back byte for byte.
+    status, out = bmc.shell.run("bmc-config --commit --filename /tmp/bmc.conf"
+                                " && bmc-config --checkout > /tmp/again.conf;"
+                                " cmp /tmp/bmc.conf /tmp/again.conf", timeout=300)
+    assert status == 0, out
 
     # The MAAS power driver from the host: the new user, K_G, cipher suite 17.
     out = subprocess.run(["ipmipower", "-W", "opensesspriv", "--driver-type", "LAN_2_0",
