@@ -134,8 +134,12 @@ def test_warewulf_configures_its_bmc_in_band(guest, guest_bmc, tmp_path: Path) -
 
     # The next boot runs the same step: everything reads back as set, nothing is written.
     assert run_wwipmi(bmc) == (0, "none")
-    assert "Chassis Power is on" in bmc.process.ipmitool(
-        "chassis", "power", "status", **login).stdout
+    # The VLAN tag removed ("off"): it reads back as "Disabled".
+    status, out = bmc.shell.run("sed -i 's/^WWIPMI_VLAN=.*/WWIPMI_VLAN=off/' /etc/wwipmi.conf")
+    assert status == 0, out
+    assert run_wwipmi(bmc) == (0, "vlan")
+    lan = bmc.process.ipmitool("lan", "print", "1", **login).stdout
+    assert lan_value(lan, "802.1q VLAN ID") == "Disabled"
 
 
 # ----------------------------------------------------------------------------- MAAS
