@@ -185,8 +185,8 @@ class InBandBmcConfig:
         self.suite = 0
 
     def checkout(self) -> dict[str, dict[str, str]]:
-        # Its exit status is 1 against pybmc (docs/ipmi.md: no serial channel, suites 3 and 17
-        # only); MAAS does not look at it, only at what it printed.
+        # MAAS does not look at its exit status, only at what it printed (a plain checkout
+        # exits 1 on any BMC that lacks an auth type: docs/ipmi.md).
         self.bmc.shell.run("bmc-config --checkout > /tmp/bmc.conf", timeout=240)
         status, out = self.bmc.shell.run("cat /tmp/bmc.conf", timeout=60)
         assert status == 0, out
@@ -322,7 +322,9 @@ def test_maas_commissioning_configures_its_bmc_in_band(guest, guest_bmc, tmp_pat
     user = maas_commissioning(bmc_config)
     assert user == "User5"  # admin, oper and viewer hold 2-4
     assert "Lan_Channel_Auth" not in bmc_config.config
-    assert bmc_config.suite == 17  # ipmitool's view: suites 3,17, both administrator
+    # bmc-config sees suites 0-15 (LAN parameters 23/24 list them by ID), so MAAS takes its
+    # view and the first secure suite in it that is enabled: 3 (17 has no parameter-24 entry).
+    assert bmc_config.suite == 3
     # get_bmc_ip(): Lan_Conf IP_Address, the address the host reaches.
     assert bmc_config.config["Lan_Conf"]["IP_Address"] == bmc.process.address
 
@@ -357,15 +359,16 @@ def test_maas_commissioning_configures_its_bmc_in_band(guest, guest_bmc, tmp_pat
                                 " cmp /tmp/bmc.conf /tmp/again.conf", timeout=300)
     assert status == 0, out
 
-    # The MAAS power driver from the host: the new user, K_G, cipher suite 17.
+    # The MAAS power driver from the host: the new user, K_G, the suite MAAS chose.
     out = subprocess.run(["ipmipower", "-W", "opensesspriv", "--driver-type", "LAN_2_0",
                           "-h", bmc.process.address, "-u", MAAS_USER, "-p", MAAS_PASSWORD,
-                          "-k", MAAS_KG, "-I", "17", "-l", "OPERATOR", "--stat"],
+                          "-k", MAAS_KG, "-I", str(bmc_config.suite), "-l", "OPERATOR",
+                          "--stat"],
                          capture_output=True, text=True, timeout=60).stdout
     assert re.search(r":\s*on\b", out), out
     without_kg = subprocess.run(["ipmipower", "-W", "opensesspriv", "--driver-type",
                                  "LAN_2_0", "-h", bmc.process.address, "-u", MAAS_USER,
-                                 "-p", MAAS_PASSWORD, "-I", "17", "-l", "OPERATOR",
+                                 "-p", MAAS_PASSWORD, "-I", str(bmc_config.suite), "-l", "OPERATOR",
                                  "--session-timeout=3000", "--stat"],
                                 capture_output=True, text=True, timeout=60).stdout
     assert not re.search(r":\s*on\b", without_kg), without_kg
