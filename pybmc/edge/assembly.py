@@ -60,11 +60,11 @@ def machine_config(config: BmcConfig) -> BmcConfig:
     if config.power.backend != "libvirt":
         return config
     from pybmc.edge.power.libvirt_connection import LibvirtMissing
-    from pybmc.edge.power.libvirt_power import libvirt_bmc_config
+    from pybmc.edge.power.libvirt_power import NoSuchDomain, libvirt_bmc_config
 
     try:
         return libvirt_bmc_config(config)
-    except LibvirtMissing as err:
+    except (LibvirtMissing, NoSuchDomain) as err:
         raise StartError(f"{config.name}: {err}") from None
 
 

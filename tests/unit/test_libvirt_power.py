@@ -22,7 +22,11 @@ from pybmc.model.power import BootChoice, PowerAction, PowerError, PowerEvent
 
 libvirt = pytest.importorskip("libvirt")
 
-from pybmc.edge.power.libvirt_power import LibvirtPower, libvirt_bmc_config  # noqa: E402
+from pybmc.edge.power.libvirt_power import (  # noqa: E402
+    LibvirtPower,
+    NoSuchDomain,
+    libvirt_bmc_config,
+)
 
 URI = "test:///default"
 
@@ -287,10 +291,15 @@ async def test_inventory_and_guid_from_the_domain(other: Any) -> None:
         assert [n.mac for n in inv.nics] == ["52:54:00:aa:bb:01"]
         assert [d.path for d in inv.disks] == [f"/img/{name}.qcow2"]
         assert not firmware_is_uefi(served)
-        missing = libvirt_bmc_config(parse_config({
-            "bmc": {"name": "n2", "address": "127.0.0.1"}, "power": {"backend": "libvirt"},
-            "libvirt": {"uri": URI, "domain": "no-such-domain"}}))
-        assert missing.libvirt.domain_xml == ""  # the config's own GUID and [system]
+        with pytest.raises(NoSuchDomain, match="no domain 'no-such-domain'"):
+            libvirt_bmc_config(parse_config({
+                "bmc": {"name": "n2", "address": "127.0.0.1"}, "power": {"backend": "libvirt"},
+                "libvirt": {"uri": URI, "domain": "no-such-domain"}}))
+        unreachable = parse_config({
+            "bmc": {"name": "n3", "address": "127.0.0.1"}, "power": {"backend": "libvirt"},
+            "libvirt": {"uri": "qemu+unix:///system?socket=/tmp/pybmc-no-such.sock",
+                        "domain": name}})
+        assert libvirt_bmc_config(unreachable) is unreachable  # retried by the backend
     finally:
         dom.undefine()
         forget_connections()

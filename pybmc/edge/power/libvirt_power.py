@@ -336,21 +336,34 @@ class LibvirtPower(QueuedActions):
         await self._cancel_tasks()
 
 
+class NoSuchDomain(LookupError):
+    """libvirt answers and has no such domain."""
+
+
 def libvirt_bmc_config(config: BmcConfig) -> BmcConfig:
     """`config` with the domain's UUID as the system GUID and its XML for the inventory
     (pybmc.model.inventory), read now; `config` itself when libvirt does not answer (the
     backend keeps trying; the inventory is then [system]'s and the GUID the config's).
-    Raises LibvirtMissing when libvirt-python is not installed."""
+    Raises LibvirtMissing when libvirt-python is not installed and NoSuchDomain when libvirt
+    answers without the domain."""
     libvirt = import_libvirt()
     shared = connection(config.libvirt.uri)
     try:
         conn = shared.open_now()
+    except libvirt.libvirtError as err:
+        log.warning("%s: libvirt %s: %s; inventory and GUID from the config until it answers",
+                    config.name, config.libvirt.uri, err.get_error_message())
+        return config
+    try:
         dom = LibvirtPower(config.name, config.libvirt, shared=shared)._lookup(conn)
         xml = dom.XMLDesc(0)
         domain_uuid = uuid.UUID(dom.UUIDString())
     except libvirt.libvirtError as err:
-        log.warning("%s: libvirt %s, domain %r: %s; inventory and GUID from the config until "
-                    "the next start", config.name, config.libvirt.uri, config.libvirt.domain,
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            raise NoSuchDomain(f"libvirt {config.libvirt.uri} has no domain "
+                               f"{config.libvirt.domain!r}") from None
+        log.warning("%s: libvirt %s, domain %r: %s; inventory and GUID from the config",
+                    config.name, config.libvirt.uri, config.libvirt.domain,
                     err.get_error_message())
         return config
     return dataclasses.replace(config, guid=domain_uuid,
