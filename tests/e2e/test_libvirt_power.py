@@ -1,0 +1,145 @@
+"""The libvirt power backend in front of TCG domains of a private libvirt daemon
+(tests/e2e/libvirtd.py): ipmitool (-C 17, -C 3) and FreeIPMI power them on and off as
+`virsh domstate` says, boot overrides land in the domain XML at the right moment, changes made
+with virsh or by the guest reach Chassis Status and the SEL within a second, and a libvirtd
+restart is survived without restarting pybmc."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e import libvirtd as lv
+from tests.e2e.conftest import BmcProcess, base_config, next_address
+from tests.e2e.libvirtd import LibvirtDaemon, libvirt_domain, libvirtd, virsh
+from tests.guest.vm import wait_until
+
+__all__ = ["libvirt_domain", "libvirtd"]  # fixtures
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("libvirt") is None,
+                                reason="libvirt-python is not installed")
+
+FAST = 1.5  # seconds: "within a second", plus the ipmitool round trip on a loaded machine
+
+
+def bmc_for(tmp_path: Path, dom: lv.TestDomain) -> dict[str, Any]:
+    return base_config(dom.name, next_address(), tmp_path / dom.name,
+                       power={"backend": "libvirt"},
+                       libvirt={"uri": dom.uri, "domain": dom.name},
+                       redfish={"enabled": False})
+
+
+def boot_devs(xml: str) -> list[str]:
+    return re.findall(r"<boot dev='(\w+)'/>", xml)
+
+
+def redefine(dom: lv.TestDomain, tmp_path: Path, edit: Callable[[str], str]) -> None:
+    path = tmp_path / f"{dom.name}-edited.xml"
+    path.write_text(edit(dom.xml(inactive=True)))
+    dom.virsh("define", str(path))
+
+
+def power_status(bmc: BmcProcess, address: str) -> str:
+    out = bmc.ipmitool("chassis", "power", "status", address=address).stdout
+    return "on" if "is on" in out else "off"
+
+
+def sel_count(bmc: BmcProcess, address: str) -> int:
+    out = bmc.ipmitool("sel", "info", address=address).stdout
+    return int(re.search(r"Entries\s*:\s*(\d+)", out).group(1))  # type: ignore[union-attr]
+
+
+def seen_within(bmc: BmcProcess, address: str, wanted: str, since: float) -> float:
+    """Seconds from `since` (the virsh command returned) until Chassis Status says `wanted`."""
+    assert wait_until(lambda: power_status(bmc, address) == wanted, 10, 0.05), \
+        f"chassis never said {wanted}"
+    return time.monotonic() - since
+
+
+@pytest.fixture
+def served(tmp_path: Path, libvirt_domain: Callable[..., lv.TestDomain]) -> Any:
+    a = libvirt_domain("pybmc-lv-a")
+    b = libvirt_domain("pybmc-lv-b")
+    # The guest's serial output into a file, to see when it is up (SOL is not needed here).
+    console = tmp_path / "b-console.log"
+    redefine(b, tmp_path, lambda xml: xml.replace(
+        "<serial type='pty'>", f"<serial type='pty'><log file='{console}'/>", 1))
+    bmc = BmcProcess(tmp_path, [bmc_for(tmp_path, a), bmc_for(tmp_path, b)]).start()
+    addresses = [c["bmc"]["address"] for c in bmc.configs]
+    try:
+        yield bmc, a, b, addresses, console
+    finally:
+        bmc.stop()
+
+
+def test_power_boot_override_and_changes_behind_the_bmc(
+        served: Any, tmp_path: Path, libvirtd: LibvirtDaemon) -> None:
+    bmc, a, b, (addr_a, addr_b), console = served
+    # GUID = the domain's UUID
+    guid = bmc.ipmitool("mc", "guid", address=addr_a).stdout
+    uuid_a = a.virsh("domuuid", a.name).stdout.strip()
+    assert uuid_a.replace("-", "") in guid.lower().replace("-", ""), guid
+
+    # ---- ipmitool -C 17: a one-time PXE boot is in the running domain, not in its definition
+    assert boot_devs(a.xml(inactive=True)) == ["hd", "network"]
+    bmc.ipmitool("chassis", "bootdev", "pxe", cipher=17, address=addr_a)
+    bmc.ipmitool("chassis", "power", "on", cipher=17, address=addr_a)
+    a.wait_state("running", 10)
+    assert boot_devs(a.xml()) == ["network", "hd"]  # booted with it
+    assert boot_devs(a.xml(inactive=True)) == ["hd", "network"]  # undone after that boot
+    assert power_status(bmc, addr_a) == "on"
+    bmc.ipmitool("chassis", "power", "off", cipher=3, address=addr_a)  # -C 3
+    a.wait_state("shut off", 10)
+
+    # ---- a persistent disk boot stays in the definition, boot after boot
+    redefine(a, tmp_path, lambda xml: re.sub(
+        r"<boot dev='hd'/>\s*<boot dev='network'/>",
+        "<boot dev='network'/><boot dev='hd'/>", xml))
+    bmc.ipmitool("chassis", "bootdev", "disk", "options=persistent", cipher=3, address=addr_a)
+    for _ in range(2):
+        assert bmc.freeipmi("ipmipower", "--on", "-h", addr_a).stdout.strip().endswith("ok")
+        a.wait_state("running", 10)
+        assert boot_devs(a.xml()) == ["hd", "network"]
+        assert boot_devs(a.xml(inactive=True)) == ["hd", "network"]
+        assert bmc.freeipmi("ipmipower", "--off", "-h", addr_a).stdout.strip().endswith("ok")
+        a.wait_state("shut off", 10)
+    assert "off" in bmc.freeipmi("ipmipower", "--stat", "-h", addr_a).stdout
+
+    # ---- virsh start / destroy / a guest reboot reach Chassis Status and the SEL at once
+    entries = sel_count(bmc, addr_b)
+    b.virsh("start", b.name)
+    assert seen_within(bmc, addr_b, "on", time.monotonic()) < FAST
+    assert sel_count(bmc, addr_b) > entries
+    # The guest is up (its init handles ctrl-alt-del) once it printed its login prompt.
+    assert wait_until(lambda: console.exists() and "login" in console.read_text(
+        errors="replace"), 60, 0.2), "the guest never came up"
+    entries = sel_count(bmc, addr_b)
+    b.virsh("send-key", b.name, "KEY_LEFTCTRL", "KEY_LEFTALT", "KEY_DELETE")
+    assert wait_until(lambda: sel_count(bmc, addr_b) > entries, 20, 0.1), \
+        "the guest reboot never reached the SEL"
+    sel = bmc.ipmitool("sel", "list", address=addr_b).stdout
+    assert "System Boot Initiated" in sel or "System Restart" in sel, sel
+    assert b.state() == "running" and power_status(bmc, addr_b) == "on"
+    assert "boot (guest reboot)" in bmc.log()
+    assert "power off (domain destroyed)" not in bmc.log()
+    entries = sel_count(bmc, addr_b)
+    b.virsh("destroy", b.name)
+    assert seen_within(bmc, addr_b, "off", time.monotonic()) < FAST
+    assert sel_count(bmc, addr_b) > entries
+    assert "pybmc-lv-b: power off (domain destroyed)" in bmc.log()
+
+    # ---- libvirtd killed (by PID) and started again: pybmc reconnects by itself
+    libvirtd.restart_libvirtd()
+    assert wait_until(lambda: bmc.ipmitool("chassis", "power", "on", address=addr_b,
+                                           check=False).returncode == 0, 30, 0.5), bmc.log()[-2000:]
+    b.wait_state("running", 10)
+    b.virsh("destroy", b.name)  # the events come again, on the new connection
+    assert seen_within(bmc, addr_b, "off", time.monotonic()) < FAST
+    assert "connection lost" in bmc.log() and "Traceback" not in bmc.log()
+    assert virsh("domstate", a.name, uri=a.uri).stdout.strip() == "shut off"
