@@ -6,18 +6,25 @@ restart is survived without restarting pybmc."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
+import shutil
+import tempfile
+import threading
 import time
 from collections.abc import Callable
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e import libvirtd as lv
-from tests.e2e.conftest import BmcProcess, base_config, next_address
+from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, BmcProcess, base_config, next_address
 from tests.e2e.libvirtd import LibvirtDaemon, libvirt_domain, libvirtd, virsh
+from tests.e2e.test_fleet import Fleet
+from tests.e2e.test_redfish import PORT, https
 from tests.guest.vm import wait_until
 
 __all__ = ["libvirt_domain", "libvirtd"]  # fixtures
@@ -25,6 +32,7 @@ __all__ = ["libvirt_domain", "libvirtd"]  # fixtures
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("libvirt") is None,
                                 reason="libvirt-python is not installed")
 
+CD = "/redfish/v1/Managers/BMC/VirtualMedia/Cd"
 FAST = 1.5  # seconds: "within a second", plus the ipmitool round trip on a loaded machine
 
 
@@ -143,3 +151,87 @@ def test_power_boot_override_and_changes_behind_the_bmc(
     assert seen_within(bmc, addr_b, "off", time.monotonic()) < FAST
     assert "connection lost" in bmc.log() and "Traceback" not in bmc.log()
     assert virsh("domstate", a.name, uri=a.uri).stdout.strip() == "shut off"
+
+
+class Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def cdrom_source(dom: lv.TestDomain, inactive: bool) -> str:
+    xml = dom.xml(inactive=inactive)
+    cdrom = xml[xml.index("device='cdrom'"):]
+    cdrom = cdrom[:cdrom.index("</disk>")]
+    match = re.search(r"<source file='([^']+)'", cdrom)
+    return match.group(1) if match else ""
+
+
+def test_redfish_virtual_media_changes_the_cdrom(
+        tmp_path: Path, libvirt_domain: Callable[..., lv.TestDomain]) -> None:
+    dom = libvirt_domain("pybmc-lv-cd")
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "test.iso").write_bytes(b"PYBMC".ljust(64 * 1024, b"\0"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(Quiet, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    config = bmc_for(tmp_path, dom)
+    config["redfish"] = {"enabled": True, "port": PORT}
+    bmc = BmcProcess(tmp_path, [config]).start()
+    try:
+        image = f"http://127.0.0.1:{server.server_address[1]}/test.iso"
+        status, _ = https(bmc, "POST", f"{CD}/Actions/VirtualMedia.InsertMedia",
+                          {"Image": image, "Inserted": True, "WriteProtected": True})
+        assert status == 202
+        assert wait_until(lambda: "in the tray" in bmc.log(), 30, 0.2), bmc.log()[-2000:]
+        path = cdrom_source(dom, inactive=True)  # shut off: the definition has it
+        assert path.endswith("media/cd.iso") and Path(path).read_bytes().startswith(b"PYBMC")
+        bmc.ipmitool("chassis", "power", "on")
+        dom.wait_state("running", 10)
+        assert cdrom_source(dom, inactive=False) == path
+        assert https(bmc, "POST", f"{CD}/Actions/VirtualMedia.EjectMedia", {})[0] == 204
+        assert wait_until(lambda: "virtual CD tray empty" in bmc.log(), 30, 0.2)
+        assert cdrom_source(dom, inactive=False) == ""
+        assert cdrom_source(dom, inactive=True) == ""
+        assert "Traceback" not in bmc.log()
+    finally:
+        bmc.stop()
+        server.shutdown()
+        thread.join(10)
+
+
+def test_pybmc_add_serves_domains_live(
+        tmp_path: Path, libvirt_domain: Callable[..., lv.TestDomain]) -> None:
+    """`pybmc add DOMAIN` (VirtualBMC's way: NAME is the domain) and `--libvirt-domain` while
+    serve runs; `pybmc list` shows the backend; a domain libvirt does not know is refused."""
+    doms = [libvirt_domain("pybmc-lv-f1"), libvirt_domain("pybmc-lv-f2")]
+    conf_dir = tmp_path / "conf.d"
+    conf_dir.mkdir()
+    short = Path(tempfile.mkdtemp(prefix="pblf", dir="/tmp"))
+    fleet = Fleet(tmp_path, conf_dir, short / "control.sock")
+    try:
+        fleet.start()
+        addresses = [next_address(), next_address()]
+        common = ["--port", "623", "--username", ADMIN_USER, "--password", ADMIN_PASSWORD,
+                  "--libvirt-uri", doms[0].uri]
+        fleet.cli("add", doms[0].name, "--address", addresses[0], *common)
+        fleet.cli("add", "node-2", "--libvirt-domain", doms[1].name, "--address", addresses[1],
+                  *common)
+        refused = fleet.cli("add", "node-3", "--libvirt-domain", "no-such", "--address",
+                            next_address(), *common, check=False)
+        assert refused.returncode != 0 and "has no domain 'no-such'" in refused.stderr
+        listed = fleet.bmcs()
+        assert {name: b["backend"] for name, b in listed.items()} == {
+            doms[0].name: "libvirt", "node-2": "libvirt"}
+        bmc = BmcProcess(tmp_path, [{"bmc": {"name": "x", "address": addresses[0]}}])
+        for dom, address in zip(doms, addresses, strict=True):
+            bmc.ipmitool("chassis", "power", "on", address=address)
+            dom.wait_state("running", 10)
+            bmc.ipmitool("chassis", "power", "off", address=address, cipher=3)
+            dom.wait_state("shut off", 10)
+        assert wait_until(lambda: fleet.bmcs()["node-2"]["power"] == "off", 5, 0.2)
+        assert "Traceback" not in fleet.log()
+    finally:
+        fleet.stop()
+        shutil.rmtree(short, ignore_errors=True)
