@@ -25,6 +25,7 @@ from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, BmcProcess, base_conf
 from tests.e2e.libvirtd import LibvirtDaemon, libvirt_domain, libvirtd, virsh
 from tests.e2e.test_fleet import Fleet
 from tests.e2e.test_redfish import PORT, https
+from tests.e2e.test_redfish_inventory import wait_redfish
 from tests.guest.vm import wait_until
 
 __all__ = ["libvirt_domain", "libvirtd"]  # fixtures
@@ -178,8 +179,12 @@ def test_redfish_virtual_media_changes_the_cdrom(
     thread.start()
     config = bmc_for(tmp_path, dom)
     config["redfish"] = {"enabled": True, "port": PORT}
-    bmc = BmcProcess(tmp_path, [config]).start()
+    bmc = wait_redfish(BmcProcess(tmp_path, [config]).start())
     try:
+        # The inventory is the domain's: its UUID, its memory, its CD-ROM drive.
+        system = https(bmc, "GET", f"/redfish/v1/Systems/{dom.name}")[1]
+        assert system["UUID"].lower() == dom.virsh("domuuid", dom.name).stdout.strip()
+        assert system["MemorySummary"]["TotalSystemMemoryGiB"] == 0.25, system
         image = f"http://127.0.0.1:{server.server_address[1]}/test.iso"
         status, _ = https(bmc, "POST", f"{CD}/Actions/VirtualMedia.InsertMedia",
                           {"Image": image, "Inserted": True, "WriteProtected": True})
