@@ -137,6 +137,14 @@ def test_power_boot_override_and_changes_behind_the_bmc(
     assert b.state() == "running" and power_status(bmc, addr_b) == "on"
     assert "boot (guest reboot)" in bmc.log()
     assert "power off (domain destroyed)" not in bmc.log()
+    # A reset through IPMI: libvirt reports it as several REBOOT events, pybmc as one boot.
+    reboots = bmc.log().count("pybmc-lv-b: guest reboot")
+    bmc.ipmitool("chassis", "power", "reset", address=addr_b)
+    assert wait_until(lambda: "REBOOT event of the same boot" in bmc.log().split(
+        "boot (hard reset)")[-1], 5, 0.1), "no REBOOT events after the reset"
+    time.sleep(1.0)  # the firmware's own reset comes within milliseconds; give it room
+    assert bmc.log().count("pybmc-lv-b: boot (hard reset)") == 1
+    assert bmc.log().count("pybmc-lv-b: guest reboot") == reboots
     entries = sel_count(bmc, addr_b)
     b.virsh("destroy", b.name)
     assert seen_within(bmc, addr_b, "off", time.monotonic()) < FAST
