@@ -30,6 +30,27 @@ def import_libvirt() -> Any:
     return libvirt
 
 
+_quiet = False
+
+
+def use_asyncio_events() -> None:
+    """libvirt's events and keepalives run in the running asyncio loop (once per process;
+    a process running loops one after the other, as tests do, moves it to the current one)."""
+    global _quiet
+    libvirt = import_libvirt()
+    import libvirtaio
+
+    loop = asyncio.get_running_loop()
+    impl = libvirtaio.getCurrentImpl()
+    if impl is None:
+        libvirtaio.virEventRegisterAsyncIOImpl(loop=loop)
+    elif impl.loop is not loop:
+        impl.loop = loop
+    if not _quiet:  # errors are raised as libvirtError and logged by pybmc, not printed
+        libvirt.registerErrorHandler(lambda _context, _error: None, None)
+        _quiet = True
+
+
 def backoff_delays(start: float = BACKOFF_START, cap: float = BACKOFF_MAX):
     """Reconnect waits: doubling from `start`, capped at `cap`."""
     delay = start
@@ -52,10 +73,12 @@ class SharedConnection:
         async with self._lock:
             if self._conn is not None and self._conn.isAlive():
                 return self._conn
+            use_asyncio_events()
             libvirt = import_libvirt()
             for delay in backoff_delays():
                 try:
-                    self._conn = await asyncio.to_thread(libvirt.open, self.uri)
+                    # in the loop's thread: libvirtaio is not thread-safe
+                    self._conn = libvirt.open(self.uri)
                     self._conn.setKeepAlive(5, 3)
                     return self._conn
                 except libvirt.libvirtError as exc:
