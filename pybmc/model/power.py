@@ -47,6 +47,9 @@ class BootChoice:
     efi: bool = False
     http: bool = False  # UEFI HTTP boot (Redfish UefiHttp): device is "pxe", efi is True
     http_uri: str | None = None  # Redfish HttpBootUri; None: the firmware asks DHCP
+    # The override stays for the boots after this one (IPMI persistent, Redfish Continuous);
+    # backends that write it into a machine definition (libvirt) undo a one-time one.
+    persistent: bool = False
 
 
 def event_cause(requester: str | None, what: str) -> str:
