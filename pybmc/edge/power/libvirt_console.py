@@ -15,8 +15,9 @@ FORCE takes the console over from another client (a `virsh console` left open, o
 previous pybmc process): there is one console per domain, and the BMC needs it.
 
 Flow control: while the bridge reads nothing (a listener's backlog is full) the buffer fills
-to `HIGH_WATER` and the stream's readable event is switched off; libvirt's client then queues
-what the daemon still sends (libvirt's stream protocol carries no window for consoles).
+to `HIGH_WATER` and the stream's readable event is switched off until the bridge has read
+below it; what libvirt does with the guest's output meanwhile (buffer it, or slow the guest as
+a full socket does) is up to libvirt.
 """
 
 from __future__ import annotations
