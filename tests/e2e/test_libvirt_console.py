@@ -4,7 +4,8 @@ in front of a TCG domain of the private libvirt daemon (tests/e2e/libvirtd.py).
 `ipmitool -C 17 sol activate` reaches the guest's login prompt through libvirt's console
 stream and `pybmc console NAME` shares it; after `pybmc libvirt attach` the guest's
 `/dev/ipmi0` answers `ipmitool mc info` through pybmc's in-band socket; the console comes
-back by itself when the domain is destroyed and started again with virsh.
+back by itself when the domain is destroyed and started again with virsh, and when libvirtd
+restarts under pybmc.
 """
 
 from __future__ import annotations
@@ -45,8 +46,22 @@ def pybmc(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
-def test_sol_console_and_in_band_through_libvirt(libvirt_domain, bmc_factory,  # noqa: F811
-                                                 tmp_path: Path, short_dir: Path) -> None:
+def wake_up(sol: SolClient, tries: int = 15) -> None:
+    """Press Enter until the guest answers with a prompt."""
+    for _ in range(tries):
+        mark = sol.mark()
+        sol.write(b"\r")
+        try:
+            sol.prompt(mark, timeout=2)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"no prompt after {tries} tries: {bytes(sol.output[-300:])!r}")
+
+
+def test_sol_console_and_in_band_through_libvirt(libvirtd, libvirt_domain,  # noqa: F811
+                                                 bmc_factory, tmp_path: Path,
+                                                 short_dir: Path) -> None:
     dom = libvirt_domain("pybmc-sol1")
     socket_path = str(short_dir / "inband.sock")
 
@@ -106,6 +121,12 @@ def test_sol_console_and_in_band_through_libvirt(libvirt_domain, bmc_factory,  #
         mark = sol.mark()
         dom.virsh("start", dom.name)
         sol.expect(b"login: ", mark, timeout=BOOT_TIMEOUT)
+
+        # libvirtd restarted under pybmc (QEMU keeps running): the console is opened again
+        libvirtd.restart_libvirtd()
+        wake_up(sol)  # what is typed before the console is open again is lost
+        sol.login()
+        sol.run("echo after-restart-$((5+5))", b"after-restart-10")
         assert sol.alive()
     finally:
         sol.close()

@@ -134,6 +134,23 @@ async def test_a_full_buffer_stops_reading_until_the_bridge_drains_it(monkeypatc
     assert await stream.read(100) == b"7890abc"
 
 
+async def test_input_after_the_connection_died_ends_the_stream() -> None:
+    fake = FakeStream()
+    conn = SimpleNamespace(alive=True)
+    conn.isAlive = lambda: conn.alive
+    stream = ConsoleStream(FAKE, fake, "dom", conn)
+    stream.write(b"a")
+    conn.alive = False  # libvirtd restarted; the stream has not heard yet
+    stream.write(b"b")
+    assert bytes(fake.sent) == b"a"
+    try:
+        await stream.read(1)
+    except OSError as err:  # the bridge reconnects on a new connection
+        assert "connection lost" in str(err)
+    else:
+        raise AssertionError("no OSError")
+
+
 async def test_close_removes_the_callback_and_aborts() -> None:
     fake = FakeStream()
     stream = ConsoleStream(FAKE, fake, "dom")

@@ -55,8 +55,11 @@ async def open_console(uri: str, domain: str) -> tuple[ConsoleReader, ConsoleWri
     """The running domain's console as a reader and writer (one object); OSError if the
     domain is not running or libvirt refuses."""
     libvirt = import_libvirt()
-    conn = await connection(uri).get()
+    shared = connection(uri)
     try:
+        # One try, no backoff of its own: the power backend's supervisor reconnects (and
+        # logs it); the bridge tries again in RECONNECT_DELAY.
+        conn = shared.current() or shared.open_now()
         dom = _lookup(libvirt, conn, domain)
         if not dom.isActive():
             raise OSError(f"domain {domain} is not running")
@@ -69,16 +72,17 @@ async def open_console(uri: str, domain: str) -> tuple[ConsoleReader, ConsoleWri
             raise
     except libvirt.libvirtError as exc:
         raise OSError(f"libvirt console of {domain}: {exc.get_error_message()}") from None
-    console = ConsoleStream(libvirt, stream, domain)
+    console = ConsoleStream(libvirt, stream, domain, conn)
     return console, console
 
 
 class ConsoleStream:
     """One open console stream: `read` for the bridge's pump, `write`/`close` for its writer."""
 
-    def __init__(self, libvirt: Any, stream: Any, label: str) -> None:
+    def __init__(self, libvirt: Any, stream: Any, label: str, conn: Any = None) -> None:
         self._libvirt = libvirt
         self._stream = stream
+        self._conn = conn
         self.label = label
         self._in = bytearray()
         self._out = bytearray()
@@ -108,6 +112,11 @@ class ConsoleStream:
     def write(self, data: bytes) -> None:
         if self._closed or self._ended:
             return
+        if not self._conn_alive():  # libvirtd went away: the stream learns it only later
+            log.debug("%s: libvirt connection lost; %d input bytes dropped", self.label,
+                      len(data))
+            self._end("libvirt connection lost")
+            return
         self._out += data
         self._flush()
         self._update()
@@ -122,6 +131,14 @@ class ConsoleStream:
             self._stream.eventRemoveCallback()
         with contextlib.suppress(libvirt.libvirtError):
             self._stream.abort()
+
+    def _conn_alive(self) -> bool:
+        if self._conn is None:
+            return True
+        try:
+            return bool(self._conn.isAlive())
+        except self._libvirt.libvirtError:
+            return False
 
     # ------------------------------------------------------------------ libvirt's side
     def _mask(self) -> int:
