@@ -106,10 +106,16 @@ class BmcRuntime:
         return self.bmc.power if self.config.power.backend == "command" else None  # type: ignore[return-value]
 
     def _serial_target(self) -> SerialTarget | None:
-        """The serial port: the QEMU backend's own, or the configured one."""
+        """The serial port: the QEMU backend's own, the libvirt domain's console, or the
+        configured one."""
         qemu = self._qemu()
         if qemu is not None:
             return SerialTarget("unix", path=str(qemu.serial_path))
+        if self.config.power.backend == "libvirt" and not self.config.sol.serial:
+            from pybmc.edge.power.libvirt_console import libvirt_console_target
+
+            libvirt = self.config.libvirt
+            return libvirt_console_target(libvirt.uri, libvirt.domain)
         if self.config.sol.serial:
             return SerialTarget.parse(self.config.sol.serial)
         return None
