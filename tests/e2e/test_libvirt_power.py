@@ -10,6 +10,9 @@ import functools
 import importlib.util
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -23,7 +26,7 @@ import pytest
 from tests.e2e import libvirtd as lv
 from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, BmcProcess, base_config, next_address
 from tests.e2e.libvirtd import LibvirtDaemon, libvirt_domain, libvirtd, virsh
-from tests.e2e.test_fleet import Fleet
+from tests.e2e.test_fleet import VBMC_CONFIG, Fleet
 from tests.e2e.test_redfish import PORT, https
 from tests.e2e.test_redfish_inventory import wait_redfish
 from tests.guest.vm import wait_until
@@ -217,8 +220,9 @@ def test_redfish_virtual_media_changes_the_cdrom(
 def test_pybmc_add_serves_domains_live(
         tmp_path: Path, libvirt_domain: Callable[..., lv.TestDomain]) -> None:
     """`pybmc add DOMAIN` (VirtualBMC's way: NAME is the domain) and `--libvirt-domain` while
-    serve runs; `pybmc list` shows the backend; a domain libvirt does not know is refused."""
-    doms = [libvirt_domain("pybmc-lv-f1"), libvirt_domain("pybmc-lv-f2")]
+    serve runs; `pybmc list` shows the backend; a domain libvirt does not know is refused;
+    `pybmc import-vbmc` of a VirtualBMC directory serves its domain after a reload."""
+    doms = [libvirt_domain(f"pybmc-lv-f{n}") for n in (1, 2, 3)]
     conf_dir = tmp_path / "conf.d"
     conf_dir.mkdir()
     short = Path(tempfile.mkdtemp(prefix="pblf", dir="/tmp"))
@@ -238,12 +242,31 @@ def test_pybmc_add_serves_domains_live(
         assert {name: b["backend"] for name, b in listed.items()} == {
             doms[0].name: "libvirt", "node-2": "libvirt"}
         bmc = BmcProcess(tmp_path, [{"bmc": {"name": "x", "address": addresses[0]}}])
-        for dom, address in zip(doms, addresses, strict=True):
+        for dom, address in zip(doms[:2], addresses, strict=True):
             bmc.ipmitool("chassis", "power", "on", address=address)
             dom.wait_state("running", 10)
             bmc.ipmitool("chassis", "power", "off", address=address, cipher=3)
             dom.wait_state("shut off", 10)
         assert wait_until(lambda: fleet.bmcs()["node-2"]["power"] == "off", 5, 0.2)
+
+        # A VirtualBMC config directory naming the third domain: imported, then served
+        vbmc = tmp_path / "vbmc" / doms[2].name
+        vbmc.mkdir(parents=True)
+        imported = next_address()
+        (vbmc / "config").write_text(VBMC_CONFIG.format(
+            user="vadmin", password="vpass", address=imported, port=623, domain=doms[2].name,
+            active="True").replace("qemu:///system", doms[2].uri))
+        done = subprocess.run([sys.executable, "-m", "pybmc", "import-vbmc", str(vbmc.parent),
+                               "--config-dir", str(conf_dir)], capture_output=True, text=True,
+                              timeout=60, env=fleet.env)
+        assert done.returncode == 0, done.stderr
+        assert fleet.proc is not None
+        fleet.proc.send_signal(signal.SIGHUP)
+        assert wait_until(lambda: doms[2].name in fleet.bmcs(), 30, 0.2), fleet.log()[-2000:]
+        assert fleet.bmcs()[doms[2].name]["backend"] == "libvirt"
+        bmc.ipmitool("chassis", "power", "on", address=imported, user="vadmin",
+                     password="vpass", cipher=3)
+        doms[2].wait_state("running", 10)
         assert "Traceback" not in fleet.log()
     finally:
         fleet.stop()
