@@ -2,7 +2,8 @@
 (tests/e2e/libvirtd.py): ipmitool (-C 17, -C 3) and FreeIPMI power them on and off as
 `virsh domstate` says, boot overrides land in the domain XML at the right moment, changes made
 with virsh or by the guest reach Chassis Status and the SEL within a second, and a libvirtd
-restart is survived without restarting pybmc."""
+restart is survived without restarting pybmc. Redfish virtual media changes the domain's CD;
+`pybmc add` and `pybmc import-vbmc` serve domains live."""
 
 from __future__ import annotations
 
@@ -159,8 +160,15 @@ def test_power_boot_override_and_changes_behind_the_bmc(
     assert wait_until(lambda: bmc.ipmitool("chassis", "power", "on", address=addr_b,
                                            check=False).returncode == 0, 30, 0.5), bmc.log()[-2000:]
     b.wait_state("running", 10)
-    b.virsh("destroy", b.name)  # the events come again, on the new connection
+    # A soft off: the guest's ACPI power button handler powers it off, and only libvirt's
+    # event (on the new connection) tells pybmc.
+    logins = console.read_text(errors="replace").count("login:")
+    assert wait_until(lambda: console.read_text(errors="replace").count("login:") > logins,
+                      60, 0.2), "the guest never came up again"
+    bmc.ipmitool("chassis", "power", "soft", address=addr_b)
+    b.wait_state("shut off", 30)
     assert seen_within(bmc, addr_b, "off", time.monotonic()) < FAST
+    assert "pybmc-lv-b: power off (soft off)" in bmc.log()
     assert "connection lost" in bmc.log() and "Traceback" not in bmc.log()
     assert virsh("domstate", a.name, uri=a.uri).stdout.strip() == "shut off"
 
