@@ -151,6 +151,36 @@ async def test_input_after_the_connection_died_ends_the_stream() -> None:
         raise AssertionError("no OSError")
 
 
+class FakeShared:
+    def __init__(self) -> None:
+        self.watchers: list[Any] = []
+
+    def supervise(self, watcher: Any) -> None:
+        self.watchers.append(watcher)
+
+    def release(self, watcher: Any) -> None:
+        self.watchers.remove(watcher)
+
+
+async def test_a_lost_connection_ends_the_stream_without_any_input() -> None:
+    shared = FakeShared()
+    stream = ConsoleStream(FAKE, FakeStream(), "dom", None, shared)  # type: ignore[arg-type]
+    assert shared.watchers == [stream]
+    reading = asyncio.ensure_future(stream.read(10))
+    await asyncio.sleep(0)
+    assert not reading.done()
+    for watcher in shared.watchers:  # what the connection's supervisor does on a close
+        watcher.disconnected()
+    try:
+        await reading
+    except OSError as err:
+        assert "connection lost" in str(err)
+    else:
+        raise AssertionError("no OSError")
+    stream.close()
+    assert shared.watchers == []
+
+
 async def test_close_removes_the_callback_and_aborts() -> None:
     fake = FakeStream()
     stream = ConsoleStream(FAKE, fake, "dom")

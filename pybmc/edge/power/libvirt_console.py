@@ -29,7 +29,7 @@ import logging
 from typing import Any
 
 from pybmc.edge.console import ConsoleReader, ConsoleWriter, SerialTarget
-from pybmc.edge.power.libvirt_connection import connection, import_libvirt
+from pybmc.edge.power.libvirt_connection import SharedConnection, connection, import_libvirt
 
 log = logging.getLogger("pybmc.console")
 
@@ -72,17 +72,19 @@ async def open_console(uri: str, domain: str) -> tuple[ConsoleReader, ConsoleWri
             raise
     except libvirt.libvirtError as exc:
         raise OSError(f"libvirt console of {domain}: {exc.get_error_message()}") from None
-    console = ConsoleStream(libvirt, stream, domain, conn)
+    console = ConsoleStream(libvirt, stream, domain, conn, shared)
     return console, console
 
 
 class ConsoleStream:
     """One open console stream: `read` for the bridge's pump, `write`/`close` for its writer."""
 
-    def __init__(self, libvirt: Any, stream: Any, label: str, conn: Any = None) -> None:
+    def __init__(self, libvirt: Any, stream: Any, label: str, conn: Any = None,
+                 shared: SharedConnection | None = None) -> None:
         self._libvirt = libvirt
         self._stream = stream
         self._conn = conn
+        self._shared = shared
         self.label = label
         self._in = bytearray()
         self._out = bytearray()
@@ -92,6 +94,8 @@ class ConsoleStream:
         self._error = ""
         self._closed = False
         stream.eventAddCallback(self._mask(), self._on_event, None)
+        if shared is not None:  # hear of a lost connection at once (`disconnected`)
+            shared.supervise(self)
 
     # ------------------------------------------------------------------ the bridge's side
     async def read(self, n: int) -> bytes:
@@ -126,11 +130,28 @@ class ConsoleStream:
             return
         self._closed = True
         self._end("")
+        if self._shared is not None:
+            self._shared.release(self)
         libvirt = self._libvirt
         with contextlib.suppress(libvirt.libvirtError):
             self._stream.eventRemoveCallback()
         with contextlib.suppress(libvirt.libvirtError):
             self._stream.abort()
+
+    # ------------------------------------------------------------------ the connection's side
+    # (a DomainWatcher of the shared connection: a stream of a dead connection gets no event,
+    # so without this the bridge would wait on it for ever)
+    def connected(self, conn: Any) -> None:
+        pass
+
+    def disconnected(self) -> None:
+        self._end("libvirt connection lost")
+
+    def lifecycle(self, event: int, detail: int) -> None:
+        pass
+
+    def rebooted(self) -> None:
+        pass
 
     def _conn_alive(self) -> bool:
         if self._conn is None:
