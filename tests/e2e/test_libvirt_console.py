@@ -83,7 +83,8 @@ def test_sol_console_and_in_band_through_libvirt(libvirtd, libvirt_domain,  # no
         bmc.ipmitool("chassis", "power", "on")
         dom.wait_state("running", 10)
         ready = sol.expect(b"TINYGUEST READY", timeout=BOOT_TIMEOUT)
-        assert b"ipmi0=yes" in sol.output[ready:ready + 40]  # the KCS device attach added
+        line_end = sol.expect(b"\n", ready)
+        assert b"ipmi0=yes" in sol.output[ready:line_end]  # the KCS device attach added
         sol.expect(b"login: ", ready, timeout=BOOT_TIMEOUT)
         sol.login()
 
