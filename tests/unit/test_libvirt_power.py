@@ -159,7 +159,8 @@ async def test_changes_behind_the_bmc_come_as_events(make: Callable[..., Any],
     dom, power, recorder = await make()
     dom.create()  # virsh start
     await until(power.is_on, "start seen")
-    assert recorder.events == [("on", "domain started")]
+    await idle(power)
+    assert recorder.events == [("on", "domain started"), ("boot", "domain started")]
     dom.destroy()  # virsh destroy
     await until(lambda: not power.is_on(), "destroy seen")
     assert recorder.events[-1] == ("off", "domain destroyed")
@@ -219,14 +220,14 @@ async def test_reboot_events_of_one_reset_count_once(make: Callable[..., Any]) -
     await idle(power)
     for _ in range(4):  # what QEMU reports for one reset (the test driver sends none)
         clock.now += 0.3
-        power.rebooted()
+        power._rebooted()
     await idle(power)
     assert power.reboots == 1
     assert recorder.kinds().count("boot") == 2  # power-on and the reset
     clock.now += 10  # a guest reboot later: counted, with its own boot event
-    power.rebooted()
+    power._rebooted()
     clock.now += 0.2
-    power.rebooted()
+    power._rebooted()
     await idle(power)
     assert power.reboots == 2
     assert recorder.events[-1] == ("boot", "guest reboot")
@@ -238,7 +239,7 @@ async def test_guest_reboot_with_another_order_restarts_the_domain(
     power.request(PowerAction.ON)
     await idle(power)
     recorder.choices = [BootChoice("pxe")]
-    power.rebooted()
+    power._rebooted()
     await idle(power)
     assert dom.isActive() and orders(dom) == (("network", "hd"), ("hd", "network"))
 
@@ -260,6 +261,16 @@ async def test_unknown_domain_refuses_with_a_completion_code() -> None:
     finally:
         await power.stop()
         forget_connections()
+
+
+async def test_start_outside_honours_the_boot_override(make: Callable[..., Any]) -> None:
+    dom, power, recorder = await make()
+    recorder.choices = [BootChoice("pxe")]
+    dom.create()  # virsh start, with a one-time PXE boot pending
+    await until(power.is_on, "start seen")
+    await idle(power)
+    assert dom.isActive() and orders(dom) == (("network", "hd"), ("hd", "network"))
+    assert [kind for kind in recorder.kinds() if kind != "boot"] == ["on"]
 
 
 async def test_reconnect_rereads_state(make: Callable[..., Any]) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -100,6 +101,8 @@ class SharedConnection:
         self._closed = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._pending: set[DomainWatcher] = set()  # watchers keeping the connection up
+        self._greeted: set[DomainWatcher] = set()  # told of _greeted_conn
+        self._greeted_conn: Any = None
         self.connects = 0  # connections opened so far (the first one included)
 
     # ------------------------------------------------------------------ the connection
@@ -121,15 +124,11 @@ class SharedConnection:
         use_asyncio_events()
         libvirt = import_libvirt()
         self._drop()
-        conn = libvirt.open(self.uri)
-        with contextlib.suppress(libvirt.libvirtError):  # the test driver has no keepalive
-            conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
-        self._conn = conn
-        self._closed = asyncio.Event()
-        self.connects += 1
-        self._register(conn)
+        # In a context of its own: the loop's handles for this connection (its events) are
+        # every BMC's on this URI, not the one whose start opened it (pybmc.edge.logs).
+        contextvars.Context().run(self._open, libvirt)
         log.info("libvirt %s: connected", self.uri)
-        return conn
+        return self._conn
 
     async def get(self) -> Any:
         """The connection, waiting (with backoff) until it opens."""
@@ -142,6 +141,15 @@ class SharedConnection:
                             self.uri, exc.get_error_message(), delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
+
+    def _open(self, libvirt: Any) -> None:
+        conn = libvirt.open(self.uri)
+        with contextlib.suppress(libvirt.libvirtError):  # the test driver has no keepalive
+            conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
+        self._conn = conn
+        self._closed = asyncio.Event()
+        self.connects += 1
+        self._register(conn)
 
     def _register(self, conn: Any) -> None:
         libvirt = import_libvirt()
@@ -179,7 +187,8 @@ class SharedConnection:
     # ------------------------------------------------------------------ libvirt callbacks
     def _on_close(self, _conn: Any, reason: int, _opaque: Any) -> None:
         names = {0: "error", 1: "end of file", 2: "keepalive timeout", 3: "client closed"}
-        asyncio.get_running_loop().call_soon(self.lost, names.get(reason, str(reason)))
+        asyncio.get_running_loop().call_soon(self.lost, names.get(reason, str(reason)),
+                                             context=contextvars.Context())
 
     def _watchers_of(self, dom: Any) -> list[DomainWatcher]:
         try:
@@ -219,8 +228,9 @@ class SharedConnection:
         self._pending.add(watcher)
         if self._supervisor is None or self._supervisor.done():
             self._supervisor = asyncio.get_running_loop().create_task(
-                self._supervise(), name=f"libvirt {self.uri}")
-        elif self.current() is not None:
+                self._supervise(), name=f"libvirt {self.uri}", context=contextvars.Context())
+        elif (self.current() is not None and self._greeted_conn is self._conn
+              and watcher not in self._greeted):  # else the supervisor greets it
             self._greet(watcher, self._conn)
 
     def release(self, watcher: DomainWatcher) -> None:
@@ -234,6 +244,7 @@ class SharedConnection:
         self._drop()
 
     def _greet(self, watcher: DomainWatcher, conn: Any) -> None:
+        self._greeted.add(watcher)
         try:
             watcher.connected(conn)
         except Exception:
@@ -243,8 +254,11 @@ class SharedConnection:
         """Open, tell the watchers, wait until the connection is lost; again (until released)."""
         while self._pending:
             conn = await self.get()
+            if conn is not self._greeted_conn:
+                self._greeted, self._greeted_conn = set(), conn
             for watcher in list(self._pending):
-                self._greet(watcher, conn)
+                if watcher not in self._greeted:
+                    self._greet(watcher, conn)
             await self._closed.wait()
             for watcher in list(self._pending):
                 with contextlib.suppress(Exception):

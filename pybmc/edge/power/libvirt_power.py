@@ -17,6 +17,9 @@ right even if events were missed. A guest reboot is a REBOOT event; one reset pr
 (SeaBIOS resets again, QEMU reports each), so events within HOP_WINDOW of a counted reboot are
 the same boot.
 
+A start made outside pybmc (`virsh start`) is a boot like any other: the BMC's boot override
+is used, and a domain started with another boot order is restarted with the right one.
+
 Boot overrides (pybmc.model.libvirt_boot) go into the domain's persistent definition before
 create(): libvirt hands QEMU the boot order at start only, so a reset or guest reboot whose
 boot order differs from the running one becomes destroy() + create() (logged). A one-time
@@ -28,6 +31,7 @@ persistent one stays. Whether a boot is EFI is the domain's loader's business.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import logging
 import time
@@ -54,7 +58,7 @@ HOP_WINDOW = 2.0  # seconds after a counted reboot in which more REBOOT events a
 # libvirt constants (libvirt-python is imported only when a backend is built)
 XML_SECURE, XML_INACTIVE = 1, 2
 EVENT_STARTED, EVENT_SUSPENDED, EVENT_RESUMED, EVENT_STOPPED = 2, 3, 4, 5
-EVENT_SHUTDOWN, EVENT_PMSUSPENDED, EVENT_CRASHED = 6, 7, 8
+EVENT_PMSUSPENDED, EVENT_CRASHED = 7, 8
 STOPPED_CAUSES = {0: "guest power off", 1: "domain destroyed", 2: "guest crashed",
                   3: "domain migrated", 4: "domain saved", 5: "QEMU failed",
                   6: "snapshot restored"}
@@ -78,6 +82,7 @@ class LibvirtPower(QueuedActions):
         self._first_contact = True
         self._hop_until = -1.0  # REBOOT events before this clock() belong to a counted boot
         self._soft_off_asked = False
+        self._context = contextvars.copy_context()
         self.reboots = 0  # reboots counted (ours and the guest's)
         self.media = LibvirtMedia(name, media_dir or Path("media"), self._domain_or_none)
 
@@ -126,7 +131,24 @@ class LibvirtPower(QueuedActions):
         return bool(self._call("isActive"))
 
     # ---------------------------------------------------------------- DomainWatcher
+    # libvirt calls these from its event loop handles, in whatever logging context they were
+    # made in: the work runs in this BMC's own (pybmc.edge.logs), taken at start().
+    def _soon(self, function: Callable[..., None], *args: Any) -> None:
+        asyncio.get_running_loop().call_soon(function, *args, context=self._context)
+
     def connected(self, conn: Any) -> None:
+        self._soon(self._connected, conn)
+
+    def disconnected(self) -> None:
+        self._dom = None
+
+    def lifecycle(self, event: int, detail: int) -> None:
+        self._soon(self._lifecycle, event, detail)
+
+    def rebooted(self) -> None:
+        self._soon(self._rebooted)
+
+    def _connected(self, conn: Any) -> None:
         """A (re)connection: find the domain, watch it, read its state."""
         libvirt = import_libvirt()
         try:
@@ -155,10 +177,7 @@ class LibvirtPower(QueuedActions):
                      "running" if active else "shut off")
             self._set_on(active, "domain started" if active else "domain stopped")
 
-    def disconnected(self) -> None:
-        self._dom = None
-
-    def lifecycle(self, event: int, detail: int) -> None:
+    def _lifecycle(self, event: int, detail: int) -> None:
         log.debug("%s: libvirt lifecycle event %d/%d", self.name, event, detail)
         if event in (EVENT_SUSPENDED, EVENT_RESUMED, EVENT_PMSUSPENDED):
             return  # a paused domain is still powered
@@ -168,13 +187,11 @@ class LibvirtPower(QueuedActions):
             cause = STOPPED_CAUSES.get(detail, "domain stopped")
         elif event == EVENT_CRASHED:
             cause = "guest crashed"
-        elif event == EVENT_SHUTDOWN:
-            cause = "guest power off"
         else:
-            return
+            return  # SHUTDOWN comes before STOPPED, for a guest power off and a destroy alike
         if self._soft_off_asked and cause == "guest power off":
             cause = "soft off"
-        asyncio.get_running_loop().call_soon(self._refresh, cause)
+        self._refresh(cause)
 
     def _refresh(self, cause: str) -> None:
         """Read the domain's state and report a change (events may be stale by now)."""
@@ -187,9 +204,12 @@ class LibvirtPower(QueuedActions):
             return
         if not active:
             self._soft_off_asked = False
+        was_on = self._on
         self._set_on(active, cause)
+        if active and was_on is False:  # started by someone else (virsh start)
+            self._submit(self._started_outside, "domain started")
 
-    def rebooted(self) -> None:
+    def _rebooted(self) -> None:
         now = self.clock()
         if now < self._hop_until:
             log.debug("%s: REBOOT event of the same boot", self.name)
@@ -297,6 +317,16 @@ class LibvirtPower(QueuedActions):
         if self._needs_restart(choice):
             self._restart(choice, "guest reboot")
 
+    async def _started_outside(self) -> None:
+        """A start pybmc did not make is a boot too: the BMC's boot override counts (a
+        one-time one is used up), so a domain started with another order is restarted with
+        it, as a power button press would boot it."""
+        if not self._require_on("boot"):
+            return
+        choice = self._take_boot_choice("domain started")
+        if self._needs_restart(choice):
+            self._restart(choice, "domain started")
+
     async def _diagnostic_interrupt(self) -> None:
         if not self._require_on("diagnostic interrupt"):
             return
@@ -313,6 +343,7 @@ class LibvirtPower(QueuedActions):
     # ---------------------------------------------------------------- BMC start and stop
     async def start(self) -> None:
         """Connect (in the background, with backoff) and read the domain's state."""
+        self._context = contextvars.copy_context()
         self.shared.supervise(self)
         if self.shared.current() is None:
             # Chassis Status answers the last known state until libvirt answers.
