@@ -49,7 +49,8 @@ def pybmc(*args: str) -> subprocess.CompletedProcess[str]:
 def test_sol_console_and_in_band_through_libvirt(libvirtd, libvirt_domain,  # noqa: F811
                                                  bmc_factory, tmp_path: Path,
                                                  short_dir: Path) -> None:
-    dom = libvirt_domain("pybmc-sol1")
+    # a visible boot log: the first kernel line tells whether SOL saw the boot from its start
+    dom = libvirt_domain("pybmc-sol1", cmdline="console=ttyS0,115200 panic=-1 loglevel=6")
     socket_path = str(short_dir / "inband.sock")
 
     # attach: the definition gets the device once; again is a no-op; --print changes nothing
@@ -81,8 +82,11 @@ def test_sol_console_and_in_band_through_libvirt(libvirtd, libvirt_domain,  # no
     try:
         sol.expect(b"SOL Session operational")
         bmc.ipmitool("chassis", "power", "on")
-        dom.wait_state("running", 10)
-        ready = sol.expect(b"TINYGUEST READY", timeout=BOOT_TIMEOUT)
+        # created paused and resumed once the console was open, so the boot log is complete
+        linux = sol.expect(b"Linux version", timeout=BOOT_TIMEOUT)
+        reason = dom.virsh("domstate", "--reason", dom.name).stdout.strip()
+        assert reason == "running (unpaused)", reason
+        ready = sol.expect(b"TINYGUEST READY", linux, timeout=BOOT_TIMEOUT)
         line_end = sol.expect(b"\n", ready)
         assert b"ipmi0=yes" in sol.output[ready:line_end]  # the KCS device attach added
         sol.expect(b"login: ", ready, timeout=BOOT_TIMEOUT)
