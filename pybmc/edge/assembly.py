@@ -115,7 +115,7 @@ class BmcRuntime:
             from pybmc.edge.power.libvirt_console import libvirt_console_target
 
             libvirt = self.config.libvirt
-            return libvirt_console_target(libvirt.uri, libvirt.domain)
+            return libvirt_console_target(libvirt.uri, libvirt.domain, self.bmc.power.is_on)
         if self.config.sol.serial:
             return SerialTarget.parse(self.config.sol.serial)
         return None

@@ -191,6 +191,17 @@ async def test_close_removes_the_callback_and_aborts() -> None:
     assert await stream.read(1) == b""
 
 
+async def test_no_libvirt_call_while_the_power_backend_says_off() -> None:
+    target = libvirt_console_target("test:///nowhere", "node1", powered=lambda: False)
+    assert target.opener is not None
+    try:
+        await target.opener()
+    except OSError as err:
+        assert "is off" in str(err)
+    else:
+        raise AssertionError("opened a console of a domain that is off")
+
+
 def test_the_target_names_domain_and_uri() -> None:
     target = libvirt_console_target("qemu:///system", "node1")
     assert target.kind == "libvirt" and target.opener is not None

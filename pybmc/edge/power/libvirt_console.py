@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pybmc.edge.console import ConsoleReader, ConsoleWriter, SerialTarget
@@ -38,10 +39,12 @@ HIGH_WATER = 256 * 1024  # buffered guest output at which reading the stream pau
 WRITE_CHUNK = 65536
 
 
-def libvirt_console_target(uri: str, domain: str) -> SerialTarget:
-    """The console bridge's target for `domain` (name or UUID) on `uri`."""
+def libvirt_console_target(uri: str, domain: str,
+                           powered: Callable[[], bool] | None = None) -> SerialTarget:
+    """The console bridge's target for `domain` (name or UUID) on `uri`. `powered` (the power
+    backend's `is_on`) spares libvirt a lookup on every retry while the domain is off."""
     return SerialTarget("libvirt", path=f"{domain} on {uri}",
-                        opener=functools.partial(open_console, uri, domain))
+                        opener=functools.partial(open_console, uri, domain, powered))
 
 
 def _lookup(libvirt: Any, conn: Any, domain: str) -> Any:
@@ -51,15 +54,21 @@ def _lookup(libvirt: Any, conn: Any, domain: str) -> Any:
         return conn.lookupByName(domain)
 
 
-async def open_console(uri: str, domain: str) -> tuple[ConsoleReader, ConsoleWriter]:
+async def open_console(uri: str, domain: str, powered: Callable[[], bool] | None = None,
+                       ) -> tuple[ConsoleReader, ConsoleWriter]:
     """The running domain's console as a reader and writer (one object); OSError if the
     domain is not running or libvirt refuses."""
+    if powered is not None and not powered():
+        raise OSError(f"domain {domain} is off")
     libvirt = import_libvirt()
     shared = connection(uri)
+    conn = shared.current()
+    if conn is None and powered is not None:
+        # The power backend's supervisor reconnects (with backoff, and logs it); the bridge
+        # tries again in RECONNECT_DELAY.
+        raise OSError(f"not connected to libvirt {uri}")
     try:
-        # One try, no backoff of its own: the power backend's supervisor reconnects (and
-        # logs it); the bridge tries again in RECONNECT_DELAY.
-        conn = shared.current() or shared.open_now()
+        conn = conn or shared.open_now()  # one try: no backoff loop of its own
         dom = _lookup(libvirt, conn, domain)
         if not dom.isActive():
             raise OSError(f"domain {domain} is not running")
