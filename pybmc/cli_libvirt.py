@@ -118,6 +118,10 @@ def attach(
         conn.close()
     typer.echo(f"{name}: in-band IPMI attached: {interface.upper()} device -> {path}")
     typer.echo(f'serve it with [in_band] listen = "unix:{path}" in the BMC\'s config')
+    if uri.split("?", 1)[0].endswith("/system"):
+        typer.echo("the socket is mode 0600: QEMU must run as pybmc's user to open it "
+                   "(a <seclabel type='static' model='dac'> or qemu.conf user; "
+                   "see docs/libvirt.md)")
     if running:
         typer.echo(f"{name} is running: the device appears at its next start "
                    "(power off and on; a reset keeps the old devices)")

@@ -115,7 +115,7 @@ class BmcRuntime:
             from pybmc.edge.power.libvirt_console import libvirt_console_target
 
             libvirt = self.config.libvirt
-            return libvirt_console_target(libvirt.uri, libvirt.domain)
+            return libvirt_console_target(libvirt.uri, libvirt.domain, self.bmc.power.is_on)
         if self.config.sol.serial:
             return SerialTarget.parse(self.config.sol.serial)
         return None
@@ -141,6 +141,8 @@ class BmcRuntime:
         qemu = self._qemu()
         if qemu is not None:
             qemu.before_run = self._console_ready  # QEMU calls it just before the guest runs
+        if self.config.power.backend == "libvirt":  # created paused, resumed after this
+            self.bmc.power.before_run = self._console_ready  # type: ignore[attr-defined]
         self.local_console = LocalConsoleServer(self.console, console_socket(self.config))
         try:
             await self.local_console.start()

@@ -233,8 +233,12 @@ class LibvirtDaemon:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+GUEST_CMDLINE = "console=ttyS0,115200 panic=-1 quiet"
+
+
 def domain_xml(name: str, kernel: Path, initrd: Path, memory_mib: int = 256,
-               boot: str = "os", domain_uuid: str | None = None) -> str:
+               boot: str = "os", domain_uuid: str | None = None,
+               cmdline: str = GUEST_CMDLINE) -> str:
     """A TCG domain booting kernel+initrd, serial console on ttyS0, one disk-less NIC-less
     machine. `boot="os"` uses `<os><boot dev>`, `boot="device"` per-device `<boot order>`
     (libvirt refuses a mix of the two), so both rewrite paths can be tested."""
@@ -249,7 +253,7 @@ def domain_xml(name: str, kernel: Path, initrd: Path, memory_mib: int = 256,
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{kernel}</kernel>
     <initrd>{initrd}</initrd>
-    <cmdline>console=ttyS0,115200 panic=-1 quiet</cmdline>
+    <cmdline>{cmdline}</cmdline>
     {os_boot}
   </os>
   <features><acpi/></features>
@@ -312,7 +316,7 @@ def libvirtd() -> Iterator[LibvirtDaemon]:
 
 
 def define_domain(daemon: LibvirtDaemon, name: str, boot: str = "os",
-                  memory_mib: int = 256) -> TestDomain:
+                  memory_mib: int = 256, cmdline: str = GUEST_CMDLINE) -> TestDomain:
     """Define a shut-off TCG domain booting the tiny guest (replacing one of that name)."""
     require_guest()
     built = guest_files()
@@ -321,20 +325,22 @@ def define_domain(daemon: LibvirtDaemon, name: str, boot: str = "os",
     virsh("destroy", name, uri=daemon.uri, check=False)
     virsh("undefine", name, uri=daemon.uri, check=False)
     xml_path = daemon.base / f"{name}.xml"
-    xml_path.write_text(domain_xml(name, kernel, initrd, memory_mib, boot))
+    xml_path.write_text(domain_xml(name, kernel, initrd, memory_mib, boot, cmdline=cmdline))
     virsh("define", str(xml_path), uri=daemon.uri, timeout=120)
     return TestDomain(name, daemon.uri)
 
 
 @pytest.fixture
 def libvirt_domain(libvirtd: LibvirtDaemon) -> Iterator[Callable[..., TestDomain]]:
-    """Factory: `libvirt_domain(name, boot="os"|"device")` defines a shut-off TCG domain;
+    """Factory: `libvirt_domain(name, boot="os"|"device", cmdline=...)` defines a shut-off TCG
+    domain (kernel command line `cmdline`, quiet by default);
     every domain made is destroyed and undefined at teardown."""
     require_guest()
     made: list[TestDomain] = []
 
-    def make(name: str, boot: str = "os", memory_mib: int = 256) -> TestDomain:
-        dom = define_domain(libvirtd, name, boot, memory_mib)
+    def make(name: str, boot: str = "os", memory_mib: int = 256,
+             cmdline: str = GUEST_CMDLINE) -> TestDomain:
+        dom = define_domain(libvirtd, name, boot, memory_mib, cmdline)
         made.append(dom)
         return dom
 

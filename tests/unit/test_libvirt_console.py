@@ -151,6 +151,36 @@ async def test_input_after_the_connection_died_ends_the_stream() -> None:
         raise AssertionError("no OSError")
 
 
+class FakeShared:
+    def __init__(self) -> None:
+        self.watchers: list[Any] = []
+
+    def supervise(self, watcher: Any) -> None:
+        self.watchers.append(watcher)
+
+    def release(self, watcher: Any) -> None:
+        self.watchers.remove(watcher)
+
+
+async def test_a_lost_connection_ends_the_stream_without_any_input() -> None:
+    shared = FakeShared()
+    stream = ConsoleStream(FAKE, FakeStream(), "dom", None, shared)  # type: ignore[arg-type]
+    assert shared.watchers == [stream]
+    reading = asyncio.ensure_future(stream.read(10))
+    await asyncio.sleep(0)
+    assert not reading.done()
+    for watcher in shared.watchers:  # what the connection's supervisor does on a close
+        watcher.disconnected()
+    try:
+        await reading
+    except OSError as err:
+        assert "connection lost" in str(err)
+    else:
+        raise AssertionError("no OSError")
+    stream.close()
+    assert shared.watchers == []
+
+
 async def test_close_removes_the_callback_and_aborts() -> None:
     fake = FakeStream()
     stream = ConsoleStream(FAKE, fake, "dom")
@@ -159,6 +189,17 @@ async def test_close_removes_the_callback_and_aborts() -> None:
     stream.write(b"late")
     assert fake.sent == b""
     assert await stream.read(1) == b""
+
+
+async def test_no_libvirt_call_while_the_power_backend_says_off() -> None:
+    target = libvirt_console_target("test:///nowhere", "node1", powered=lambda: False)
+    assert target.opener is not None
+    try:
+        await target.opener()
+    except OSError as err:
+        assert "is off" in str(err)
+    else:
+        raise AssertionError("opened a console of a domain that is off")
 
 
 def test_the_target_names_domain_and_uri() -> None:

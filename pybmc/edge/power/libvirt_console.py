@@ -26,10 +26,11 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pybmc.edge.console import ConsoleReader, ConsoleWriter, SerialTarget
-from pybmc.edge.power.libvirt_connection import connection, import_libvirt
+from pybmc.edge.power.libvirt_connection import SharedConnection, connection, import_libvirt
 
 log = logging.getLogger("pybmc.console")
 
@@ -38,10 +39,12 @@ HIGH_WATER = 256 * 1024  # buffered guest output at which reading the stream pau
 WRITE_CHUNK = 65536
 
 
-def libvirt_console_target(uri: str, domain: str) -> SerialTarget:
-    """The console bridge's target for `domain` (name or UUID) on `uri`."""
+def libvirt_console_target(uri: str, domain: str,
+                           powered: Callable[[], bool] | None = None) -> SerialTarget:
+    """The console bridge's target for `domain` (name or UUID) on `uri`. `powered` (the power
+    backend's `is_on`) spares libvirt a lookup on every retry while the domain is off."""
     return SerialTarget("libvirt", path=f"{domain} on {uri}",
-                        opener=functools.partial(open_console, uri, domain))
+                        opener=functools.partial(open_console, uri, domain, powered))
 
 
 def _lookup(libvirt: Any, conn: Any, domain: str) -> Any:
@@ -51,15 +54,21 @@ def _lookup(libvirt: Any, conn: Any, domain: str) -> Any:
         return conn.lookupByName(domain)
 
 
-async def open_console(uri: str, domain: str) -> tuple[ConsoleReader, ConsoleWriter]:
+async def open_console(uri: str, domain: str, powered: Callable[[], bool] | None = None,
+                       ) -> tuple[ConsoleReader, ConsoleWriter]:
     """The running domain's console as a reader and writer (one object); OSError if the
     domain is not running or libvirt refuses."""
+    if powered is not None and not powered():
+        raise OSError(f"domain {domain} is off")
     libvirt = import_libvirt()
     shared = connection(uri)
+    conn = shared.current()
+    if conn is None and powered is not None:
+        # The power backend's supervisor reconnects (with backoff, and logs it); the bridge
+        # tries again in RECONNECT_DELAY.
+        raise OSError(f"not connected to libvirt {uri}")
     try:
-        # One try, no backoff of its own: the power backend's supervisor reconnects (and
-        # logs it); the bridge tries again in RECONNECT_DELAY.
-        conn = shared.current() or shared.open_now()
+        conn = conn or shared.open_now()  # one try: no backoff loop of its own
         dom = _lookup(libvirt, conn, domain)
         if not dom.isActive():
             raise OSError(f"domain {domain} is not running")
@@ -72,17 +81,19 @@ async def open_console(uri: str, domain: str) -> tuple[ConsoleReader, ConsoleWri
             raise
     except libvirt.libvirtError as exc:
         raise OSError(f"libvirt console of {domain}: {exc.get_error_message()}") from None
-    console = ConsoleStream(libvirt, stream, domain, conn)
+    console = ConsoleStream(libvirt, stream, domain, conn, shared)
     return console, console
 
 
 class ConsoleStream:
     """One open console stream: `read` for the bridge's pump, `write`/`close` for its writer."""
 
-    def __init__(self, libvirt: Any, stream: Any, label: str, conn: Any = None) -> None:
+    def __init__(self, libvirt: Any, stream: Any, label: str, conn: Any = None,
+                 shared: SharedConnection | None = None) -> None:
         self._libvirt = libvirt
         self._stream = stream
         self._conn = conn
+        self._shared = shared
         self.label = label
         self._in = bytearray()
         self._out = bytearray()
@@ -92,6 +103,8 @@ class ConsoleStream:
         self._error = ""
         self._closed = False
         stream.eventAddCallback(self._mask(), self._on_event, None)
+        if shared is not None:  # hear of a lost connection at once (`disconnected`)
+            shared.supervise(self)
 
     # ------------------------------------------------------------------ the bridge's side
     async def read(self, n: int) -> bytes:
@@ -126,11 +139,28 @@ class ConsoleStream:
             return
         self._closed = True
         self._end("")
+        if self._shared is not None:
+            self._shared.release(self)
         libvirt = self._libvirt
         with contextlib.suppress(libvirt.libvirtError):
             self._stream.eventRemoveCallback()
         with contextlib.suppress(libvirt.libvirtError):
             self._stream.abort()
+
+    # ------------------------------------------------------------------ the connection's side
+    # (a DomainWatcher of the shared connection: a stream of a dead connection gets no event,
+    # so without this the bridge would wait on it for ever)
+    def connected(self, conn: Any) -> None:
+        pass
+
+    def disconnected(self) -> None:
+        self._end("libvirt connection lost")
+
+    def lifecycle(self, event: int, detail: int) -> None:
+        pass
+
+    def rebooted(self) -> None:
+        pass
 
     def _conn_alive(self) -> bool:
         if self._conn is None:

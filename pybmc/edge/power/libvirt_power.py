@@ -36,7 +36,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,7 @@ log = logging.getLogger("pybmc.power")
 HOP_WINDOW = 2.0  # seconds after a counted reboot in which more REBOOT events are that boot
 # libvirt constants (libvirt-python is imported only when a backend is built)
 XML_SECURE, XML_INACTIVE = 1, 2
+START_PAUSED, STATE_PAUSED = 1, 3  # VIR_DOMAIN_START_PAUSED, VIR_DOMAIN_PAUSED
 EVENT_STARTED, EVENT_SUSPENDED, EVENT_RESUMED, EVENT_STOPPED = 2, 3, 4, 5
 EVENT_PMSUSPENDED, EVENT_CRASHED = 7, 8
 STOPPED_CAUSES = {0: "guest power off", 1: "domain destroyed", 2: "guest crashed",
@@ -85,6 +86,9 @@ class LibvirtPower(QueuedActions):
         self._context = contextvars.copy_context()
         self.reboots = 0  # reboots counted (ours and the guest's)
         self.media = LibvirtMedia(name, media_dir or Path("media"), self._domain_or_none)
+        # Set by the console wiring: a start creates the domain paused and resumes it once this
+        # returned (the console is open), so SOL's history begins at the guest's first line.
+        self.before_run: Callable[[], Awaitable[None]] | None = None
 
     @classmethod
     def from_bmc_config(cls, config: BmcConfig, initially_on: bool) -> LibvirtPower:
@@ -262,12 +266,49 @@ class LibvirtPower(QueuedActions):
             log.info("%s: boot order %s (%s)", self.name, ", ".join(boot_order(wanted)),
                      "persistent" if choice.persistent else "this boot")
             self._define(wanted)
+        paused = self.before_run is not None
         try:
-            self._call("create")
+            if paused:
+                paused = self._create_paused()
+            else:
+                self._call("create")
         finally:
             if changed and not choice.persistent:
                 self._define(inactive)
         self._set_on(True, cause)
+        if paused:
+            self._track(asyncio.get_running_loop().create_task(
+                self._resume_when_ready(), name=f"{self.name}: resume after start"))
+
+    def _create_paused(self) -> bool:
+        """createWithFlags(START_PAUSED); a plain create() where the driver has no such flag
+        (libvirt's test driver). Whether the domain is paused now."""
+        libvirt = import_libvirt()
+        try:
+            self._call("createWithFlags", START_PAUSED)
+            return True
+        except libvirt.libvirtError as err:
+            if err.get_error_code() not in (libvirt.VIR_ERR_INVALID_ARG,
+                                            libvirt.VIR_ERR_NO_SUPPORT,
+                                            libvirt.VIR_ERR_OPERATION_UNSUPPORTED):
+                raise
+            log.debug("%s: no paused start here (%s); the console connects after the start",
+                      self.name, err.get_error_message())
+        self._call("create")
+        return False
+
+    async def _resume_when_ready(self) -> None:
+        """Resume the domain created paused once `before_run` returned (it bounds its wait)."""
+        try:
+            if self.before_run is not None:
+                await self.before_run()
+        finally:
+            try:
+                if self._call("state", 0)[0] == STATE_PAUSED:
+                    self._call("resume")
+            except Exception as err:
+                log.warning("%s: cannot resume the domain after its start: %s", self.name,
+                            self._explain(err))
 
     def _needs_restart(self, choice: BootChoice) -> bool:
         """Whether the boot order for `choice` differs from the one the domain runs with."""
