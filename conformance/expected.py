@@ -13,7 +13,12 @@ from __future__ import annotations
 _SUITES = ("ipmi_sim offers cipher suites 0-14 (no SHA-256 suites; 0 accepted; 4, 5, 9, 10, 13, "
            "14 advertised but unusable); pybmc offers the suites its [security] cipher_suites "
            "lists: the profile names 1, 2, 3 and 17 (pybmc's defaults are 3 and 17) "
-           "(openipmi.md §3, §9.1, §9.5)")
+           "(openipmi.md §3, §9.1, §9.5). LAN parameters 22-24: pybmc lists suite IDs 0-15 "
+           "(16 entries) by ID, Administrator for the enabled ones and 0 (unused) for the "
+           "others, which stay refused (docs/ipmi.md)")
+_NO_SERIAL_CHANNEL = ("ipmi_sim has no serial/modem channel and no Get/Set Serial/Modem "
+                      "Configuration (0xC1, openipmi.md §2 Transport); pybmc's channel 2 is "
+                      "RS-232 with its settings stored (docs/ipmi.md)")
 _BOOT_FLAGS = ("ipmi_sim keeps only the boot device selector of the boot flags and answers "
                "`00 dev<<2 00 00 00`: the valid, persistent and EFI bits a client set are lost, so "
                "ipmitool shows 'Boot Flag Invalid' (openipmi.md §2 Chassis); pybmc reads back "
@@ -139,6 +144,20 @@ EXPECTED: dict[str, str] = {
         "same [security] auth_types to every level"),
     "lan/cipher-suite-count": _SUITES,
     "lan/cipher-suite-privileges": _SUITES,
+    "lan/cipher-suite-entries": (
+        "ipmi_sim's parameter 23 lists IDs 1-16 after its count of 15 (each one above the "
+        "suites 0-14 it accepts; FreeIPMI carries a workaround for BMCs that do this); "
+        + _SUITES),
+    # ------------------------------------------------------------ serial/modem channel
+    "serial/channel-info": _NO_SERIAL_CHANNEL,
+    "serial/channel-access": _NO_SERIAL_CHANNEL,
+    "serial/connection-mode": _NO_SERIAL_CHANNEL,
+    "serial/messaging-comm-settings": _NO_SERIAL_CHANNEL,
+    "serial/set-call-retry-interval": _NO_SERIAL_CHANNEL,
+    "serial/reserved-bit-rate": (
+        "both refuse, differently: " + _NO_SERIAL_CHANNEL + "; pybmc answers 0xCC to the "
+        "reserved bit rate code 5"),
+    "serial/freeipmi-serial-conf": _NO_SERIAL_CHANNEL,
     # ------------------------------------------------------------ users and channels
     "user/list": _USER_BITS,
     "user/summary": _USER_BITS,

@@ -271,6 +271,28 @@ def lan() -> list[Scenario]:
         S("lan/pyghmi-net", Pyghmi("net"), lock=lock),
         S("lan/freeipmi-ip", fi("bmc-config", "--checkout", "--key-pair=Lan_Conf:IP_Address"),
           lock=lock),
+        S("lan/cipher-suite-entries", _lan_param(23)),
+    ]
+
+
+def _serial_param(number: int) -> Ipmitool:
+    return raw("0x0c", "0x11", "0x02", f"{number:#04x}", "0x00", "0x00")
+
+
+def serial() -> list[Scenario]:
+    """The serial/modem channel (2): Get Channel Info/Access and Serial/Modem Configuration."""
+    lock = "serial"
+    return [
+        S("serial/channel-info", it("channel", "info", "2")),
+        S("serial/channel-access", raw("0x06", "0x41", "0x02", "0x80")),
+        S("serial/connection-mode", _serial_param(3), lock=lock),
+        S("serial/messaging-comm-settings", _serial_param(7), lock=lock),
+        S("serial/set-call-retry-interval", raw("0x0c", "0x10", "0x02", "0x12", "0x1e"),
+          _serial_param(18), lock=lock),
+        S("serial/reserved-bit-rate",
+          raw("0x0c", "0x10", "0x02", "0x07", "0x00", "0x05", expect_ok=False), lock=lock),
+        S("serial/freeipmi-serial-conf",
+          fi("bmc-config", "--checkout", "-vv", "--section=Serial_Conf"), lock=lock),
     ]
 
 
@@ -447,7 +469,8 @@ def newest() -> list[Scenario]:
 
 
 def catalogue() -> list[Scenario]:
-    scenarios = (sessions() + errors() + chassis() + boot() + lan() + users() + sol()
+    scenarios = (sessions() + errors() + chassis() + boot() + lan() + serial() + users()
+                 + sol()
                  + platform() + completeness() + newest())
     names = [s.name for s in scenarios]
     duplicates = {n for n in names if names.count(n) > 1}

@@ -42,6 +42,15 @@ def _add_fleet_commands() -> None:
 _add_fleet_commands()
 
 
+def _add_libvirt_commands() -> None:
+    from pybmc.cli_libvirt import libvirt_app
+
+    app.add_typer(libvirt_app, name="libvirt")
+
+
+_add_libvirt_commands()
+
+
 def _fail(message: str, status: int = 2) -> typer.Exit:
     typer.echo(f"pybmc: {message}", err=True)
     return typer.Exit(status)

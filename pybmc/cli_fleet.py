@@ -21,8 +21,6 @@ ControlOption = Annotated[Path | None, typer.Option(
     show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON instead of a table.")]
 NamesArgument = Annotated[list[str], typer.Argument(help="BMC names ([bmc] name).")]
-LIBVIRT_MISSING = ("the libvirt backend is not available yet: add the BMC with --qemu ARGS or "
-                   "--simulated (see docs/fleet.md)")
 TIMEOUT = 120.0  # a start waits for its BMC's power backend (a QEMU launch)
 
 
@@ -156,16 +154,6 @@ def bmc_tables(name: str, address: str, port: int, username: str, password: str,
     }
 
 
-def libvirt_available() -> bool:
-    """Whether this pybmc has a libvirt power backend (a config naming it parses)."""
-    try:
-        parse_config({"bmc": {"name": "probe", "address": "127.0.0.1"},
-                      "power": {"backend": "libvirt"}})
-    except ConfigError as err:
-        return "backend" not in str(err)
-    return True
-
-
 def backend_tables(name: str, libvirt_domain: str | None, libvirt_uri: str | None,
                    qemu: str | None, simulated: bool) -> dict[str, Any]:
     chosen = [flag for flag, given in (("--libvirt-domain", libvirt_domain is not None),
@@ -183,8 +171,6 @@ def backend_tables(name: str, libvirt_domain: str | None, libvirt_uri: str | Non
             raise _fail(f"--qemu: {err}") from None
         return {"power": {"backend": "qemu"}, "qemu": {"args": args}}
     # No backend flag: the VirtualBMC meaning, NAME is a libvirt domain.
-    if not libvirt_available():
-        raise _fail(LIBVIRT_MISSING)
     libvirt: dict[str, Any] = {"domain": libvirt_domain or name}
     if libvirt_uri:
         libvirt["uri"] = libvirt_uri
@@ -292,8 +278,6 @@ def import_vbmc(
     from pybmc.config.vbmc import VbmcError, read_vbmc_dir, vbmc_tables
     from pybmc.edge.control import toml_text, write_new_file
 
-    if not simulated and not libvirt_available():
-        raise _fail(f"{LIBVIRT_MISSING}; --simulated imports them as simulated BMCs")
     if address is not None:
         address = check_address(address)
     try:

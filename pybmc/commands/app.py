@@ -15,7 +15,14 @@ from pybmc.commands.dispatch import CommandTable, Context
 from pybmc.config.bmc import MAX_USERS
 from pybmc.model import acpi, controller_reset
 from pybmc.model.state import UserRecord
-from pybmc.wire.codes import LAN_CHANNEL, SYSTEM_INTERFACE_CHANNEL, Cc, NetFn, Privilege
+from pybmc.wire.codes import (
+    LAN_CHANNEL,
+    SERIAL_CHANNEL,
+    SYSTEM_INTERFACE_CHANNEL,
+    Cc,
+    NetFn,
+    Privilege,
+)
 from pybmc.wire.errors import CommandError
 
 log = logging.getLogger("pybmc.app")
@@ -137,9 +144,9 @@ def get_bmc_global_enables(ctx: Context, data: bytes) -> bytes:
 
 
 # ------------------------------------------------------------------------------ channels
-MEDIUM_IPMB, MEDIUM_LAN_802_3, MEDIUM_SYSTEM_INTERFACE = 0x01, 0x04, 0x0C
-PROTOCOL_IPMB, PROTOCOL_KCS = 0x01, 0x05
-SESSION_LESS, MULTI_SESSION = 0x00, 0x80  # bits 7:6 of Get Channel Info byte 4
+MEDIUM_IPMB, MEDIUM_LAN_802_3, MEDIUM_RS232, MEDIUM_SYSTEM_INTERFACE = 0x01, 0x04, 0x05, 0x0C
+PROTOCOL_IPMB, PROTOCOL_KCS = 0x01, 0x05  # IPMB-1.0 is also serial/modem Basic Mode's
+SESSION_LESS, SINGLE_SESSION, MULTI_SESSION = 0x00, 0x40, 0x80  # Get Channel Info byte 4 7:6
 NO_INTERRUPT = 0xFF
 
 
@@ -154,12 +161,17 @@ class ChannelDescription:
 CHANNELS: dict[int, ChannelDescription] = {
     0: ChannelDescription(MEDIUM_IPMB, PROTOCOL_IPMB, SESSION_LESS),
     LAN_CHANNEL: ChannelDescription(MEDIUM_LAN_802_3, PROTOCOL_IPMB, MULTI_SESSION),
+    # The serial/modem channel server BMCs have (pybmc.model.serial_params): its settings,
+    # channel access and user access are kept; no session is ever open on it.
+    SERIAL_CHANNEL: ChannelDescription(MEDIUM_RS232, PROTOCOL_IPMB, SINGLE_SESSION),
     # Aux bytes of the system interface: SMS and event-buffer interrupt types, "none".
     SYSTEM_INTERFACE_CHANNEL: ChannelDescription(MEDIUM_SYSTEM_INTERFACE, PROTOCOL_KCS,
                                                  SESSION_LESS, bytes([NO_INTERRUPT] * 2)),
 }
 # The system interface has no access settings of its own: it is always there, for anyone.
 SYSTEM_INTERFACE_ACCESS = bytes([0x02, Privilege.ADMINISTRATOR])
+# Channels with Set/Get Channel Access and Set/Get User Access settings of their own.
+SESSION_CHANNELS = (LAN_CHANNEL, SERIAL_CHANNEL)
 
 
 def _known_channel(ctx: Context, raw: int) -> int:
@@ -207,7 +219,7 @@ def get_channel_access(ctx: Context, data: bytes) -> bytes:
         raise CommandError(Cc.INVALID_DATA_FIELD, reason="neither volatile nor non-volatile")
     if channel == SYSTEM_INTERFACE_CHANNEL:
         return SYSTEM_INTERFACE_ACCESS
-    if channel != LAN_CHANNEL:
+    if channel not in SESSION_CHANNELS:
         raise CommandError(CC_CHANNEL_NOT_SUPPORTED, reason=f"channel {channel} is session-less")
     return _encode_channel_access(ctx, channel, volatile=which == VOLATILE)
 
@@ -219,7 +231,7 @@ def _valid_privilege_limit(value: int) -> bool:
 @table.command(NetFn.APP, 0x40, Privilege.ADMINISTRATOR, length=3)
 def set_channel_access(ctx: Context, data: bytes) -> bytes:
     channel = _known_channel(ctx, data[0])
-    if channel != LAN_CHANNEL:
+    if channel not in SESSION_CHANNELS:
         raise CommandError(CC_CHANNEL_NOT_SUPPORTED, reason=f"channel {channel} is session-less")
     access_which, privilege_which = data[1] >> 6, data[2] >> 6
     access_mode, privilege = data[1] & 0x07, data[2] & 0x0F
@@ -257,9 +269,10 @@ def _user(ctx: Context, uid: int) -> UserRecord:
 
 
 def _user_channel(ctx: Context, raw: int) -> int:
-    """Users have access settings on the LAN channel only; the system interface needs none."""
+    """Users have access settings on the LAN and serial channels; the system interface needs
+    none."""
     channel = ctx.resolve_channel(raw)
-    if channel != LAN_CHANNEL:
+    if channel not in SESSION_CHANNELS:
         raise CommandError(Cc.INVALID_DATA_FIELD, reason=f"no user access on channel {channel}")
     return channel
 

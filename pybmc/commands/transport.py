@@ -1,4 +1,5 @@
-"""Transport NetFn (0x0C): LAN and SOL configuration parameters, ARP suspension, statistics.
+"""Transport NetFn (0x0C): LAN, Serial/Modem and SOL configuration parameters, ARP
+suspension, statistics.
 
 The parameter model (defaults, validation, storage, the set-in-progress lock) is in
 pybmc/model/lan.py; these handlers only decode requests, pick the channel and encode replies.
@@ -11,7 +12,15 @@ import logging
 from pybmc.commands.dispatch import CommandTable, Context
 from pybmc.model import lan_params as params
 from pybmc.model.lan import CIPHER_PRIVILEGES_PARAMETER
-from pybmc.wire.codes import LAN_CHANNEL, SYSTEM_INTERFACE_CHANNEL, Cc, NetFn, Privilege
+from pybmc.model.serial_params import SERIAL_PARAMETERS
+from pybmc.wire.codes import (
+    LAN_CHANNEL,
+    SERIAL_CHANNEL,
+    SYSTEM_INTERFACE_CHANNEL,
+    Cc,
+    NetFn,
+    Privilege,
+)
 from pybmc.wire.errors import CommandError
 from pybmc.wire.redact import redact_request
 
@@ -35,9 +44,24 @@ def lan_channel(ctx: Context, channel_byte: int) -> int:
     return channel
 
 
+def serial_channel(ctx: Context, channel_byte: int) -> int:
+    """The serial/modem channel a request names; any other has no Serial/Modem parameters."""
+    channel = ctx.resolve_channel(channel_byte & 0x0F)
+    if channel != SERIAL_CHANNEL:
+        raise CommandError(Cc.INVALID_DATA_FIELD,
+                           reason=f"channel {channel} is not a serial/modem channel")
+    return channel
+
+
+def _family_channel(ctx: Context, family: params.ParameterFamily, channel_byte: int) -> int:
+    if family is SERIAL_PARAMETERS:
+        return serial_channel(ctx, channel_byte)
+    return lan_channel(ctx, channel_byte)
+
+
 def _get_parameter(ctx: Context, family: params.ParameterFamily, data: bytes) -> bytes:
     channel_byte, number, selector, block = data
-    lan_channel(ctx, channel_byte)
+    _family_channel(ctx, family, channel_byte)
     revision = bytes([params.PARAMETER_REVISION])
     if channel_byte & GET_REVISION_ONLY:
         return revision
@@ -51,7 +75,7 @@ def _get_parameter(ctx: Context, family: params.ParameterFamily, data: bytes) ->
 
 def _set_parameter(ctx: Context, family: params.ParameterFamily, data: bytes,
                    cmd: int) -> bytes:
-    lan_channel(ctx, data[0])
+    _family_channel(ctx, family, data[0])
     number, value = data[1], data[2:]
     shown = redact_request(NetFn.TRANSPORT, cmd, data, start=2)  # the community string is secret
     try:
@@ -69,9 +93,8 @@ def _set_parameter(ctx: Context, family: params.ParameterFamily, data: bytes,
     if family is params.LAN_PARAMETERS and number == int(CIPHER_PRIVILEGES_PARAMETER):
         idle = ctx.lan.idle_cipher_privilege_nibbles()
         if idle:
-            log.warning("%s: cipher suite privilege nibbles %s are past the %d-entry suite "
-                        "list %s and cap no suite (parameter 24 is per list entry, not per "
-                        "suite ID)", ctx.name, idle, len(ctx.lan.cipher_suites()),
+            log.warning("%s: cipher suites %s have a privilege level but stay refused: "
+                        "[security] cipher_suites enables only %s", ctx.name, idle,
                         list(ctx.lan.cipher_suites()))
     return b""
 
@@ -108,6 +131,17 @@ def get_ip_udp_rmcp_statistics(ctx: Context, data: bytes) -> bytes:
     if data[1] & 0x01:
         statistics.clear()
     return reply
+
+
+# --------------------------------------------------------------------------- serial/modem
+@table.command(NetFn.TRANSPORT, 0x10, Privilege.ADMINISTRATOR, length=(2, 255))
+def set_serial_modem_configuration(ctx: Context, data: bytes) -> bytes:
+    return _set_parameter(ctx, SERIAL_PARAMETERS, data, 0x10)
+
+
+@table.command(NetFn.TRANSPORT, 0x11, Privilege.OPERATOR, length=4)
+def get_serial_modem_configuration(ctx: Context, data: bytes) -> bytes:
+    return _get_parameter(ctx, SERIAL_PARAMETERS, data)
 
 
 # --------------------------------------------------------------------------- SOL

@@ -13,8 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pybmc.config.libvirt import LibvirtConfig, parse_libvirt
+from pybmc.config.section import ConfigError, _is_mac, _kind_name, _Section
 from pybmc.config.share import share_sections, shared_value
 from pybmc.wire.codes import Privilege
+
+__all__ = ["ConfigError", "LibvirtConfig", "_Section", "_is_mac", "_kind_name"]
 
 PRIVILEGE_NAMES = ("callback", "user", "operator", "administrator")
 # Secure by default: suites 3 (HMAC-SHA1 + AES) and 17 (HMAC-SHA256 + AES), IPMI 1.5 MD5.
@@ -42,10 +46,6 @@ DEFAULT_LOGIN_RATE = 20.0
 DEFAULT_LOGIN_BURST = 60
 MAX_USERS = 16
 MAX_LOCKOUT_SECONDS = 0xFFFF * 10  # LAN parameter 26 counts intervals in tens of seconds
-
-
-class ConfigError(Exception):
-    """A configuration problem, already phrased as one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,7 @@ class BmcConfig:
     security: SecurityConfig = SecurityConfig()
     power: PowerConfig = PowerConfig()
     qemu: QemuConfig = QemuConfig()
+    libvirt: LibvirtConfig = field(default_factory=LibvirtConfig)
     in_band: InBandConfig = InBandConfig()
     sol: SolConfig = SolConfig()
     redfish: RedfishConfig = RedfishConfig()
@@ -196,89 +197,6 @@ class BmcConfig:
     @property
     def lan_settings(self) -> LanConfig:
         return self.lan or LanConfig(ip_address=self.address)
-
-
-class _Section:
-    """Reads one TOML table, remembering which keys were used so leftovers are reported."""
-
-    def __init__(self, source: str, name: str, table: Any) -> None:
-        self.source = source
-        self.name = name
-        if not isinstance(table, dict):
-            raise self.error(None, "must be a table")
-        self.table: dict[str, Any] = table
-        self.used: set[str] = set()
-
-    def error(self, key: str | None, message: str) -> ConfigError:
-        where = f"[{self.name}]" + (f" {key}" if key else "")
-        return ConfigError(f"{self.source}: {where}: {message}")
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None,
-            required: bool = False) -> Any:
-        self.used.add(key)
-        if key not in self.table:
-            if required:
-                raise self.error(key, "is required")
-            return default
-        value = self.table[key]
-        # bool is an int in Python; a number key given `true` is still a mistake.
-        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            raise self.error(key, f"must be {_kind_name(kind)}, not a boolean")
-        if not isinstance(value, kind):
-            raise self.error(key, f"must be {_kind_name(kind)}, got {value!r}")
-        return value
-
-    def number(self, key: str, default: float, low: float, high: float) -> float:
-        value = self.get(key, (int, float), default)
-        if not low <= value <= high:
-            raise self.error(key, f"must be between {low} and {high}, got {value}")
-        return float(value)
-
-    def integer(self, key: str, default: int, low: int, high: int) -> int:
-        value = self.get(key, int, default)
-        if not low <= value <= high:
-            raise self.error(key, f"must be between {low} and {high}, got {value}")
-        return int(value)
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.get(key, str, default)
-        if value not in choices:
-            raise self.error(key, f"must be one of {', '.join(choices)}; got {value!r}")
-        return value
-
-    def ipv4(self, key: str, default: str, required: bool = False) -> str:
-        value = self.get(key, str, default, required)
-        try:
-            return str(ipaddress.IPv4Address(value))
-        except ValueError:
-            raise self.error(key, f"is not an IPv4 address: {value!r}") from None
-
-    def mac(self, key: str, default: str) -> str:
-        value = self.get(key, str, default)
-        if value and not _is_mac(value):
-            raise self.error(key, f"is not a MAC address like 52:54:00:12:34:56: {value!r}")
-        return value.lower()
-
-    def finish(self) -> None:
-        extra = sorted(set(self.table) - self.used)
-        if extra:
-            raise self.error(extra[0], "is not a known key")
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if kinds == (int, float):
-        return "a number"
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-             list: "a list", dict: "a table"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-def _is_mac(text: str) -> bool:
-    parts = text.split(":")
-    return len(parts) == 6 and all(
-        len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts
-    )
 
 
 def default_state_dir(name: str) -> Path:
@@ -308,7 +226,7 @@ def load_config(path: str | Path) -> BmcConfig:
 def parse_config(data: dict[str, Any], source: str = "<embedded>",
                  base_dir: Path | None = None) -> BmcConfig:
     known = {"bmc", "users", "identity", "lan", "security", "power", "qemu", "sol",
-             "fru", "sensors", "sel", "in_band", "redfish", "system"}
+             "fru", "sensors", "sel", "in_band", "redfish", "system", "libvirt"}
     for key in data:
         if key not in known:
             raise ConfigError(f"{source}: [{key}]: is not a known section")
@@ -344,14 +262,15 @@ def parse_config(data: dict[str, Any], source: str = "<embedded>",
     security = shared_value(_parse_security(source, data.get("security", {})))
     power = shared_value(_parse_power(source, data.get("power", {})))
     qemu = shared_value(_parse_qemu(source, data.get("qemu", {})))
+    libvirt = shared_value(parse_libvirt(source, data.get("libvirt", {}), power.backend))
     sol = shared_value(_parse_sol(source, data.get("sol", {})))
     in_band = shared_value(_parse_in_band(source, data.get("in_band", {})))
     redfish = _parse_redfish(source, data.get("redfish", {}), name)
     system = shared_value(_parse_system(source, data.get("system", {})))
     return BmcConfig(name=name, address=address, port=port, state_dir=state_dir, guid=guid,
                      users=users, identity=identity, lan=lan, security=security, power=power,
-                     qemu=qemu, in_band=in_band, sol=sol, redfish=redfish, system=system,
-                     source=source, raw=share_sections(data), enabled=enabled)
+                     qemu=qemu, libvirt=libvirt, in_band=in_band, sol=sol, redfish=redfish,
+                     system=system, source=source, raw=share_sections(data), enabled=enabled)
 
 
 def _parse_users(source: str, items: Any) -> tuple[UserConfig, ...]:
@@ -483,7 +402,7 @@ def _parse_power(source: str, table: Any) -> PowerConfig:
     if not all(isinstance(part, str) for part in command):
         raise section.error("command_on", "must be a list of strings")
     power = PowerConfig(
-        backend=section.choice("backend", ("simulated", "qemu", "command"), "simulated"),
+        backend=section.choice("backend", ("simulated", "qemu", "command", "libvirt"), "simulated"),
         initial_state=section.choice("initial_state", ("off", "on"), "off"),
         soft_off_delay=section.number("soft_off_delay", 2.0, 0.0, 600.0),
         cycle_interval=section.number("cycle_interval", 1.0, 0.0, 60.0),

@@ -90,8 +90,8 @@ def _users_fingerprint(users: tuple[UserConfig, ...]) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _list_fingerprint(values: tuple[int, ...]) -> str:
-    return fingerprint(list(values))
+def _suites_fingerprint(suites: tuple[int, ...]) -> str:
+    return fingerprint(["by-id", *suites])
 
 
 def simulated_power(config: BmcConfig, initially_on: bool,
@@ -206,9 +206,11 @@ class Bmc:
                             self.name, self.config.source)
             self.state.lan = {}
             self.state.seeded["lan"] = lan_print
-        # Parameter 24 holds one privilege nibble per entry of the suite list: when the list
-        # changes, the stored nibbles would land on other suites.
-        suites_print = _list_fingerprint(self.config.security.cipher_suites)
+        # Parameter 24 holds one privilege nibble per suite ID 0-15: when the enabled suites
+        # change, the stored levels (Administrator for the enabled, "unused" for the others)
+        # are made again. ("by-id": levels stored when nibbles followed the enabled list are
+        # reset once too.)
+        suites_print = _suites_fingerprint(self.config.security.cipher_suites)
         if self.state.seeded.get("cipher_suites") != suites_print:
             if self.state.lan.pop(CIPHER_PRIVILEGES_PARAMETER, None) is not None:
                 log.warning("%s: cipher suite privilege levels (LAN parameter 24) reset: "

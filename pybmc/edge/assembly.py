@@ -19,7 +19,7 @@ from pybmc.core.bmc import Bmc, simulated_power
 from pybmc.edge.console import ConsoleBridge, SerialTarget
 from pybmc.edge.inband import InBandServer
 from pybmc.edge.local_console import LocalConsoleServer
-from pybmc.edge.startup import StateDirLock, lock_state_dir
+from pybmc.edge.startup import StartError, StateDirLock, lock_state_dir
 from pybmc.model.power import PowerBackend
 
 if TYPE_CHECKING:
@@ -47,7 +47,25 @@ def make_power(config: BmcConfig, initially_on: bool) -> PowerBackend:
         from pybmc.edge.power.command import CommandPower
 
         return CommandPower.from_bmc_config(config, initially_on)
+    if backend == "libvirt":
+        from pybmc.edge.power.libvirt_power import LibvirtPower
+
+        return LibvirtPower.from_bmc_config(config, initially_on)
     raise NotImplementedError(f"power backend {backend!r} is not available")
+
+
+def machine_config(config: BmcConfig) -> BmcConfig:
+    """The config the core serves: for a libvirt domain, with the domain's UUID as GUID and its
+    XML for the inventory (read now); StartError when libvirt-python is missing."""
+    if config.power.backend != "libvirt":
+        return config
+    from pybmc.edge.power.libvirt_connection import LibvirtMissing
+    from pybmc.edge.power.libvirt_power import NoSuchDomain, libvirt_bmc_config
+
+    try:
+        return libvirt_bmc_config(config)
+    except (LibvirtMissing, NoSuchDomain) as err:
+        raise StartError(f"{config.name}: {err}") from None
 
 
 def open_runtime(config: BmcConfig, reset_state: bool = False) -> BmcRuntime:
@@ -72,7 +90,8 @@ class BmcRuntime:
         self.console = ConsoleBridge(config.name, self._serial_target,
                                      history_size=config.sol.history_size)
         # Nothing is written (state, SEL) until start(): the socket may not bind.
-        self.bmc = Bmc(config, power=power, reset_state=reset_state, power_factory=make_power,
+        served = machine_config(config) if power is None else config
+        self.bmc = Bmc(served, power=power, reset_state=reset_state, power_factory=make_power,
                        console=self.console, begin=False)
         self.in_band: InBandServer | None = None
         self.local_console: LocalConsoleServer | None = None
@@ -87,10 +106,16 @@ class BmcRuntime:
         return self.bmc.power if self.config.power.backend == "command" else None  # type: ignore[return-value]
 
     def _serial_target(self) -> SerialTarget | None:
-        """The serial port: the QEMU backend's own, or the configured one."""
+        """The serial port: the QEMU backend's own, the libvirt domain's console, or the
+        configured one."""
         qemu = self._qemu()
         if qemu is not None:
             return SerialTarget("unix", path=str(qemu.serial_path))
+        if self.config.power.backend == "libvirt" and not self.config.sol.serial:
+            from pybmc.edge.power.libvirt_console import libvirt_console_target
+
+            libvirt = self.config.libvirt
+            return libvirt_console_target(libvirt.uri, libvirt.domain, self.bmc.power.is_on)
         if self.config.sol.serial:
             return SerialTarget.parse(self.config.sol.serial)
         return None
@@ -116,6 +141,8 @@ class BmcRuntime:
         qemu = self._qemu()
         if qemu is not None:
             qemu.before_run = self._console_ready  # QEMU calls it just before the guest runs
+        if self.config.power.backend == "libvirt":  # created paused, resumed after this
+            self.bmc.power.before_run = self._console_ready  # type: ignore[attr-defined]
         self.local_console = LocalConsoleServer(self.console, console_socket(self.config))
         try:
             await self.local_console.start()

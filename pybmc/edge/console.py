@@ -5,6 +5,11 @@ bridge reads all the time: into a history ring, and out to whoever listens (the 
 session, local `pybmc console` clients). When a listener's backlog is full the bridge stops
 reading until it drains, so the guest waits and nothing is lost. It reconnects by itself when
 QEMU restarts (power cycle) or was not running yet.
+
+A target is a socket (unix, TCP, telnet) or anything else that yields a byte stream: a
+`SerialTarget` with an `opener` (e.g. libvirt's console stream,
+pybmc/edge/power/libvirt_console.py) returns a reader with `async read(n)` (b"" at the end)
+and a writer with `write(data)` and `close()`, the part of asyncio's streams the bridge uses.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
 
 log = logging.getLogger("pybmc.console")
 
@@ -26,14 +32,30 @@ IAC, DONT, DO, WONT, WILL, SB, SE, BRK = 255, 254, 253, 252, 251, 250, 240, 243
 OPT_BINARY, OPT_ECHO, OPT_SGA = 0, 1, 3
 
 
+class ConsoleReader(Protocol):
+    async def read(self, n: int) -> bytes:
+        """Up to n bytes; b"" once the stream has ended."""
+
+
+class ConsoleWriter(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+Opener = Callable[[], Awaitable[tuple[ConsoleReader, ConsoleWriter]]]
+
+
 @dataclass(frozen=True)
 class SerialTarget:
-    """Where the guest's serial port is: a unix socket, or TCP (optionally telnet)."""
+    """Where the guest's serial port is: a unix socket, TCP (optionally telnet), or a stream
+    another module opens (`opener`; `path` then says what it is, for log lines)."""
 
-    kind: str  # unix | tcp | telnet
+    kind: str  # unix | tcp | telnet | anything with an opener (libvirt)
     path: str = ""
     host: str = ""
     port: int = 0
+    opener: Opener | None = field(default=None, compare=False)
 
     @classmethod
     def parse(cls, text: str) -> SerialTarget:
@@ -48,8 +70,8 @@ class SerialTarget:
                          f"telnet:HOST:PORT: {text!r}")
 
     def __str__(self) -> str:
-        if self.kind == "unix":
-            return f"unix:{self.path}"
+        if self.kind == "unix" or self.opener is not None:
+            return f"{self.kind}:{self.path}"
         return f"{self.kind}:{self.host}:{self.port}"
 
 
@@ -132,7 +154,7 @@ class ConsoleBridge:
         self.history_size = history_size
         self._history = bytearray()
         self._listeners: list[OutputListener] = []
-        self._writer: asyncio.StreamWriter | None = None
+        self._writer: ConsoleWriter | None = None
         self._telnet: TelnetFilter | None = None
         self._task: asyncio.Task[None] | None = None
         self._pause_checks: list[Callable[[], bool]] = []
@@ -263,12 +285,14 @@ class ConsoleBridge:
             await self._retry_delay()
 
     @staticmethod
-    async def _open(target: SerialTarget) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _open(target: SerialTarget) -> tuple[ConsoleReader, ConsoleWriter]:
+        if target.opener is not None:
+            return await target.opener()
         if target.kind == "unix":
             return await asyncio.open_unix_connection(target.path)
         return await asyncio.open_connection(target.host, target.port)
 
-    async def _pump(self, reader: asyncio.StreamReader) -> None:
+    async def _pump(self, reader: ConsoleReader) -> None:
         while True:
             await self._ev().may_read.wait()
             data = await reader.read(READ_SIZE)

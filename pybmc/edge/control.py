@@ -30,6 +30,7 @@ from pybmc.config.sources import ConfigSources
 from pybmc.core import control
 from pybmc.core.bmc import Bmc
 from pybmc.edge.logs import bmc_context
+from pybmc.edge.startup import StartError
 from pybmc.edge.unix_socket import bind_private, remove_stale_socket
 
 log = logging.getLogger("pybmc.control")
@@ -131,7 +132,7 @@ class ControlServer:
             try:
                 with bmc_context(decision.config.name):
                     await ACTIONS[decision.kind](self, decision)
-            except (OSError, ConfigError) as err:
+            except (OSError, ConfigError, StartError) as err:
                 log.error("%s: %s failed: %s", decision.config.name, decision.kind, err)
                 return control.error(f"{decision.config.name}: {decision.kind} failed: {err}")
             except Exception as err:  # a start failing in the backend, say: one line back

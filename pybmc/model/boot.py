@@ -24,6 +24,7 @@ backend's PowerEvent. Backends should use these words so the right cause is reco
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from enum import IntEnum
@@ -318,7 +319,9 @@ def take_boot_device(state: State, name: str) -> BootChoice:
     if choice.device == "pxe" and choice.efi and UEFI_HTTP_KEY in state.boot:
         choice = BootChoice("pxe", efi=True, http=True, http_uri=http_boot_uri(state))
     _acknowledge_by_bios(state)
-    if not flags[0] & FLAG_PERSISTENT and not _keeps_valid_bit(state):
+    if flags[0] & FLAG_PERSISTENT:
+        choice = dataclasses.replace(choice, persistent=True)
+    elif not _keeps_valid_bit(state):
         flags[0] &= ~FLAG_VALID & 0xFF
         state.boot[str(BOOT_FLAGS)] = bytes(flags)
         log.info("%s: one-time boot override (%s) used and cleared", name, choice.device)

@@ -9,12 +9,16 @@ header): `size_of` is the one I/O, and tests pass their own.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from pybmc.config.bmc import BmcConfig
+from pybmc.model.inventory_types import Disk, Inventory, Nic, Processors
+from pybmc.model.libvirt_domain import parse_domain
+
+__all__ = ["Disk", "Inventory", "Nic", "Processors", "firmware_is_uefi", "inventory"]
 
 GIB = 1 << 30
 QEMU_DEFAULT_MEMORY_MIB = 128  # what qemu-system-x86_64 gives a PC without -m
@@ -29,44 +33,6 @@ SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([bkmgt]?)(?:i?b)?$", re.IGNORECASE)
 QCOW2_MAGIC = b"QFI\xfb"
 
 SizeOf = Callable[[str, str], "int | None"]  # (path, format) -> bytes, or None
-
-
-@dataclass(frozen=True)
-class Processors:
-    sockets: int
-    cores: int  # per socket
-    threads: int  # per core
-    model: str
-    architecture: str  # Redfish ProcessorArchitecture: x86, ARM, ...
-    instruction_set: str  # Redfish InstructionSet: x86-64, ARM-A64, ...
-
-    @property
-    def logical(self) -> int:
-        return self.sockets * self.cores * self.threads
-
-
-@dataclass(frozen=True)
-class Nic:
-    nic_id: str
-    mac: str  # lower case, colon separated
-    model: str  # the QEMU device (e1000, virtio-net-pci ...) or "" when unknown
-
-
-@dataclass(frozen=True)
-class Disk:
-    disk_id: str
-    path: str  # the image file ("" when none: an empty drive)
-    interface: str  # virtio, ide, scsi, nvme ... (QEMU's if= or the device's bus)
-    size_bytes: int | None  # None: not known (unreadable, or no image)
-
-
-@dataclass(frozen=True)
-class Inventory:
-    processors: Processors
-    memory_mib: int
-    nics: tuple[Nic, ...]
-    disks: tuple[Disk, ...]
-    uefi: bool  # the firmware is UEFI (OVMF/edk2 under QEMU)
 
 
 def options(value: str, first_key: str = "") -> dict[str, str]:
@@ -247,6 +213,8 @@ def _qemu_uefi(args: Sequence[str]) -> bool:
 
 def inventory(config: BmcConfig, size_of: SizeOf = image_size) -> Inventory:
     """What the machine this BMC manages has."""
+    if config.power.backend == "libvirt" and config.libvirt.domain_xml:
+        return _libvirt_inventory(config.libvirt.domain_xml)
     if config.power.backend == "qemu":
         args = config.qemu.args
         memory = QEMU_DEFAULT_MEMORY_MIB
@@ -267,4 +235,12 @@ def firmware_is_uefi(config: BmcConfig) -> bool:
     """UEFI firmware (OVMF/edk2 in the QEMU args; `[system] firmware` otherwise)."""
     if config.power.backend == "qemu":
         return _qemu_uefi(config.qemu.args)
+    if config.power.backend == "libvirt" and config.libvirt.domain_xml:
+        return _libvirt_inventory(config.libvirt.domain_xml).uefi
     return config.system.firmware == "uefi"
+
+
+@functools.lru_cache(maxsize=64)
+def _libvirt_inventory(domain_xml: str) -> Inventory:
+    """A libvirt domain's inventory, read from its XML (the BMC's build read it; parsed once)."""
+    return parse_domain(domain_xml).inventory

@@ -21,6 +21,7 @@ from pybmc.model.lan_params import (
     COMMIT_WRITE,
     IP_SOURCES,
     LAN_PARAMETERS,
+    LISTED_CIPHER_SUITES,
     MAX_CIPHER_SUITE_ENTRIES,
     SET_COMPLETE,
     SET_IN_PROGRESS,
@@ -41,7 +42,7 @@ log = logging.getLogger("pybmc.lan")
 
 # LAN parameter 2: one byte of auth type bits per privilege level, callback (1) to OEM (5).
 AUTH_ENABLES_PARAMETER = "2"
-# LAN parameter 24: byte 0 reserved, then one nibble per parameter-23 entry.
+# LAN parameter 24: byte 0 reserved, then one nibble per parameter-23 entry (= suite ID).
 CIPHER_PRIVILEGES_PARAMETER = "24"
 # LAN parameter 26: the bad-password lockout policy (pybmc.model.lockout).
 BAD_PASSWORD_PARAMETER = "26"
@@ -267,26 +268,27 @@ class Lan:
         return self.config.security.cipher_suites
 
     def cipher_suite_max_privilege(self, suite: int) -> Privilege:
-        """Per-suite privilege ceiling (LAN parameter 24, one nibble per parameter-23 entry)."""
-        suites = self.cipher_suites()
-        if suite not in suites:
+        """Per-suite privilege ceiling: NONE for a suite [security] does not enable, whatever
+        parameter 24 says; else the suite's nibble of parameter 24 (suite n: nibble n; 0,
+        "unused", refuses it). Suites 16 and 17 have no nibble: Administrator."""
+        if suite not in self.cipher_suites():
             return Privilege.NONE
-        index = suites.index(suite)
-        if index >= MAX_CIPHER_SUITE_ENTRIES:
+        if suite not in LISTED_CIPHER_SUITES:
             return Privilege.ADMINISTRATOR
-        levels = LAN_PARAMETERS.get(self, int(CIPHER_PRIVILEGES_PARAMETER))
-        nibble = (levels[1 + index // 2] >> (4 * (index % 2))) & 0x0F
+        nibble = self._cipher_privilege_nibbles()[suite]
         return Privilege(nibble) if 1 <= nibble <= 5 else Privilege.NONE
 
-    def idle_cipher_privilege_nibbles(self) -> list[int]:
-        """Parameter-24 nibbles past the suite list that hold a level: they cap no suite.
-
-        FreeIPMI's bmc-config (and xCAT's bmcsetup) write the nibble of suite ID n at
-        position n; pybmc follows the spec's per-entry order (docs/ipmi.md)."""
-        count = min(len(self.cipher_suites()), MAX_CIPHER_SUITE_ENTRIES)
+    def _cipher_privilege_nibbles(self) -> list[int]:
         levels = LAN_PARAMETERS.get(self, int(CIPHER_PRIVILEGES_PARAMETER))
-        return [index for index in range(count, MAX_CIPHER_SUITE_ENTRIES)
-                if (levels[1 + index // 2] >> (4 * (index % 2))) & 0x0F]
+        return [(levels[1 + index // 2] >> (4 * (index % 2))) & 0x0F
+                for index in range(MAX_CIPHER_SUITE_ENTRIES)]
+
+    def idle_cipher_privilege_nibbles(self) -> list[int]:
+        """Suites whose parameter-24 nibble holds a level but that [security] cipher_suites
+        does not enable: the level is kept (it reads back) but the suite stays refused."""
+        enabled = set(self.cipher_suites())
+        return [suite for suite, nibble in enumerate(self._cipher_privilege_nibbles())
+                if nibble and suite not in enabled]
 
     def auth_types_enabled(self, privilege: Privilege) -> int:
         """IPMI 1.5 auth type bit mask for a privilege (LAN parameter 2), bit n = type n."""

@@ -38,6 +38,11 @@ PARAMETER_REVISION = 0x11  # present revision 1, oldest revision 1 (both LAN and
 NUM_ALERT_DESTINATIONS = 4  # non-volatile LAN alert destinations 1..4; 0 is the volatile one
 SECONDARY_RMCP_PORT = 664  # the RMCP "secure" port number the spec assigns
 MAX_CIPHER_SUITE_ENTRIES = 16  # parameter 24 has one nibble for each of 16 entries
+# Parameter 23 lists suite IDs 0-15 in ID order, enabled or not, as many server BMCs do: entry
+# n is suite n, so parameter 24 reads the same per entry (the spec) and per suite ID
+# (FreeIPMI's bmc-config). Suites 16 and 17 do not fit the 16 entries; Get Channel Cipher
+# Suites, which clients negotiate with, lists exactly the enabled suites (docs/ipmi.md).
+LISTED_CIPHER_SUITES = tuple(range(MAX_CIPHER_SUITE_ENTRIES))
 
 # A set-in-progress lock nobody released for this long was abandoned by a dead client.
 SET_IN_PROGRESS_TIMEOUT = 60.0
@@ -131,19 +136,21 @@ def _default_vlan(lan: Lan, _selector: int) -> bytes:
     return bytes([vlan & 0xFF, 0x80 | (vlan >> 8)]) if vlan else b"\x00\x00"
 
 
-def _cipher_suite_count(lan: Lan, _selector: int) -> bytes:
-    return bytes([min(len(lan.cipher_suites()), MAX_CIPHER_SUITE_ENTRIES)])
+def _cipher_suite_count(_lan: Lan, _selector: int) -> bytes:
+    return bytes([len(LISTED_CIPHER_SUITES)])
 
 
-def _cipher_suite_entries(lan: Lan, _selector: int) -> bytes:
-    return b"\x00" + bytes(lan.cipher_suites()[:MAX_CIPHER_SUITE_ENTRIES])
+def _cipher_suite_entries(_lan: Lan, _selector: int) -> bytes:
+    return b"\x00" + bytes(LISTED_CIPHER_SUITES)
 
 
 def _default_cipher_privileges(lan: Lan, _selector: int) -> bytes:
-    """Administrator for every parameter-23 entry, entry 0 in the low nibble of byte 1."""
+    """Administrator for each suite the config enables, "unused" (0) for the others; the
+    nibble of suite n is nibble n (entry n of parameter 23), suite 0 in byte 2's low nibble."""
     levels = bytearray(9)
-    for index in range(min(len(lan.cipher_suites()), MAX_CIPHER_SUITE_ENTRIES)):
-        levels[1 + index // 2] |= int(Privilege.ADMINISTRATOR) << (4 * (index % 2))
+    for suite in lan.cipher_suites():
+        if suite in LISTED_CIPHER_SUITES:
+            levels[1 + suite // 2] |= int(Privilege.ADMINISTRATOR) << (4 * (suite % 2))
     return bytes(levels)
 
 

@@ -71,3 +71,24 @@ def loader_is_efi(domain_xml: str) -> bool:
         return False
     loader = os_el.find("loader")
     return os_el.get("firmware") == "efi" or (loader is not None and loader.get("type") == "pflash")
+
+
+def boot_order(domain_xml: str) -> tuple[str, ...]:
+    """What the firmware tries, in order, as the XML says: `<os><boot dev>` names, or the
+    devices with a `<boot order>` (as tag:target or tag:mac) sorted by it. Two XMLs with the
+    same boot_order boot alike, whatever else differs."""
+    root = ET.fromstring(domain_xml)
+    if not uses_device_boot_order(root):
+        return tuple(b.get("dev", "") for b in root.findall("os/boot"))
+    devices = root.find("devices")
+    assert devices is not None
+    ordered = []
+    for element in devices:
+        boot = element.find("boot")
+        if boot is None:
+            continue
+        target, mac = element.find("target"), element.find("mac")
+        name = (target.get("dev", "") if target is not None and element.tag == "disk"
+                else mac.get("address", "") if mac is not None else "")
+        ordered.append((int(boot.get("order", "99")), f"{element.tag}:{name}"))
+    return tuple(name for _, name in sorted(ordered))

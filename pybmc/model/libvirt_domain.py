@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
-from pybmc.model.inventory import Disk, Inventory, Nic, Processors
+from pybmc.model.inventory_types import Disk, Inventory, Nic, Processors
 
 QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 MEMORY_UNIT_MIB = {"b": 1 / (1 << 20), "bytes": 1 / (1 << 20), "kb": 1000 / (1 << 20),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
@@ -47,6 +47,10 @@ class BootChoice:
     efi: bool = False
     http: bool = False  # UEFI HTTP boot (Redfish UefiHttp): device is "pxe", efi is True
     http_uri: str | None = None  # Redfish HttpBootUri; None: the firmware asks DHCP
+    # The override stays for the boots after this one (IPMI persistent, Redfish Continuous);
+    # backends that write it into a machine definition (libvirt) undo a one-time one. Not
+    # part of equality: which device to boot is the choice, this is how long it lasts.
+    persistent: bool = field(default=False, compare=False)
 
 
 def event_cause(requester: str | None, what: str) -> str:

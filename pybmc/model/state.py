@@ -21,6 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from pybmc.wire.codes import SERIAL_CHANNEL
+
 log = logging.getLogger("pybmc.state")
 
 STATE_FILE = "state.json"
@@ -62,11 +64,14 @@ class UserRecord:
         return access
 
 
+ACCESS_DISABLED, ACCESS_ALWAYS_AVAILABLE = 0, 2  # Set/Get Channel Access modes
+
+
 @dataclass(slots=True)
 class ChannelAccess:
     """Set/Get Channel Access data for one channel (volatile and non-volatile copies)."""
 
-    access_mode: int = 2  # always available
+    access_mode: int = ACCESS_ALWAYS_AVAILABLE
     user_level_auth_disabled: bool = False
     per_message_auth_disabled: bool = False
     alerting_disabled: bool = False
@@ -79,6 +84,7 @@ class State:
     channel_access: dict[str, ChannelAccess] = field(default_factory=dict)  # "1.volatile"
     lan: dict[str, bytes] = field(default_factory=dict)  # "3" or "24.0" -> raw parameter data
     sol: dict[str, bytes] = field(default_factory=dict)
+    serial: dict[str, bytes] = field(default_factory=dict)  # Serial/Modem parameters
     boot: dict[str, bytes] = field(default_factory=dict)
     power_on: bool = False
     restore_policy: int = 1  # 0 always off, 1 previous, 2 always on
@@ -89,8 +95,14 @@ class State:
     extra: dict[str, Any] = field(default_factory=dict)  # room for later features
 
     def channel(self, channel: int, volatile: bool) -> ChannelAccess:
+        """A channel's access settings. The serial channel nobody set up is disabled: no IPMI
+        message arrives over it (pybmc.model.serial_params)."""
         key = f"{channel}.{'volatile' if volatile else 'nonvolatile'}"
-        return self.channel_access.setdefault(key, ChannelAccess())
+        access = self.channel_access.get(key)
+        if access is None:
+            mode = ACCESS_DISABLED if channel == SERIAL_CHANNEL else ACCESS_ALWAYS_AVAILABLE
+            access = self.channel_access[key] = ChannelAccess(access_mode=mode)
+        return access
 
 
 class Changes:
@@ -148,6 +160,7 @@ def to_json(state: State) -> dict[str, Any]:
         "channel_access": {k: _fields(v) for k, v in state.channel_access.items()},
         "lan": _hex_map(state.lan),
         "sol": _hex_map(state.sol),
+        "serial": _hex_map(state.serial),
         "boot": _hex_map(state.boot),
         "power_on": state.power_on,
         "restore_policy": state.restore_policy,
@@ -178,6 +191,7 @@ def from_json(data: dict[str, Any]) -> State:
         channel_access={k: ChannelAccess(**v) for k, v in data.get("channel_access", {}).items()},
         lan=_bytes_map(data.get("lan", {})),
         sol=_bytes_map(data.get("sol", {})),
+        serial=_bytes_map(data.get("serial", {})),
         boot=_bytes_map(data.get("boot", {})),
         power_on=bool(data.get("power_on", False)),
         restore_policy=int(data.get("restore_policy", 1)),

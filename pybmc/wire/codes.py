@@ -116,6 +116,7 @@ class RmcpStatus(IntEnum):
 
 # The LAN channel every BMC serves, and the system interface channel the guest uses in-band.
 LAN_CHANNEL = 1
+SERIAL_CHANNEL = 2  # RS-232 serial/modem: settings stored, no IPMI messaging over it
 SYSTEM_INTERFACE_CHANNEL = 0x0F
 # "This channel": channel 0x0E in a request means the channel the request arrived on.
 CURRENT_CHANNEL = 0x0E

@@ -19,6 +19,7 @@ ResponseRule = Callable[[bytes, bytes], Spans]
 APP = 0x06
 TRANSPORT = 0x0C
 LAN_COMMUNITY_STRING = 16  # LAN configuration parameter 16, the SNMP trap community
+SERIAL_COMMUNITY_STRING = 15  # Serial/Modem configuration parameter 15, the same for paging
 IPMB_REQUEST_HEADER = 6  # rsSA, netfn/rsLUN, checksum, rqSA, rqSeq/rqLUN, cmd
 IPMB_RESPONSE_HEADER = 5  # Get Message drops rqSA: netfn/rqLUN, checksum, rsSA, rqSeq, cmd
 
@@ -27,9 +28,9 @@ def _from(start: int) -> RequestRule:
     return lambda data: [(start, len(data))]
 
 
-def _lan_parameter_set(data: bytes) -> Spans:
+def _parameter_set(secret: int) -> RequestRule:
     # channel, parameter, value...
-    return [(2, len(data))] if len(data) > 1 and data[1] == LAN_COMMUNITY_STRING else []
+    return lambda data: [(2, len(data))] if len(data) > 1 and data[1] == secret else []
 
 
 def _send_message(data: bytes) -> Spans:
@@ -47,15 +48,18 @@ SECRET_REQUEST_FIELDS: dict[tuple[int, int], RequestRule] = {
     (APP, 0x56): _from(3),  # Set Channel Security Keys: channel, operation, key id, key (K_G)
     (APP, 0x3A): lambda data: [(2, min(18, len(data)))],  # Activate Session: the challenge
     (APP, 0x34): _send_message,
-    (TRANSPORT, 0x01): _lan_parameter_set,  # Set LAN Configuration Parameters
+    (TRANSPORT, 0x01): _parameter_set(LAN_COMMUNITY_STRING),  # Set LAN Configuration
+    (TRANSPORT, 0x10): _parameter_set(SERIAL_COMMUNITY_STRING),  # Set Serial/Modem Config
 }
 
 
-def _get_lan_parameter(request: bytes, response: bytes) -> Spans:
+def _get_parameter(secret: int) -> ResponseRule:
     # cc, revision, value...; without the request (a bridged reply) every value is hidden.
-    if len(request) > 1 and request[1] != LAN_COMMUNITY_STRING:
-        return []
-    return [(2, len(response))]
+    def rule(request: bytes, response: bytes) -> Spans:
+        if len(request) > 1 and request[1] != secret:
+            return []
+        return [(2, len(response))]
+    return rule
 
 
 def _get_message(request: bytes, response: bytes) -> Spans:
@@ -68,7 +72,8 @@ SECRET_RESPONSE_FIELDS: dict[tuple[int, int], ResponseRule] = {
     (APP, 0x56): lambda request, response: [(2, len(response))],  # cc, lock status, key
     (APP, 0x39): lambda request, response: [(5, min(21, len(response)))],  # the challenge
     (APP, 0x33): _get_message,
-    (TRANSPORT, 0x02): _get_lan_parameter,  # Get LAN Configuration Parameters
+    (TRANSPORT, 0x02): _get_parameter(LAN_COMMUNITY_STRING),  # Get LAN Configuration
+    (TRANSPORT, 0x11): _get_parameter(SERIAL_COMMUNITY_STRING),  # Get Serial/Modem Config
 }
 
 # RMCP+ login messages (payload types 0x12-0x15): after tag, status/reserved and session ID,

@@ -126,9 +126,26 @@ if [ "$IPMIVER" != "1.5" ]; then
     SUITES=$(lan_field 'RMCP+ Cipher Suites')
     CURRENT=$(lan_field 'Cipher Suite Priv Max')
     echo "cipher suites $SUITES, privilege levels $CURRENT"
-    # Administrator for every suite the BMC lists, X (unused) for the rest of the 15 slots.
-    count=$(echo "$SUITES" | tr ',' '\n' | grep -c .)
-    PRIVS=$(printf 'a%.0s' $(seq 1 "$count"))$(printf 'X%.0s' $(seq 1 $((15 - count))))
+    # As bmcsetup does: find the 1-based positions of suites 1, 2 and 3 in the suite list;
+    # the level letter at suite 1's position becomes X (unused), at suite 2's and 3's "a"
+    # (an OEM level is kept), the others stay as read. (bmcsetup means to turn suite 0 off too, but its pattern for 0
+    # never matches.)
+    position() { echo "$SUITES" | tr ',' '\n' | grep -n "^$1\$" | cut -d: -f1; }
+    ONE=$(position 1)
+    TWO=$(position 2)
+    THREE=$(position 3)
+    PRIVS=""
+    i=1
+    for elem in $(echo "$CURRENT" | sed 's/\(.\)/\1 /g'); do
+        if [ "$i" = "$ONE" ]; then
+            PRIVS="${PRIVS}X"
+        elif [ "$i" = "$TWO" ] || [ "$i" = "$THREE" ]; then
+            if [ "$elem" = "O" ]; then PRIVS="$PRIVS$elem"; else PRIVS="${PRIVS}a"; fi
+        else
+            PRIVS="$PRIVS$elem"
+        fi
+        i=$((i + 1))
+    done
     step cipherprivs ipmitool lan set "$LANCHAN" cipher_privs "$PRIVS"
     step solenable ipmitool raw 0xc 0x21 "$LANCHAN" 0x1 0x1
     step solpayload ipmitool raw 6 0x4c "$LANCHAN" "$SLOT" 2 0 0 0

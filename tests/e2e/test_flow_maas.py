@@ -11,7 +11,8 @@ Lan_Enable_IPMI_Msgs in that order then Lan_Enable_Link_Auth/SOL_Payload_Access,
 Lan_Channel access modes to Always_Available and the channel's auth keys to Yes, looks for a
 Lan_Channel_Auth section (skipped when absent, as with FreeIPMI's section names), and sets
 Lan_Conf_Security_Keys K_G. Those runs are in-band on the machine; here they go over the LAN
-(the same FreeIPMI configuration code; only the driver differs).
+(the same FreeIPMI configuration code; only the driver differs); tests/e2e/test_flow_inband.py
+runs them in-band inside the test guest.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ IP), then runs `lan set 1 vlan id`, `lan set 1 ipsrc static`, `ipaddr`, `access 
 1 2 link=on ipmi=on callin=on privilege=4`, `sol set force-encryption|force-authentication|
 privilege-level|enabled|non-volatile-bit-rate|volatile-bit-rate` and `sol payload enable 1 2`.
 The script runs in-band (/dev/ipmi0) on the node; here the same ipmitool commands go over the
-LAN as a second administrator, so renaming user 2 does not end the configuring session.
+LAN as a second administrator, so renaming user 2 does not end the configuring session;
+tests/e2e/test_flow_inband.py runs them in-band inside the test guest.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ SWEEP = [
     "sol info 1", "sol payload status 1 2",
     "user list 1", "user summary 1",
     "channel info 1", "channel authcap 1 4", "channel getaccess 1 2", "channel getciphers ipmi 1",
+    "channel info 2", "channel getaccess 2 2", "user list 2",  # the serial/modem channel
     "session info all", "session info active",
     "lan print 1", "lan stats get 1", "lan alert print 1",
     "lan6 print 1",

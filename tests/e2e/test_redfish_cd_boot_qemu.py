@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.guestshell import GuestBmc, guest_bmc
-from tests.e2e.test_redfish import ADMIN_PASSWORD, ADMIN_USER, PORT, https
+from tests.e2e.test_redfish import ADMIN_PASSWORD, ADMIN_USER, PORT, https, open_sushy
 from tests.e2e.test_redfish_virtual_media_qemu import Quiet
 from tests.guest.vm import GUEST_CACHE, QEMU, guest_files, require_guest, wait_until
 
@@ -75,8 +75,7 @@ def test_sushy_inserts_the_iso_the_guest_boots_from_and_ejects_it(
          "-drive", f"file={disk},format=raw,if=ide,index=0"],
         redfish={"enabled": True, "port": PORT})
     name = bmc.config["bmc"]["name"]
-    root = sushy.Sushy(f"https://{bmc.process.address}:{PORT}/redfish/v1",
-                       username=ADMIN_USER, password=ADMIN_PASSWORD, verify=False)
+    root = open_sushy(bmc.process.address, ADMIN_USER, ADMIN_PASSWORD)
     media = root.get_manager("/redfish/v1/Managers/BMC").virtual_media.get_member(CD)
     media.insert_media(iso_url, inserted=True, write_protected=True)
     assert wait_until(lambda: "in the tray" in bmc.process.log(), 60, 0.2), \

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, BmcProcess, base_config, next_address
-from tests.e2e.test_redfish import PORT, https, power_status, wait_power
+from tests.e2e.test_redfish import PORT, https, open_sushy, power_status, wait_power
 
 sushy = pytest.importorskip("sushy")
 
@@ -50,7 +50,7 @@ def connect(bmc: BmcProcess) -> Any:
     """sushy on Basic auth: no session is left for its finalizer to log out of once the BMC
     has stopped (which it would retry for half a minute)."""
     auth = sushy.auth.BasicAuth(ADMIN_USER, ADMIN_PASSWORD)
-    root = sushy.Sushy(f"https://{bmc.address}:{PORT}/redfish/v1", auth=auth, verify=False)
+    root = open_sushy(bmc.address, auth=auth)
     return root.get_system(system_path(bmc))
 
 

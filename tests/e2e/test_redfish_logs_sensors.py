@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import AUTH_CAP_PING, IPMITOOL, BmcProcess, next_address, udp_roundtrip
-from tests.e2e.test_redfish import PORT, https, wait_power
 from tests.e2e.test_redfish import bmc as redfish_bmc  # noqa: F401  (the fixture)
+from tests.e2e.test_redfish import https, open_sushy, wait_power
 
 sushy = pytest.importorskip("sushy")
 pytestmark = pytest.mark.skipif(IPMITOOL is None, reason="ipmitool not installed")
@@ -112,8 +112,7 @@ def test_sensors_and_thermal_follow_power_as_ipmi_reads_them(
         redfish_bmc: BmcProcess) -> None:  # noqa: F811
     bmc = redfish_bmc
     name = _name(bmc)
-    root = sushy.Sushy(f"https://{bmc.address}:{PORT}/redfish/v1", username="admin",
-                       password="secret", verify=False)
+    root = open_sushy(bmc.address, "admin", "secret")
     chassis = root.get_chassis(f"/redfish/v1/Chassis/{name}")
     bmc.ipmitool("chassis", "power", "off")
     wait_power(bmc, "Chassis Power is off")

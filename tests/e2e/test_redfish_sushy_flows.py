@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import IPMITOOL, BmcProcess
-from tests.e2e.test_redfish import PORT, bmc, connect, https, power_status, wait_power
+from tests.e2e.test_redfish import bmc, connect, https, open_sushy, power_status, wait_power
 
 sushy = pytest.importorskip("sushy")
 pytestmark = pytest.mark.skipif(IPMITOOL is None, reason="ipmitool not installed")
@@ -143,7 +143,7 @@ def test_ipmi_user_logs_in_with_a_sushy_session_and_redfish_user_over_ipmi(
     bmc.ipmitool("channel", "setaccess", "1", "7", "link=on", "ipmi=on", "privilege=4")
     bmc.ipmitool("user", "enable", "7")
     auth = sushy.auth.SessionAuth(username="ipmimade", password="ipmipw77")
-    root = sushy.Sushy(f"https://{bmc.address}:{PORT}/redfish/v1", auth=auth, verify=False)
+    root = open_sushy(bmc.address, auth=auth)
     system = root.get_system(f"/redfish/v1/Systems/{bmc.configs[0]['bmc']['name']}")
     system.reset_system(sushy.RESET_ON)
     wait_power(bmc, "Chassis Power is on")
@@ -151,9 +151,9 @@ def test_ipmi_user_logs_in_with_a_sushy_session_and_redfish_user_over_ipmi(
     # A wrong IPMI password change shows at once: the old one no longer logs in.
     bmc.ipmitool("user", "set", "password", "7", "changed77")
     with pytest.raises(sushy.exceptions.AccessError):
-        sushy.Sushy(f"https://{bmc.address}:{PORT}/redfish/v1", verify=False,
-                    auth=sushy.auth.SessionAuth(username="ipmimade", password="ipmipw77"),
-                    ).get_system_collection()
+        open_sushy(bmc.address, auth=sushy.auth.SessionAuth(username="ipmimade",
+                                                            password="ipmipw77"),
+                   ).get_system_collection()
     # The reverse: an account made over Redfish runs IPMI commands at its role's privilege.
     status, made = https(bmc, "POST", "/redfish/v1/AccountService/Accounts",
                          {"UserName": "rfmade", "Password": "rfmadepw", "RoleId": "Operator"})

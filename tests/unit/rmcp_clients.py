@@ -5,7 +5,11 @@ test_rmcp_crypto.py pins that module to captured real traffic)."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
+import pytest
+
+from pybmc.core.bmc import Bmc
 from pybmc.protocol.rmcp import crypto
 from pybmc.protocol.rmcp.packet import (
     build_ipmi15,
@@ -291,3 +295,18 @@ SET_SESSION_PRIV = (0x06, 0x3B)
 CLOSE_SESSION = (0x06, 0x3C)
 
 
+# Fixtures shared by the session test modules, imported there and known to pytest by the
+# names given: three users of the three privilege levels (conftest's `bmc` is built from
+# `bmc_sections`), and a Wire on that BMC.
+@pytest.fixture(name="bmc_sections")
+def three_users() -> dict[str, Any]:
+    return {"users": [
+        {"name": "admin", "password": "secret"},
+        {"name": "oper", "password": "operpw", "privilege": "operator"},
+        {"name": "viewer", "password": "viewerpw", "privilege": "user"},
+    ]}
+
+
+@pytest.fixture(name="wire")
+def wire_on_bmc(bmc: Bmc) -> Wire:
+    return Wire(bmc.sessions)

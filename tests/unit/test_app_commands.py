@@ -131,7 +131,7 @@ def test_channel_info_system_interface(bmc: Bmc):
 
 def test_channel_info_ipmb_and_absent_channels(bmc: Bmc):
     assert lan(bmc, 0x42, "00") == h("00 00 01 01 00 f21b00 0000")
-    for channel in (2, 7, 0x0B, 0x0D):
+    for channel in (3, 7, 0x0B, 0x0D):
         assert lan(bmc, 0x42, f"{channel:02x}") == h("cc")
     assert lan(bmc, 0x42, "") == h("c7")
 
@@ -199,8 +199,8 @@ def test_channel_access_on_other_channels(bmc: Bmc):
     assert in_band(bmc, 0x40, "0f 82 84") == h("82")
     assert in_band(bmc, 0x40, "0e 82 84") == h("82")  # 0x0E in-band is the system interface
     assert lan(bmc, 0x41, "00 80") == h("82")
-    assert lan(bmc, 0x41, "02 80") == h("cc")
-    assert lan(bmc, 0x40, "02 82 84") == h("cc")
+    assert lan(bmc, 0x41, "03 80") == h("cc")
+    assert lan(bmc, 0x40, "03 82 84") == h("cc")
     assert lan(bmc, 0x41, "01 00") == h("cc")
     assert lan(bmc, 0x41, "01 c0") == h("cc")
 
@@ -257,12 +257,12 @@ def test_callback_only_is_not_enforced_on_logins(bmc: Bmc):
 
 
 @pytest.mark.parametrize("data", ["81 00 04", "81 11 04", "81 3f 04", "81 03 00", "81 03 06",
-                                  "81 03 0e", "82 03 04", "8f 03 04"])
+                                  "81 03 0e", "83 03 04", "8f 03 04"])
 def test_set_user_access_rejects_bad_fields(bmc: Bmc, data: str):
     assert lan(bmc, 0x43, data) == h("cc")
 
 
-@pytest.mark.parametrize("data", ["01 00", "01 11", "02 02", "0f 02", "00 02"])
+@pytest.mark.parametrize("data", ["01 00", "01 11", "03 02", "0f 02", "00 02"])
 def test_get_user_access_rejects_bad_fields(bmc: Bmc, data: str):
     assert lan(bmc, 0x44, data) == h("cc")
 

@@ -58,7 +58,8 @@ def test_one_time_override_is_used_once(bmc: Bmc):
 def test_persistent_override_stays(bmc: Bmc):
     set_flags(bmc, "c0 18 00 00 00")
     for _ in range(3):
-        assert boot_event(bmc, "hard reset") == BootChoice("bios")
+        choice = boot_event(bmc, "hard reset")
+        assert choice == BootChoice("bios") and choice.persistent
     assert boot.read_parameter(bmc.state, boot.BOOT_FLAGS) == bytes.fromhex("c018000000")
 
 

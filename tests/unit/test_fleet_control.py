@@ -223,7 +223,7 @@ def test_stop_marker_keeps_the_file_and_its_mode(tmp_path: Path):
 def test_add_flags_become_a_config_that_parses():
     import typer
 
-    from pybmc.cli_fleet import backend_tables, bmc_tables, check_address, libvirt_available
+    from pybmc.cli_fleet import backend_tables, bmc_tables, check_address
 
     qemu = backend_tables("n", None, None, "-m 256 -append 'console=ttyS0 quiet'", False)
     config = parse_config(bmc_tables("n", "127.0.0.9", 6230, "admin", "pw", qemu))
@@ -234,8 +234,11 @@ def test_add_flags_become_a_config_that_parses():
     for bad in ("::", "0.0.0.0", "fe80::1", "host"):
         with pytest.raises(typer.Exit):
             check_address(bad)
-    assert libvirt_available() is False  # no libvirt backend in this pybmc yet
-    with pytest.raises(typer.Exit):
-        backend_tables("n", "vm", None, None, False)
+    libvirt = parse_config(bmc_tables("n", "127.0.0.9", 623, "admin", "pw",
+                                      backend_tables("n", None, None, None, False)))
+    assert libvirt.power.backend == "libvirt"  # no backend flag: NAME is the domain
+    assert (libvirt.libvirt.domain, libvirt.libvirt.uri) == ("n", "qemu:///system")
+    other = backend_tables("n", "vm", "qemu+ssh://h/system", None, False)
+    assert other["libvirt"] == {"domain": "vm", "uri": "qemu+ssh://h/system"}
     with pytest.raises(typer.Exit):
         backend_tables("n", None, None, "-m 1", True)  # two backends

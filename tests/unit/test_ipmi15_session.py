@@ -16,7 +16,7 @@ from pybmc.protocol.rmcp.packet import (
 from pybmc.wire.codes import AuthType, Privilege
 from pybmc.wire.message import decode_response
 from tests.unit.conftest import MakeBmc
-from tests.unit.rmcp_clients import (
+from tests.unit.rmcp_clients import (  # noqa: F401  (fixtures)
     CLOSE_SESSION,
     GET_DEVICE_ID,
     GET_SESSION_INFO,
@@ -25,23 +25,9 @@ from tests.unit.rmcp_clients import (
     Wire,
     body_of,
     le32,
+    three_users,
+    wire_on_bmc,
 )
-
-
-@pytest.fixture
-def bmc_sections() -> dict[str, Any]:
-    return {"users": [
-        {"name": "admin", "password": "secret"},
-        {"name": "oper", "password": "operpw", "privilege": "operator"},
-        {"name": "viewer", "password": "viewerpw", "privilege": "user"},
-    ]}
-
-
-
-@pytest.fixture
-def wire(bmc: Bmc) -> Wire:
-    return Wire(bmc.sessions)
-
 
 
 # ============================================================================ IPMI 1.5

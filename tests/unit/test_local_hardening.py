@@ -56,6 +56,17 @@ def test_lan_community_string_is_redacted_other_parameters_are_not():
     assert redact_response(0x0C, 0x02, h("01030000"), h("0011c0a80001")) == "0011c0a80001"
 
 
+def test_serial_community_string_is_redacted_other_parameters_are_not():
+    community = b"sekrit".ljust(18, b"\x00")
+    assert redact_request(0x0C, 0x10, bytes([2, 15]) + community) == "020f<18 bytes redacted>"
+    assert redact_request(0x0C, 0x10, h("020381"), start=2) == "81"
+    assert redact_response(0x0C, 0x11, h("020f0000"), b"\x00\x11" + community) == \
+        "0011<18 bytes redacted>"
+    assert redact_response(0x0C, 0x11, h("02030000"), h("001181")) == "001181"
+    # The LAN rule is the LAN's: parameter 15 there is the backup gateway MAC, not secret.
+    assert redact_request(0x0C, 0x01, h("010f525400000002"), start=2) == "525400000002"
+
+
 def test_channel_keys_challenges_and_bridged_messages():
     assert redact_request(0x06, 0x56, h("0101 01") + b"K" * 20) == "010101<20 bytes redacted>"
     assert redact_response(0x06, 0x56, h("010001"), h("0002") + b"K" * 20) == \

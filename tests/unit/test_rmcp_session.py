@@ -21,7 +21,7 @@ from pybmc.protocol.rmcp.session import HALF_OPEN_TIMEOUT
 from pybmc.wire.codes import AuthType, Privilege, RmcpStatus
 from pybmc.wire.message import Request, decode_response, encode_request
 from tests.unit.conftest import MakeBmc
-from tests.unit.rmcp_clients import (
+from tests.unit.rmcp_clients import (  # noqa: F401  (fixtures)
     ADDR,
     CLOSE_SESSION,
     GET_DEVICE_ID,
@@ -33,23 +33,9 @@ from tests.unit.rmcp_clients import (
     Wire,
     body_of,
     le32,
+    three_users,
+    wire_on_bmc,
 )
-
-
-@pytest.fixture
-def bmc_sections() -> dict[str, Any]:
-    return {"users": [
-        {"name": "admin", "password": "secret"},
-        {"name": "oper", "password": "operpw", "privilege": "operator"},
-        {"name": "viewer", "password": "viewerpw", "privilege": "user"},
-    ]}
-
-
-
-@pytest.fixture
-def wire(bmc: Bmc) -> Wire:
-    return Wire(bmc.sessions)
-
 
 
 # ============================================================================ RMCP+ logins

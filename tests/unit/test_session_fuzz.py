@@ -12,30 +12,15 @@ from hypothesis import strategies as st
 
 from pybmc.core.bmc import Bmc
 from tests.unit.conftest import MakeBmc
-from tests.unit.rmcp_clients import (
+from tests.unit.rmcp_clients import (  # noqa: F401  (fixtures)
     GET_DEVICE_ID,
     OTHER,
     PlusClient,
     V15Client,
     Wire,
+    three_users,
+    wire_on_bmc,
 )
-
-
-@pytest.fixture
-def bmc_sections() -> dict[str, Any]:
-    return {"users": [
-        {"name": "admin", "password": "secret"},
-        {"name": "oper", "password": "operpw", "privilege": "operator"},
-        {"name": "viewer", "password": "viewerpw", "privilege": "user"},
-    ]}
-
-
-
-@pytest.fixture
-def wire(bmc: Bmc) -> Wire:
-    return Wire(bmc.sessions)
-
-
 
 # ============================================================================ robustness
 FUZZ_SEEDS = [

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pybmc.config.bmc import parse_config
 from pybmc.core.bmc import Bmc
 from pybmc.model import lan, lan_params
+from pybmc.model.state import fingerprint
 from pybmc.wire.codes import Privilege
 
 SET_LAN, GET_LAN, SUSPEND_ARPS, GET_STATS = 0x01, 0x02, 0x03, 0x04
@@ -96,9 +97,9 @@ LAN_DEFAULTS = {
     19: "00" * 13,
     20: "2381",  # VLAN 0x123, enabled
     21: "00",
-    22: "02",
-    23: "000311",  # suites 3 and 17
-    24: "004400000000000000",
+    22: "10",  # suites 0-15 listed, enabled or not (17 does not fit parameter 23)
+    23: "00000102030405060708090a0b0c0d0e0f",
+    24: "000040000000000000",  # suite 3 (nibble 3) Administrator, the others unused
     25: "00000000",
     26: "000000000000",
 }
@@ -136,9 +137,12 @@ def test_dhcp_source_and_configured_auth_types(tmp_path: Path) -> None:
 
 def test_cipher_suite_parameters_follow_config(tmp_path: Path) -> None:
     bmc = Bmc(make_config(tmp_path, security={"cipher_suites": [3, 17]}))
-    assert get_lan(bmc, 22) == REV + b"\x02"
-    assert get_lan(bmc, 23) == REV + bytes([0, 3, 17])
-    assert get_lan(bmc, 24) == REV + bytes([0, 0x44, 0, 0, 0, 0, 0, 0, 0])
+    assert get_lan(bmc, 22) == REV + b"\x10"
+    assert get_lan(bmc, 23) == REV + bytes([0, *range(16)])
+    assert get_lan(bmc, 24) == REV + bytes([0, 0, 0x40, 0, 0, 0, 0, 0, 0])
+    wide = Bmc(make_config(tmp_path / "wide", security={"cipher_suites": [0, 1, 15, 17]}))
+    assert get_lan(wide, 23) == REV + bytes([0, *range(16)])
+    assert get_lan(wide, 24) == REV + bytes([0, 0x44, 0, 0, 0, 0, 0, 0, 0x40])
 
 
 # --------------------------------------------------------------------------- LAN set / get
@@ -368,12 +372,26 @@ def test_cipher_privileges_reset_when_the_suite_list_changes(tmp_path: Path,
                                                              caplog: pytest.LogCaptureFixture
                                                              ) -> None:
     old = Bmc(make_config(tmp_path, security={"cipher_suites": [1, 2, 3, 17]}))
-    assert set_lan(old, 24, bytes.fromhex("004044000000000000")) == OK  # suite 1 off
+    assert get_lan(old, 24) == REV + bytes.fromhex("004044000000000000")
+    assert set_lan(old, 24, bytes.fromhex("000044000000000000")) == OK  # suite 1 off
     again = Bmc(make_config(tmp_path, security={"cipher_suites": [1, 2, 3, 17]}))
     assert again.lan.cipher_suite_max_privilege(1) == Privilege.NONE  # kept across restarts
-    new = Bmc(make_config(tmp_path))  # suites 3, 17: entry 0 is suite 3 now
-    assert new.lan.cipher_suite_max_privilege(3) == Privilege.ADMINISTRATOR
-    assert new.lan.cipher_suite_max_privilege(17) == Privilege.ADMINISTRATOR
+    new = Bmc(make_config(tmp_path, security={"cipher_suites": [1, 3, 17]}))
+    assert new.lan.cipher_suite_max_privilege(1) == Privilege.ADMINISTRATOR
+    assert get_lan(new, 24) == REV + bytes.fromhex("004040000000000000")
+    assert "cipher suite privilege levels (LAN parameter 24) reset" in caplog.text
+
+
+def test_cipher_privileges_stored_per_list_entry_are_reset_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """State from when nibble n capped entry n of the enabled list (3, 17: nibbles 0, 1)."""
+    bmc = Bmc(make_config(tmp_path))
+    bmc.state.seeded["cipher_suites"] = fingerprint([3, 17])
+    bmc.state.lan["24"] = bytes.fromhex("004400000000000000")
+    bmc.save()
+    again = Bmc(make_config(tmp_path))
+    assert again.lan.cipher_suite_max_privilege(3) == Privilege.ADMINISTRATOR
+    assert get_lan(again, 24) == REV + bytes.fromhex("000040000000000000")
     assert "cipher suite privilege levels (LAN parameter 24) reset" in caplog.text
 
 
@@ -393,27 +411,31 @@ def test_cipher_privileges_feed_the_session_layer(tmp_path: Path) -> None:
     bmc = Bmc(make_config(tmp_path, security={"cipher_suites": [1, 2, 3, 17]}))
     assert bmc.lan.cipher_suite_max_privilege(1) == Privilege.ADMINISTRATOR
     assert bmc.lan.cipher_suite_max_privilege(17) == Privilege.ADMINISTRATOR
-    # bmcsetup on suites 1,2,3,17 writes XaaaXXXXXXXXXXX: entry 0 (suite 1) off.
-    assert set_lan(bmc, 24, bytes.fromhex("004044000000000000")) == OK
+    assert bmc.lan.cipher_suite_max_privilege(0) == Privilege.NONE  # not enabled
+    # ipmitool cipher_privs XXaaXXXXXXXXXXX: suite 1 (nibble 1) off.
+    assert set_lan(bmc, 24, bytes.fromhex("000044000000000000")) == OK
     assert bmc.lan.cipher_suite_max_privilege(1) == Privilege.NONE
     assert bmc.lan.cipher_suite_max_privilege(2) == Privilege.ADMINISTRATOR
     assert bmc.lan.cipher_suite_max_privilege(3) == Privilege.ADMINISTRATOR
-    assert bmc.lan.cipher_suite_max_privilege(17) == Privilege.ADMINISTRATOR
-    assert set_lan(bmc, 24, bytes.fromhex("004024000000000000")) == OK
-    assert bmc.lan.cipher_suite_max_privilege(17) == Privilege.USER
+    # bmc-config Maximum_Privilege_Cipher_Suite_Id_3 User: nibble 3, the same suite.
+    assert set_lan(bmc, 24, bytes.fromhex("000024000000000000")) == OK
+    assert bmc.lan.cipher_suite_max_privilege(3) == Privilege.USER
+    assert bmc.lan.cipher_suite_max_privilege(17) == Privilege.ADMINISTRATOR  # no nibble
 
 
-def test_cipher_privilege_nibbles_past_the_suite_list_are_logged(
+def test_a_level_for_a_suite_not_enabled_reads_back_but_the_suite_stays_refused(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     bmc = Bmc(make_config(tmp_path, security={"cipher_suites": [3, 17]}))
-    assert set_lan(bmc, 24, bytes.fromhex("004400000000000000")) == OK
+    assert set_lan(bmc, 24, bytes.fromhex("000040000000000000")) == OK
     assert bmc.lan.idle_cipher_privilege_nibbles() == []
-    assert "cap no suite" not in caplog.text
-    # bmc-config's Maximum_Privilege_Cipher_Suite_Id_3 = User: FreeIPMI writes nibble 3.
-    assert set_lan(bmc, 24, bytes.fromhex("004420000000000000")) == OK
-    assert bmc.lan.idle_cipher_privilege_nibbles() == [3]
+    assert "stay refused" not in caplog.text
+    # xCAT's bmcsetup gives every listed suite administrator: suite 0 (no authentication!)
+    assert set_lan(bmc, 24, bytes.fromhex("004444444444444444")) == OK
+    assert get_lan(bmc, 24) == REV + bytes.fromhex("004444444444444444")
+    assert bmc.lan.idle_cipher_privilege_nibbles() == [n for n in range(16) if n != 3]
+    assert bmc.lan.cipher_suite_max_privilege(0) == Privilege.NONE
     assert bmc.lan.cipher_suite_max_privilege(3) == Privilege.ADMINISTRATOR
-    assert "cipher suite privilege nibbles [3] are past the 2-entry suite list" in caplog.text
+    assert "cipher suites [0, 1, 2, 4," in caplog.text and "stay refused" in caplog.text
 
 
 # --------------------------------------------------------------------------- client sequences
@@ -435,7 +457,7 @@ def test_bmcsetup_network_sequence(bmc: Bmc) -> None:
     assert set_lan(bmc, 20, b"\x00\x00") == OK  # raw 0xc 1 C 0x14 0 0
     arp = get_lan(bmc, 10)[2] | 0x02  # arp respond on
     ipmitool_lan_set(bmc, 10, bytes([arp]))
-    ipmitool_lan_set(bmc, 24, bytes.fromhex("004044000000000000"))  # cipher_privs
+    ipmitool_lan_set(bmc, 24, bytes.fromhex("000040000000000000"))  # cipher_privs
     assert set_sol(bmc, 1, b"\x01") == OK  # raw 0xc 0x21 C 0x1 0x1
     assert bmc.lan.address() == ("172.30.0.7", "255.255.0.0", "172.30.0.1", "static")
     assert get_lan(bmc, 0) == REV + b"\x00"

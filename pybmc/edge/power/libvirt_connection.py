@@ -2,19 +2,34 @@
 
 libvirt-python is optional (`pip install pybmc[libvirt]`): it is imported only when a
 libvirt backend is built, and its absence is a clear configuration error.
-Status: connection registry only; the power backend and event wiring are not written yet.
+
+Events, not polling: libvirt's event loop is libvirtaio, registered in the asyncio loop before
+the first connection opens (`use_asyncio_events`). Each connection carries one lifecycle and
+one reboot callback for all domains; they are dispatched to the BMC watching that domain (by
+UUID). When the connection closes (the daemon restarted, keepalive timed out), the
+connection's supervisor reopens it with backoff, registers the callbacks again and tells
+every watcher (`connected`), which then looks its domain up again and re-reads its state.
+
+Every libvirt call runs on the event loop's thread: libvirtaio is not thread-safe (a call in
+another thread would register libvirt's sockets with the loop from there), and local calls
+take milliseconds; `create()` of a domain takes longest (QEMU starting, ~0.1-0.5 s).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Protocol
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("pybmc.power")
 
 BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
+KEEPALIVE_INTERVAL = 5  # seconds between keepalive probes; dead after 3 unanswered
+KEEPALIVE_COUNT = 3
 
 
 class LibvirtMissing(RuntimeError):
@@ -30,7 +45,28 @@ def import_libvirt() -> Any:
     return libvirt
 
 
-def backoff_delays(start: float = BACKOFF_START, cap: float = BACKOFF_MAX):
+_quiet = False
+
+
+def use_asyncio_events() -> None:
+    """libvirt's events and keepalives run in the running asyncio loop (once per process;
+    a process running loops one after the other, as tests do, moves it to the current one)."""
+    global _quiet
+    libvirt = import_libvirt()
+    import libvirtaio
+
+    loop = asyncio.get_running_loop()
+    impl = libvirtaio.getCurrentImpl()
+    if impl is None:
+        libvirtaio.virEventRegisterAsyncIOImpl(loop=loop)
+    elif impl.loop is not loop:
+        impl.loop = loop
+    if not _quiet:  # errors are raised as libvirtError and logged by pybmc, not printed
+        libvirt.registerErrorHandler(lambda _context, _error: None, None)
+        _quiet = True
+
+
+def backoff_delays(start: float = BACKOFF_START, cap: float = BACKOFF_MAX) -> Iterator[float]:
     """Reconnect waits: doubling from `start`, capped at `cap`."""
     delay = start
     while True:
@@ -38,39 +74,196 @@ def backoff_delays(start: float = BACKOFF_START, cap: float = BACKOFF_MAX):
         delay = min(cap, delay * 2)
 
 
+class DomainWatcher(Protocol):
+    """What a BMC driving one domain hears from its connection."""
+
+    def connected(self, conn: Any) -> None:
+        """A (new) connection is up: look the domain up again and re-read its state."""
+
+    def disconnected(self) -> None:
+        """The connection is gone; calls fail until `connected` comes."""
+
+    def lifecycle(self, event: int, detail: int) -> None:
+        """A VIR_DOMAIN_EVENT_ID_LIFECYCLE event for this domain."""
+
+    def rebooted(self) -> None:
+        """A VIR_DOMAIN_EVENT_ID_REBOOT event for this domain."""
+
+
 class SharedConnection:
-    """The open connection to one URI; `get()` returns it, reopening after a failure.
-    Accessor for other libvirt features (console, media, inventory): `connection(uri).get()`
-    and `lookup_domain(name_or_uuid)`."""
+    """The open connection to one URI and the BMCs watching domains on it."""
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self._conn: Any = None
-        self._lock = asyncio.Lock()
+        self._callbacks: list[int] = []
+        self._watchers: dict[str, set[DomainWatcher]] = {}  # domain UUID -> watchers
+        self._closed = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._pending: set[DomainWatcher] = set()  # watchers keeping the connection up
+        self._greeted: set[DomainWatcher] = set()  # told of _greeted_conn
+        self._greeted_conn: Any = None
+        self.connects = 0  # connections opened so far (the first one included)
+
+    # ------------------------------------------------------------------ the connection
+    def current(self) -> Any:
+        """The open connection, or None while there is none."""
+        conn = self._conn
+        if conn is None:
+            return None
+        try:
+            return conn if conn.isAlive() else None
+        except Exception:
+            return None
+
+    def open_now(self) -> Any:
+        """The connection, opened at once if needed (one try; raises libvirtError)."""
+        conn = self.current()
+        if conn is not None:
+            return conn
+        use_asyncio_events()
+        libvirt = import_libvirt()
+        self._drop()
+        # In a context of its own: the loop's handles for this connection (its events) are
+        # every BMC's on this URI, not the one whose start opened it (pybmc.edge.logs).
+        contextvars.Context().run(self._open, libvirt)
+        log.info("libvirt %s: connected", self.uri)
+        return self._conn
 
     async def get(self) -> Any:
-        async with self._lock:
-            if self._conn is not None and self._conn.isAlive():
-                return self._conn
-            libvirt = import_libvirt()
-            for delay in backoff_delays():
-                try:
-                    self._conn = await asyncio.to_thread(libvirt.open, self.uri)
-                    self._conn.setKeepAlive(5, 3)
-                    return self._conn
-                except libvirt.libvirtError as exc:
-                    log.warning("libvirt %s: cannot connect (%s); retry in %.1f s",
-                                self.uri, exc, delay)
-                    await asyncio.sleep(delay)
-            raise AssertionError("unreachable")
-
-    async def lookup_domain(self, name_or_uuid: str) -> Any:
-        conn = await self.get()
+        """The connection, waiting (with backoff) until it opens."""
         libvirt = import_libvirt()
+        for delay in backoff_delays():
+            try:
+                return self.open_now()
+            except libvirt.libvirtError as exc:
+                log.warning("libvirt %s: cannot connect (%s); retry in %.1f s",
+                            self.uri, exc.get_error_message(), delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _open(self, libvirt: Any) -> None:
+        conn = libvirt.open(self.uri)
+        with contextlib.suppress(libvirt.libvirtError):  # the test driver has no keepalive
+            conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
+        self._conn = conn
+        self._closed = asyncio.Event()
+        self.connects += 1
+        self._register(conn)
+
+    def _register(self, conn: Any) -> None:
+        libvirt = import_libvirt()
+        self._callbacks = [
+            conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                        self._on_lifecycle, None),
+            conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT,
+                                        self._on_reboot, None),
+        ]
+        with contextlib.suppress(libvirt.libvirtError):  # the test driver has none
+            conn.registerCloseCallback(self._on_close, None)
+
+    def _drop(self) -> None:
+        """Forget the connection (closing it quietly)."""
+        conn, self._conn = self._conn, None
+        callbacks, self._callbacks = self._callbacks, []
+        if conn is None:
+            return
+        for callback in callbacks:
+            with contextlib.suppress(Exception):
+                conn.domainEventDeregisterAny(callback)
+        with contextlib.suppress(Exception):
+            conn.unregisterCloseCallback()
+        with contextlib.suppress(Exception):
+            conn.close()
+
+    def lost(self, why: str) -> None:
+        """The connection is known to be dead (closed by libvirt, or a call failed so)."""
+        if self._conn is None:
+            return
+        log.warning("libvirt %s: connection lost (%s); reconnecting", self.uri, why)
+        self._drop()
+        self._closed.set()
+
+    # ------------------------------------------------------------------ libvirt callbacks
+    def _on_close(self, _conn: Any, reason: int, _opaque: Any) -> None:
+        names = {0: "error", 1: "end of file", 2: "keepalive timeout", 3: "client closed"}
+        asyncio.get_running_loop().call_soon(self.lost, names.get(reason, str(reason)),
+                                             context=contextvars.Context())
+
+    def _watchers_of(self, dom: Any) -> list[DomainWatcher]:
         try:
-            return conn.lookupByUUIDString(name_or_uuid)
-        except libvirt.libvirtError:
-            return conn.lookupByName(name_or_uuid)
+            return list(self._watchers.get(dom.UUIDString().lower(), ()))
+        except Exception:
+            return []
+
+    def _on_lifecycle(self, _conn: Any, dom: Any, event: int, detail: int,
+                      _opaque: Any) -> None:
+        for watcher in self._watchers_of(dom):
+            try:
+                watcher.lifecycle(event, detail)
+            except Exception:
+                log.exception("libvirt %s: lifecycle event handler failed", self.uri)
+
+    def _on_reboot(self, _conn: Any, dom: Any, _opaque: Any) -> None:
+        for watcher in self._watchers_of(dom):
+            try:
+                watcher.rebooted()
+            except Exception:
+                log.exception("libvirt %s: reboot event handler failed", self.uri)
+
+    # ------------------------------------------------------------------ watchers
+    def watch(self, uuid: str, watcher: DomainWatcher) -> None:
+        self._watchers.setdefault(uuid.lower(), set()).add(watcher)
+
+    def unwatch(self, uuid: str, watcher: DomainWatcher) -> None:
+        watchers = self._watchers.get(uuid.lower())
+        if watchers is not None:
+            watchers.discard(watcher)
+            if not watchers:
+                del self._watchers[uuid.lower()]
+
+    def supervise(self, watcher: DomainWatcher) -> None:
+        """Keep the connection up for `watcher` (and every other one): it hears `connected`
+        now if the connection is open, and after every reconnect."""
+        self._pending.add(watcher)
+        if self._supervisor is None or self._supervisor.done():
+            self._supervisor = asyncio.get_running_loop().create_task(
+                self._supervise(), name=f"libvirt {self.uri}", context=contextvars.Context())
+        elif (self.current() is not None and self._greeted_conn is self._conn
+              and watcher not in self._greeted):  # else the supervisor greets it
+            self._greet(watcher, self._conn)
+
+    def release(self, watcher: DomainWatcher) -> None:
+        """`watcher` is done; the last one closes the connection."""
+        self._pending.discard(watcher)
+        if self._pending:
+            return
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            self._supervisor = None
+        self._drop()
+
+    def _greet(self, watcher: DomainWatcher, conn: Any) -> None:
+        self._greeted.add(watcher)
+        try:
+            watcher.connected(conn)
+        except Exception:
+            log.exception("libvirt %s: reconnect handler failed", self.uri)
+
+    async def _supervise(self) -> None:
+        """Open, tell the watchers, wait until the connection is lost; again (until released)."""
+        while self._pending:
+            conn = await self.get()
+            if conn is not self._greeted_conn:
+                self._greeted, self._greeted_conn = set(), conn
+            for watcher in list(self._pending):
+                if watcher not in self._greeted:
+                    self._greet(watcher, conn)
+            await self._closed.wait()
+            for watcher in list(self._pending):
+                with contextlib.suppress(Exception):
+                    watcher.disconnected()
+            await asyncio.sleep(BACKOFF_START)
 
 
 _connections: dict[str, SharedConnection] = {}
@@ -81,3 +274,12 @@ def connection(uri: str) -> SharedConnection:
     if uri not in _connections:
         _connections[uri] = SharedConnection(uri)
     return _connections[uri]
+
+
+def forget_connections() -> None:
+    """Close every connection (tests: one asyncio loop after another)."""
+    for shared in _connections.values():
+        if shared._supervisor is not None:
+            shared._supervisor.cancel()
+        shared._drop()
+    _connections.clear()

@@ -245,6 +245,19 @@ def renumbered(record: bytes, record_id: int) -> bytes:
     return numbered
 
 
+def read_response(reservation: Reservation, reservation_id: int, record: bytes, next_id: int,
+                  offset: int, count: int) -> bytes:
+    """Get SDR response data for one record: `next_id`, then `count` bytes from `offset`."""
+    # The reservation protects partial reads only; a read from offset 0 may use 0000h.
+    if offset != 0 and not reservation.is_valid(reservation_id):
+        raise CommandError(Cc.RESERVATION_CANCELLED, reason="SDR reservation not valid")
+    if offset >= len(record):
+        raise CommandError(Cc.PARAMETER_OUT_OF_RANGE,
+                           reason=f"offset {offset} beyond record of {len(record)}")
+    end = len(record) if count == ENTIRE_RECORD else min(len(record), offset + count)
+    return struct.pack("<H", next_id) + record[offset:end]
+
+
 class SdrRepository:
     """A fixed list of records with IDs 1..n, read with Get SDR (or Get Device SDR)."""
 
@@ -270,16 +283,9 @@ class SdrRepository:
     def read(self, reservation_id: int, record_id: int, offset: int, count: int) -> bytes:
         """Get SDR response data: next record ID, then `count` bytes from `offset`."""
         index = self._index(record_id)
-        # The reservation protects partial reads only; a read from offset 0 may use 0000h.
-        if offset != 0 and not self.reservation.is_valid(reservation_id):
-            raise CommandError(Cc.RESERVATION_CANCELLED, reason="SDR reservation not valid")
-        record = self.records[index]
-        if offset >= len(record):
-            raise CommandError(Cc.PARAMETER_OUT_OF_RANGE,
-                               reason=f"offset {offset} beyond record of {len(record)}")
-        end = len(record) if count == ENTIRE_RECORD else min(len(record), offset + count)
         next_id = index + 2 if index + 1 < len(self.records) else LAST_RECORD
-        return struct.pack("<H", next_id) + record[offset:end]
+        return read_response(self.reservation, reservation_id, self.records[index], next_id,
+                             offset, count)
 
     def used_units(self) -> int:
         return sum(-(-len(record) // ALLOCATION_UNIT) for record in self.records)

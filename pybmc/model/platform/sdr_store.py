@@ -19,7 +19,6 @@ from pathlib import Path
 
 from pybmc.model.platform.sdr import (
     ALLOCATION_UNIT,
-    ENTIRE_RECORD,
     ERASURE_COMPLETED,
     FIRST_RECORD,
     HEADER_SIZE,
@@ -28,6 +27,7 @@ from pybmc.model.platform.sdr import (
     SDR_VERSION,
     SdrRepository,
     erase_requested,
+    read_response,
 )
 from pybmc.model.platform.storage import load_json, save_json
 from pybmc.wire.codes import Cc
@@ -118,16 +118,10 @@ class SdrStore(SdrRepository):
 
     def read(self, reservation_id: int, record_id: int, offset: int, count: int) -> bytes:
         index = self._index(record_id)
-        if offset != 0 and not self.reservation.is_valid(reservation_id):
-            raise CommandError(Cc.RESERVATION_CANCELLED, reason="SDR reservation not valid")
-        record = self.records[index]
-        if offset >= len(record):
-            raise CommandError(Cc.PARAMETER_OUT_OF_RANGE,
-                               reason=f"offset {offset} beyond record of {len(record)}")
-        end = len(record) if count == ENTIRE_RECORD else min(len(record), offset + count)
         ids = self._ids()
         next_id = ids[index + 1] if index + 1 < len(ids) else LAST_RECORD
-        return struct.pack("<H", next_id) + record[offset:end]
+        return read_response(self.reservation, reservation_id, self.records[index], next_id,
+                             offset, count)
 
     def info(self) -> bytes:
         return struct.pack("<BHHIIB", SDR_VERSION, len(self.records), self.free_bytes(),
