@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 
 from pybmc.config.bmc import BmcConfig
 from pybmc.model.inventory_types import Disk, Inventory, Nic, Processors
-from pybmc.model.libvirt_domain import parse_domain
 
 __all__ = ["Disk", "Inventory", "Nic", "Processors", "firmware_is_uefi", "inventory"]
 
@@ -243,4 +242,7 @@ def firmware_is_uefi(config: BmcConfig) -> bool:
 @functools.lru_cache(maxsize=64)
 def _libvirt_inventory(domain_xml: str) -> Inventory:
     """A libvirt domain's inventory, read from its XML (the BMC's build read it; parsed once)."""
+    # Imported for libvirt BMCs only: the XML parsers are ~3 MB of a process's memory.
+    from pybmc.model.libvirt_domain import parse_domain
+
     return parse_domain(domain_xml).inventory
