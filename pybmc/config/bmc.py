@@ -191,6 +191,7 @@ class BmcConfig:
     redfish: RedfishConfig = RedfishConfig()
     system: SystemConfig = SystemConfig()
     source: str = "<embedded>"
+    # The file's tables but [bmc] (its keys are the fields above), shared: pybmc.config.share.
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     enabled: bool = True  # [bmc] enabled = false: kept in the fleet, not served (pybmc stop)
 

@@ -18,8 +18,9 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 LIMIT = 4096
-# Each [bmc] names the BMC and its address: never equal to another's, not worth keeping.
-UNIQUE_SECTIONS = frozenset({"bmc"})
+# [bmc] names the BMC and its address: never equal to another's, and every key of it is a
+# field of BmcConfig (unknown keys are refused), so `raw` leaves it out.
+LEFT_OUT = frozenset({"bmc"})
 
 _CANONICAL: dict[Hashable, Any] = {}
 _KEPT_IDS: set[int] = set()  # ids of the kept copies (alive for the process's life)
@@ -67,10 +68,9 @@ def shared(value: Any) -> Any:
 
 
 def share_sections(data: dict[str, Any]) -> dict[str, Any]:
-    """A file's tables with each section shared (the caller's dict is left as it was)."""
-    return {sys.intern(name): (_interned(section) if name in UNIQUE_SECTIONS
-                               else shared(section))
-            for name, section in data.items()}
+    """A file's tables but [bmc], each section shared (the caller's dict is left as it was)."""
+    return {sys.intern(name): shared(section) for name, section in data.items()
+            if name not in LEFT_OUT}
 
 
 def shared_value(value: T) -> T:

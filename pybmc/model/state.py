@@ -16,7 +16,7 @@ import os
 import stat
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -56,10 +56,12 @@ class UserRecord:
     access: Mapping[int, UserAccess] = field(default_factory=lambda: NO_ACCESS)
 
     def access_on(self, channel: int) -> UserAccess:
+        """The user's access on `channel`, to change (made if missing). A shared mapping
+        (NO_ACCESS, or a configured user's: pybmc.model.users) is copied first."""
+        if not isinstance(self.access, dict):
+            self.access = {ch: replace(a) for ch, a in self.access.items()}
         access = self.access.get(channel)
         if access is None:
-            if not isinstance(self.access, dict):
-                self.access = {}
             access = self.access[channel] = UserAccess()
         return access
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from pybmc.config.bmc import MAX_USERS, UserConfig
 from pybmc.model.state import State, UserAccess, UserRecord
@@ -89,7 +91,13 @@ def users_from_config(configured: Iterable[UserConfig]) -> dict[int, UserRecord]
         record.name = user.name.encode()
         record.password = user.password.encode()
         record.enabled = user.enabled
-        record.access = {LAN_CHANNEL: UserAccess(
-            privilege=int(user.privilege), ipmi_messaging=True, link_auth=True,
-            callback_only=False)}
+        record.access = _lan_access(int(user.privilege))
     return users
+
+
+@functools.lru_cache(maxsize=16)
+def _lan_access(privilege: int) -> Mapping[int, UserAccess]:
+    """A configured user's access: one read-only mapping per privilege for every BMC's users,
+    copied by UserRecord.access_on before a change."""
+    return MappingProxyType({LAN_CHANNEL: UserAccess(
+        privilege=privilege, ipmi_messaging=True, link_auth=True, callback_only=False)})

@@ -34,8 +34,9 @@ def test_equal_sections_of_two_bmcs_are_one_object_and_configs_stay_as_parsed(tm
     second = parse_config(tables("cn2", "127.0.0.3", tmp_path / "cn2"))
     assert first.raw["sensors"] is second.raw["sensors"]
     assert first.raw["fru"] is second.raw["fru"]
-    assert first.raw["bmc"] is not second.raw["bmc"]
-    assert first.raw == first_data and first.raw is not first_data
+    assert "bmc" not in first.raw  # its keys are the config's fields
+    assert first.raw == {k: v for k, v in first_data.items() if k != "bmc"}
+    assert first_data["bmc"]["name"] == "cn1"  # the caller's tables are left as they were
     assert first.security is second.security and first.users is second.users
     other = parse_config({**tables("cn3", "127.0.0.4", tmp_path / "cn3"),
                           "sensors": [{"name": "Temp", "type": "temperature",
@@ -140,3 +141,13 @@ def test_empty_user_records_share_no_access_until_one_is_given_some():
     a.access_on(LAN_CHANNEL).privilege = 2
     assert a.access[LAN_CHANNEL].privilege == 2
     assert not b.access and not UserRecord(user_id=7).access
+
+
+def test_configured_users_share_their_access_until_one_is_changed(tmp_path: Path):
+    first = Bmc(parse_config(tables("cn1", "127.0.0.2", tmp_path / "a")), begin=False)
+    second = Bmc(parse_config(tables("cn2", "127.0.0.3", tmp_path / "b")), begin=False)
+    mine, theirs = first.users.get(2), second.users.get(2)
+    assert mine is not None and theirs is not None and mine.access is theirs.access
+    mine.access_on(LAN_CHANNEL).privilege = 2
+    assert first.users.privilege_limit(mine) == Privilege.USER
+    assert second.users.privilege_limit(theirs) == Privilege.ADMINISTRATOR

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pybmc.config.platform import PlatformConfig, parse_platform_config
+from pybmc.config.platform import PlatformConfig, SensorSpec, parse_platform_config
 from pybmc.model.platform.eeprom import FruEeprom
 from pybmc.model.platform.event_text import event_words
 from pybmc.model.platform.fru import PSU_FRU, FruStore
@@ -83,6 +83,27 @@ class PlatformNotice:
 NoticeListener = Callable[[PlatformNotice], None]
 
 
+class SensorIndex:
+    """A BMC's sensors by number or behaviour: `get` as a dict's, over the BMC's own sensors
+    and a map to their positions that every BMC with the same specs shares."""
+
+    __slots__ = ("_positions", "_sensors")
+
+    def __init__(self, sensors: list[Sensor], positions: dict[object, int]) -> None:
+        self._sensors = sensors
+        self._positions = positions
+
+    def get(self, key: object, default: Sensor | None = None) -> Sensor | None:
+        index = self._positions.get(key)
+        return self._sensors[index] if index is not None else default
+
+
+@functools.lru_cache(maxsize=256)
+def _positions(specs: tuple[SensorSpec, ...], key: str) -> dict[object, int]:
+    """Where each spec's `key` (number, behaviour) is in `specs`; the last one wins."""
+    return {getattr(spec, key): index for index, spec in enumerate(specs)}
+
+
 @functools.lru_cache(maxsize=256)
 def _records_stamp(records: tuple[bytes, ...]) -> int:
     """Platform._sdr_timestamp, once per distinct repository (most BMCs share one)."""
@@ -101,8 +122,9 @@ class Platform:
         self.clock = clock  # power events bring no `now`; readings use the caller's `now`
         self.config: PlatformConfig = parse_platform_config(config)
         self.sensors = [Sensor(spec) for spec in self.config.sensors]
-        self.by_number = {sensor.number: sensor for sensor in self.sensors}
-        self.by_behaviour = {sensor.spec.behaviour: sensor for sensor in self.sensors}
+        self.by_number = SensorIndex(self.sensors, _positions(self.config.sensors, "number"))
+        self.by_behaviour = SensorIndex(self.sensors,
+                                        _positions(self.config.sensors, "behaviour"))
         self.sel = Sel(config.state_dir, self.config.sel.capacity, wall_clock)
         self.fru = FruStore(config.state_dir, self.config.fru, config.name)
         self.fru_eeprom = FruEeprom(self.fru)

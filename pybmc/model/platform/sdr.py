@@ -50,6 +50,8 @@ ANALOG_NO_READING = 0xC0  # units 1, bits 7:6 = 11b: the sensor has no numeric r
 class Reservation:
     """Reserve SDR / Reserve SEL IDs: never 0 (ipmitool reads 0 as failure), one live at a time."""
 
+    __slots__ = ("_last", "current")
+
     def __init__(self) -> None:
         self.current = 0
         self._last = 0
@@ -260,6 +262,8 @@ def read_response(reservation: Reservation, reservation_id: int, record: bytes, 
 
 class SdrRepository:
     """A fixed list of records with IDs 1..n, read with Get SDR (or Get Device SDR)."""
+
+    __slots__ = ("add_timestamp", "erase_timestamp", "records", "reservation")
 
     def __init__(self, records: list[bytes], add_timestamp: int = 0) -> None:
         self.records = [renumbered(record, index + 1) for index, record in enumerate(records)]

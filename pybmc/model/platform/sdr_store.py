@@ -61,6 +61,9 @@ def checked_record(record: bytes) -> bytes:
 class SdrStore(SdrRepository):
     """Get SDR over records with stable IDs, plus the write commands; persisted once written."""
 
+    __slots__ = ("_cleared_with", "_partial", "_partial_id", "clock", "state_dir", "stored",
+                 "update_mode")
+
     def __init__(self, state_dir: Path, records: list[bytes], add_timestamp: int,
                  clock: Callable[[], int]) -> None:
         super().__init__(records, add_timestamp)

@@ -59,6 +59,11 @@ def system_event_record(generator: int, sensor_type: int, sensor_number: int, ev
 
 
 class Sel:
+    __slots__ = ("_cleared_with", "_id_cache", "_partial", "_positions", "capacity",
+                 "defer_saves", "entries", "found", "last_add", "last_erase", "next_id",
+                 "overflow", "reservation", "state_dir", "time_offset", "unsaved", "utc_offset",
+                 "wall_clock")
+
     def __init__(self, state_dir: Path, capacity: int,
                  wall_clock: Callable[[], float] = time.time) -> None:
         self.state_dir = state_dir if isinstance(state_dir, Path) else Path(state_dir)
