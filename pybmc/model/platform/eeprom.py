@@ -19,6 +19,8 @@ class NoDevice(Exception):
 
 
 class FruEeprom:
+    __slots__ = ("fru", "pointer")
+
     def __init__(self, fru: FruStore) -> None:
         self.fru = fru
         self.pointer = 0  # kept between transactions: a read without a write reads on

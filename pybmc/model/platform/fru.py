@@ -101,6 +101,8 @@ def psu_fru(spec: FruSpec, bmc_name: str) -> bytes:
 
 
 class FruDevice:
+    __slots__ = ("data", "fru_id", "name")
+
     def __init__(self, fru_id: int, name: str, data: bytes) -> None:
         self.fru_id = fru_id
         self.name = name
@@ -128,6 +130,8 @@ class FruDevice:
 
 class FruStore:
     """The FRU devices of one BMC; written bytes survive restarts until [fru] changes."""
+
+    __slots__ = ("devices", "fingerprint", "state_dir")
 
     def __init__(self, state_dir: Path, spec: FruSpec, bmc_name: str) -> None:
         self.state_dir = state_dir if isinstance(state_dir, Path) else Path(state_dir)
