@@ -35,8 +35,8 @@ from pybmc.model.lan_params import (
     mac_text,
 )
 from pybmc.model.lockout import LockoutPolicy, config_policy
-from pybmc.model.state import State
-from pybmc.wire.codes import Cc, Privilege
+from pybmc.model.state import ACCESS_DISABLED, State
+from pybmc.wire.codes import LAN_CHANNEL, Cc, Privilege
 
 log = logging.getLogger("pybmc.lan")
 
@@ -246,6 +246,12 @@ class Lan:
         )
 
     # ------------------------------------------------------------------ security settings
+    def ipmi_enabled(self) -> bool:
+        """Whether IPMI over LAN is on: the channel's volatile (active) access mode is not
+        Disabled (Set Channel Access). Pre-Boot Only counts as available: pybmc cannot tell
+        the host's firmware from its OS (docs/ipmi.md, "LAN channel access")."""
+        return self.state.channel(LAN_CHANNEL, volatile=True).access_mode != ACCESS_DISABLED
+
     def bmc_key(self) -> bytes | None:
         """K_G (20 bytes) when it is not all zero; None: RMCP+ keys come from the password.
 
