@@ -13,6 +13,7 @@ import logging
 import pytest
 
 from pybmc.core.bmc import Bmc
+from pybmc.redfish.service import RedfishService
 from pybmc.wire.codes import AuthType, Privilege, RmcpStatus
 from tests.unit.conftest import MakeBmc
 from tests.unit.rmcp_clients import (  # noqa: F401  (fixtures)
@@ -24,6 +25,7 @@ from tests.unit.rmcp_clients import (  # noqa: F401  (fixtures)
     three_users,
     wire_on_bmc,
 )
+from tests.unit.test_redfish_service import send
 
 ASF_PING = bytes.fromhex("0600ff06000011be80000000")
 # ipmitool's session-less Get Channel Authentication Capabilities (IPMI 1.5 framing).
@@ -155,3 +157,13 @@ def test_channel_privilege_limit_caps_every_login(bmc: Bmc, wire: Wire) -> None:
     assert v15.get_challenge() == 0
     result = v15.activate(privilege=Privilege.ADMINISTRATOR)
     assert result is not None and result[0] == 0x86
+
+
+def test_redfish_answers_while_lan_is_off_and_says_so(bmc: Bmc) -> None:
+    service = RedfishService(bmc.parts, "t")
+    path = "/redfish/v1/Managers/BMC/NetworkProtocol"
+    assert send(service, "GET", path).body["IPMI"]["ProtocolEnabled"] is True  # type: ignore[index]
+    assert in_band(bmc, SET_CHANNEL_ACCESS, set_access(DISABLED)) == b"\x00"
+    answer = send(service, "GET", path)
+    assert answer.status == 200
+    assert answer.body["IPMI"]["ProtocolEnabled"] is False  # type: ignore[index]
