@@ -404,3 +404,20 @@ async def test_undefined_while_running_then_stopped_reads_off(make: Callable[...
     await until(lambda: power._dom is not None, "found again")
     another.undefine()
     assert ("off", "chassis control") in recorder.events
+
+
+def test_a_slow_libvirt_call_is_logged(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    """How long a call held the event loop (DEBUG), measured in the e2e tests (docs/libvirt.md)."""
+    import logging
+
+    from pybmc.edge.power import libvirt_connection
+
+    ticks = iter([10.0, 10.3, 20.0, 20.01])
+    monkeypatch.setattr(libvirt_connection.time, "monotonic", lambda: next(ticks))
+    with caplog.at_level(logging.DEBUG, logger="pybmc.power"):
+        with libvirt_connection.timed("n1", "destroy()"):
+            pass
+        with libvirt_connection.timed("n1", "isActive()"):
+            pass
+    assert "n1: libvirt destroy() held the event loop 0.300 s" in caplog.text
+    assert "isActive" not in caplog.text  # quick ones are not

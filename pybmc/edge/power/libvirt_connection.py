@@ -13,8 +13,9 @@ backoff, registers the callbacks again and tells every watcher (`connected`), wh
 its domain up again and re-reads its state.
 
 Every libvirt call runs on the event loop's thread: libvirtaio is not thread-safe (a call in
-another thread would register libvirt's sockets with the loop from there), and local calls
-take milliseconds; `create()` of a domain takes longest (QEMU starting, ~0.1-0.5 s).
+another thread would update libvirt's socket watch, asyncio's add_reader/remove_reader, from
+there). Most calls take milliseconds; `timed` logs those over SLOW_CALL (measured: destroy()
+1.2-2 s, create() ~0.25 s locally; docs/libvirt.md).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -32,6 +34,7 @@ BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
 KEEPALIVE_INTERVAL = 5  # seconds between keepalive probes; dead after 3 unanswered
 KEEPALIVE_COUNT = 3
+SLOW_CALL = 0.05  # seconds: a libvirt call holding the event loop this long is logged (DEBUG)
 EVENT_DEFINED, EVENT_UNDEFINED = 0, 1  # VIR_DOMAIN_EVENT_DEFINED, VIR_DOMAIN_EVENT_UNDEFINED
 
 
@@ -67,6 +70,18 @@ def use_asyncio_events() -> None:
     if not _quiet:  # errors are raised as libvirtError and logged by pybmc, not printed
         libvirt.registerErrorHandler(lambda _context, _error: None, None)
         _quiet = True
+
+
+@contextlib.contextmanager
+def timed(label: str, what: str) -> Iterator[None]:
+    """Log (DEBUG) a libvirt call that held the event loop SLOW_CALL or longer."""
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        held = time.monotonic() - start
+        if held >= SLOW_CALL:
+            log.debug("%s: libvirt %s held the event loop %.3f s", label, what, held)
 
 
 def backoff_delays(start: float = BACKOFF_START, cap: float = BACKOFF_MAX) -> Iterator[float]:

@@ -46,7 +46,12 @@ from typing import TYPE_CHECKING, Any
 
 from pybmc.config.bmc import LibvirtConfig
 from pybmc.edge.power.actions import QueuedActions
-from pybmc.edge.power.libvirt_connection import SharedConnection, connection, import_libvirt
+from pybmc.edge.power.libvirt_connection import (
+    SharedConnection,
+    connection,
+    import_libvirt,
+    timed,
+)
 from pybmc.edge.power.libvirt_media import LibvirtMedia
 from pybmc.model.libvirt_boot import boot_order, boot_override_xml, loader_is_efi
 from pybmc.model.power import BootChoice, PowerAction, PowerError
@@ -128,7 +133,8 @@ class LibvirtPower(QueuedActions):
         libvirt = import_libvirt()
         dom = self._domain()
         try:
-            return getattr(dom, what)(*args)
+            with timed(self.name, f"{what}()"):
+                return getattr(dom, what)(*args)
         except libvirt.libvirtError as err:
             if err.get_error_code() in (libvirt.VIR_ERR_SYSTEM_ERROR, libvirt.VIR_ERR_RPC,
                                         libvirt.VIR_ERR_INTERNAL_ERROR) \
@@ -324,7 +330,8 @@ class LibvirtPower(QueuedActions):
         return boot_override_xml(inactive, choice) or inactive
 
     def _define(self, xml: str) -> None:
-        self._domain().connect().defineXML(xml)
+        with timed(self.name, "defineXML()"):
+            self._domain().connect().defineXML(xml)
 
     def _start(self, choice: BootChoice, cause: str) -> None:
         """create() with the boot order for `choice`; a one-time override is undone in the
