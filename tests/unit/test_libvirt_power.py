@@ -421,3 +421,26 @@ def test_a_slow_libvirt_call_is_logged(monkeypatch: pytest.MonkeyPatch, caplog: 
             pass
     assert "n1: libvirt destroy() held the event loop 0.300 s" in caplog.text
     assert "isActive" not in caplog.text  # quick ones are not
+
+
+async def test_a_rename_loses_a_domain_named_and_keeps_one_by_uuid(other: Any) -> None:
+    name = f"pybmc-u-{uuid.uuid4().hex[:8]}"
+    dom = other.defineXML(domain_xml(name))
+    by_name = LibvirtPower("by-name", LibvirtConfig(URI, name))
+    by_uuid = LibvirtPower("by-uuid", LibvirtConfig(URI, dom.UUIDString().upper()))
+    for power in (by_name, by_uuid):
+        power.set_listener(Recorder())
+        await power.start()
+    try:
+        await until(lambda: by_name._dom is not None and by_uuid._dom is not None, "found")
+        dom.rename(f"{name}-new", 0)  # virsh domrename
+        await until(lambda: by_name._dom is None, "the named one lost")
+        await asyncio.sleep(0.05)
+        assert by_uuid._dom is not None and by_uuid._uuid == dom.UUIDString().lower()
+        dom.rename(name, 0)  # and back: found again by its name
+        await until(lambda: by_name._dom is not None, "the named one found again")
+    finally:
+        for power in (by_name, by_uuid):
+            await power.stop()
+        dom.undefine()
+        forget_connections()
