@@ -25,7 +25,7 @@ from tests.unit.rmcp_clients import (  # noqa: F401  (fixtures)
     three_users,
     wire_on_bmc,
 )
-from tests.unit.test_redfish_service import send
+from tests.unit.test_redfish_service import message_id, send
 
 ASF_PING = bytes.fromhex("0600ff06000011be80000000")
 # ipmitool's session-less Get Channel Authentication Capabilities (IPMI 1.5 framing).
@@ -167,3 +167,41 @@ def test_redfish_answers_while_lan_is_off_and_says_so(bmc: Bmc) -> None:
     answer = send(service, "GET", path)
     assert answer.status == 200
     assert answer.body["IPMI"]["ProtocolEnabled"] is False  # type: ignore[index]
+
+
+def test_redfish_patch_turns_ipmi_over_lan_off_and_on_in_both_copies(
+        bmc: Bmc, wire: Wire) -> None:
+    service = RedfishService(bmc.parts, "t")
+    path = "/redfish/v1/Managers/BMC/NetworkProtocol"
+    assert send(service, "PATCH", path, {"IPMI": {"ProtocolEnabled": False}}).status == 204
+    assert wire.send(AUTH_CAP_REQUEST) == []
+    assert send(service, "GET", path).body["IPMI"]["ProtocolEnabled"] is False  # type: ignore[index]
+    assert bmc.state.channel(1, volatile=False).access_mode == DISABLED  # kept across restarts
+    assert send(service, "PATCH", path, {"IPMI": {"ProtocolEnabled": True}}).status == 204
+    assert len(wire.send(AUTH_CAP_REQUEST)) == 1
+    PlusClient(wire, console_sid=0x41).login()
+    assert bmc.state.channel(1, volatile=False).access_mode == ALWAYS
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [
+    ({"IPMI": {"ProtocolEnabled": "no"}}, 400, "PropertyValueFormatError"),
+    ({"IPMI": {"Port": 624}}, 400, "PropertyNotWritable"),
+    ({"IPMI": {"Color": 1}}, 400, "PropertyUnknown"),
+    ({"HTTPS": {"ProtocolEnabled": False}}, 400, "PropertyNotWritable"),
+    ({"IPMI": True}, 400, "PropertyValueFormatError"),
+])
+def test_redfish_network_protocol_patch_refusals(bmc: Bmc, body: dict[str, object],
+                                                  status: int, message: str) -> None:
+    service = RedfishService(bmc.parts, "t")
+    path = "/redfish/v1/Managers/BMC/NetworkProtocol"
+    answer = send(service, "PATCH", path, body)
+    assert answer.status == status and message_id(answer).endswith(message), answer.body
+    assert bmc.lan.ipmi_enabled()  # nothing changed
+
+
+def test_redfish_network_protocol_patch_needs_an_administrator(bmc: Bmc) -> None:
+    service = RedfishService(bmc.parts, "t")
+    answer = send(service, "PATCH", "/redfish/v1/Managers/BMC/NetworkProtocol",
+                  {"IPMI": {"ProtocolEnabled": False}}, user=("oper", "operpw"))
+    assert answer.status == 403
+    assert bmc.lan.ipmi_enabled()
