@@ -105,3 +105,18 @@ def test_volatile_disable_lasts_until_restart_and_user_ipmi_messaging(
     assert lan_answers(bmc)
     bmc.freeipmi("bmc-config", "--commit", "--key-pair=User3:Lan_Enable_IPMI_Msgs=Yes")
     assert lan_answers(bmc, "oper", "operpw", "OPERATOR")
+
+
+def test_redfish_turns_ipmi_over_lan_back_on(bmc_factory: Any) -> None:
+    from tests.e2e.test_redfish import PORT, https
+    from tests.e2e.test_redfish_inventory import wait_redfish
+
+    bmc = wait_redfish(bmc_factory(redfish={"enabled": True, "port": PORT}))
+    path = "/redfish/v1/Managers/BMC/NetworkProtocol"
+    bmc.ipmitool("-C", "17", "lan", "set", "1", "access", "off")
+    assert not lan_answers(bmc)
+    assert https(bmc, "GET", path)[1]["IPMI"]["ProtocolEnabled"] is False
+    assert https(bmc, "PATCH", path, {"IPMI": {"ProtocolEnabled": True}})[0] == 204
+    assert lan_answers(bmc)
+    info = bmc.ipmitool("-C", "17", "channel", "info", "1").stdout
+    assert info.lower().count("always available") == 2, info
