@@ -6,17 +6,30 @@ so the guest's `/dev/ipmi0` reaches the BMC whose `[in_band] listen = "unix:PATH
 same socket. Applying it again replaces pybmc's earlier snippet (a new socket path) or changes
 nothing. The definition changes at once; a running domain gets the device at its next start.
 `--print` only prints the snippet, for those who keep their domain XML elsewhere.
+
+`--seclabel` also gives the domain a static DAC label, so that QEMU runs as pybmc's user
+(`--seclabel-owner UID:GID`, by default the user running the command) and can open pybmc's
+0600 socket under qemu:///system, where QEMU otherwise runs as libvirt-qemu.
 """
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from typing import Annotated, Any
 from xml.sax.saxutils import quoteattr
 
 import typer
 
-from pybmc.model.libvirt_domain import QEMU_NS, DomainXmlError, in_band_args, with_in_band
+from pybmc.model.libvirt_domain import (
+    QEMU_NS,
+    DomainXmlError,
+    dac_label,
+    dac_seclabel_xml,
+    in_band_args,
+    with_dac_seclabel,
+    with_in_band,
+)
 
 libvirt_app = typer.Typer(help="Prepare libvirt domains for pybmc (in-band IPMI).",
                           no_args_is_help=True)
@@ -56,6 +69,16 @@ def is_attached(xml_text: str, socket_path: str, interface: str = "kcs") -> bool
     return any(have[i:i + len(wanted)] == wanted for i in range(len(have)))
 
 
+def parse_owner(owner: str | None) -> tuple[int, int]:
+    """--seclabel-owner UID:GID (numbers), by default this process's user and group."""
+    if owner is None:
+        return os.getuid(), os.getgid()
+    uid, _, gid = owner.partition(":")
+    if not (uid.isdigit() and gid.isdigit()):
+        raise _fail(f"--seclabel-owner must be UID:GID (numbers), not {owner!r}")
+    return int(uid), int(gid)
+
+
 def _open_domain(uri: str, domain: str) -> tuple[Any, Any, Any]:
     from pybmc.edge.power.libvirt_connection import LibvirtMissing, import_libvirt
 
@@ -88,6 +111,12 @@ def attach(
     = "kcs",
     print_only: Annotated[bool, typer.Option(
         "--print", help="Only print the XML snippet; change nothing.")] = False,
+    seclabel: Annotated[bool, typer.Option(
+        "--seclabel", help="Also run the domain's QEMU as pybmc's user (a static DAC "
+        "<seclabel>, relabel='no'), so it can open the 0600 socket.")] = False,
+    seclabel_owner: Annotated[str | None, typer.Option(
+        help="UID:GID QEMU runs as with --seclabel [default: this user's].",
+        show_default=False)] = None,
 ) -> None:
     """Add the in-band IPMI device (ipmi-bmc-extern + isa-ipmi-kcs) to DOMAIN's definition."""
     if interface not in ("kcs", "bt"):
@@ -95,19 +124,27 @@ def attach(
     path = socket or default_socket(domain)
     if not path.startswith("/"):
         raise _fail(f"--socket must be an absolute path (QEMU opens it): {path!r}")
+    owner = parse_owner(seclabel_owner) if seclabel else None
     if print_only:
         typer.echo(snippet(path, interface))
+        if owner is not None:
+            typer.echo(dac_seclabel_xml(*owner))
         return
     libvirt, conn, dom = _open_domain(uri, domain)
     try:
         flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
         current = dom.XMLDesc(flags)
         name = dom.name()
-        if is_attached(current, path, interface):
+        label = None if owner is None else f"+{owner[0]}:+{owner[1]}"
+        if is_attached(current, path, interface) and (label is None
+                                                      or dac_label(current) == label):
             typer.echo(f"{name}: in-band IPMI already attached ({path})")
             return
         try:
-            conn.defineXML(with_in_band(current, path, interface))
+            wanted = with_in_band(current, path, interface)
+            if owner is not None:
+                wanted = with_dac_seclabel(wanted, *owner)
+            conn.defineXML(wanted)
         except DomainXmlError as err:
             raise _fail(f"{name}: {err}", 1) from None
         except libvirt.libvirtError as err:
@@ -118,9 +155,12 @@ def attach(
         conn.close()
     typer.echo(f"{name}: in-band IPMI attached: {interface.upper()} device -> {path}")
     typer.echo(f'serve it with [in_band] listen = "unix:{path}" in the BMC\'s config')
-    if uri.split("?", 1)[0].endswith("/system"):
+    if label is not None:
+        typer.echo(f"{name}: QEMU runs as {label} (static DAC seclabel, relabel='no': its "
+                   "disk images must be readable by that user)")
+    elif uri.split("?", 1)[0].endswith("/system"):
         typer.echo("the socket is mode 0600: QEMU must run as pybmc's user to open it "
-                   "(a <seclabel type='static' model='dac'> or qemu.conf user; "
+                   "(--seclabel, [in_band] socket_group or qemu.conf user; "
                    "see docs/libvirt.md)")
     if running:
         typer.echo(f"{name} is running: the device appears at its next start "

@@ -132,6 +132,7 @@ class InBandConfig:
     """Where a VM that pybmc does not launch connects its ipmi-bmc-extern chardev."""
 
     listen: str = ""  # "tcp:HOST:PORT" or "unix:PATH"; empty = no listener
+    socket_group: str = ""  # unix:PATH only: the socket is 0660 and this group's (name or GID)
 
 
 @dataclass(frozen=True)
@@ -514,8 +515,11 @@ def _parse_in_band(source: str, table: Any) -> InBandConfig:
         raise section.error("listen", f"TCP host {host!r} is not a loopback address; the "
                             "in-band link has no authentication, so it listens on 127.0.0.1 "
                             "or ::1 only (better: unix:PATH)")
+    group = section.get("socket_group", str, "")
+    if group and kind != "unix":
+        raise section.error("socket_group", "applies to listen = \"unix:PATH\" only")
     section.finish()
-    return InBandConfig(listen=listen)
+    return InBandConfig(listen=listen, socket_group=group)
 
 
 def _is_loopback(host: str) -> bool:

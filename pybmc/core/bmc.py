@@ -21,7 +21,7 @@ from pybmc.commands import all_tables
 from pybmc.commands.dispatch import BmcParts, Context, Dispatcher
 from pybmc.config.bmc import BmcConfig, UserConfig
 from pybmc.core.sol import GuestConsole, NoConsole, SolManager
-from pybmc.model import bios, boot
+from pybmc.model import bios, boot, controller_reset
 from pybmc.model.alerts import AlertDatagram, alert_datagrams
 from pybmc.model.chassis import ChassisRuntime
 from pybmc.model.dcmi import Dcmi
@@ -33,7 +33,7 @@ from pybmc.model.platform import Platform
 from pybmc.model.platform.pef_filter import AlertRequest
 from pybmc.model.power import BootChoice, PowerAction, PowerBackend, PowerError, PowerEvent
 from pybmc.model.simulated_power import SimulatedPower
-from pybmc.model.state import Changes, State, StateStore, fingerprint
+from pybmc.model.state import ACCESS_DISABLED, Changes, State, StateStore, fingerprint
 from pybmc.model.system_interface import SystemInterface
 from pybmc.model.users import Users, users_from_config
 from pybmc.model.watchdog import Watchdog
@@ -122,6 +122,13 @@ class Bmc:
         self.state = (None if reset_state else self.store.load()) or State()
         self.changes = Changes()
         self._seed_from_config()
+        # A BMC start is a controller reset: the active channel access is the stored one.
+        if controller_reset.load_volatile_access(self.state):
+            log.info("%s: volatile LAN channel access loaded from its non-volatile copy",
+                     self.name)
+        if self.state.channel(LAN_CHANNEL, volatile=True).access_mode == ACCESS_DISABLED:
+            log.warning("%s: IPMI over LAN is disabled (LAN channel access mode, "
+                        "non-volatile); in-band and Redfish still answer", self.name)
         weak = config.security.weak_options()
         if weak:
             log.warning("%s: weak login options on, as %s asks: %s", self.name,

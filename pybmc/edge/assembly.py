@@ -157,7 +157,8 @@ class BmcRuntime:
         listen = self.config.in_band.listen
         qemu = self._qemu()
         if listen.startswith("unix:"):
-            return InBandServer(self.bmc, listen[5:])
+            return InBandServer(self.bmc, listen[5:],
+                                group=self.config.in_band.socket_group or None)
         if listen.startswith("tcp:"):
             host, _, port = listen[4:].rpartition(":")
             return InBandServer(self.bmc, host=host.strip("[]"), port=int(port))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import grp
 import ipaddress
 import logging
 import os
@@ -122,6 +123,18 @@ class _Link(asyncio.Protocol):
 ResetListener = Callable[[], None]
 
 
+def socket_gid(group: str | None) -> int | None:
+    """[in_band] socket_group as a GID (a name or a number); None for a private socket."""
+    if not group:
+        return None
+    if group.isdigit():
+        return int(group)
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise OSError(f"[in_band] socket_group {group!r}: no such group") from None
+
+
 class InBandServer:
     """Accepts QEMU's ipmi-bmc-extern chardev and serves the guest's system interface.
 
@@ -132,11 +145,13 @@ class InBandServer:
     """
 
     def __init__(self, bmc: Bmc, path: str | os.PathLike[str] | None = None, *,
-                 host: str | None = None, port: int | None = None) -> None:
+                 host: str | None = None, port: int | None = None,
+                 group: str | None = None) -> None:
         if (path is None) == (port is None):
             raise ValueError("give either a unix socket path or a TCP port")
         self.bmc = bmc
         self.path = Path(path) if path is not None else None
+        self.group = group  # the unix socket is 0660 and this group's ([in_band] socket_group)
         self.host = host or "127.0.0.1"
         self.port = port
         self._server: asyncio.AbstractServer | None = None
@@ -180,8 +195,8 @@ class InBandServer:
         loop = asyncio.get_running_loop()
         if self.path is not None:
             remove_stale_socket(self.path)
-            self._server = await loop.create_unix_server(lambda: _Link(self),
-                                                         sock=bind_private(self.path))
+            sock = bind_private(self.path, group=socket_gid(self.group))
+            self._server = await loop.create_unix_server(lambda: _Link(self), sock=sock)
         else:
             self._server = await loop.create_server(lambda: _Link(self), self.host, self.port)
             self._refuse_non_loopback()

@@ -35,8 +35,8 @@ from pybmc.model.lan_params import (
     mac_text,
 )
 from pybmc.model.lockout import LockoutPolicy, config_policy
-from pybmc.model.state import State
-from pybmc.wire.codes import Cc, Privilege
+from pybmc.model.state import ACCESS_ALWAYS_AVAILABLE, ACCESS_DISABLED, State
+from pybmc.wire.codes import LAN_CHANNEL, Cc, Privilege
 
 log = logging.getLogger("pybmc.lan")
 
@@ -246,6 +246,21 @@ class Lan:
         )
 
     # ------------------------------------------------------------------ security settings
+    def ipmi_enabled(self) -> bool:
+        """Whether IPMI over LAN is on: the channel's volatile (active) access mode is not
+        Disabled (Set Channel Access). Pre-Boot Only counts as available: pybmc cannot tell
+        the host's firmware from its OS (docs/ipmi.md, "LAN channel access")."""
+        return self.state.channel(LAN_CHANNEL, volatile=True).access_mode != ACCESS_DISABLED
+
+    def set_ipmi_enabled(self, enabled: bool) -> None:
+        """IPMI over LAN on (Always Available) or off (Disabled), in both copies of the LAN
+        channel's access mode: what a Redfish NetworkProtocol PATCH means, kept across
+        restarts as Set Channel Access with both selectors would keep it."""
+        mode = ACCESS_ALWAYS_AVAILABLE if enabled else ACCESS_DISABLED
+        for volatile in (True, False):
+            self.state.channel(LAN_CHANNEL, volatile=volatile).access_mode = mode
+        log.info("%s: IPMI over LAN %s", self.name, "enabled" if enabled else "disabled")
+
     def bmc_key(self) -> bytes | None:
         """K_G (20 bytes) when it is not all zero; None: RMCP+ keys come from the password.
 

@@ -147,3 +147,38 @@ def with_in_band(xml_text: str, socket_path: str, interface: str = "kcs") -> str
     for value in in_band_args(socket_path, interface):
         ET.SubElement(commandline, f"{{{QEMU_NS}}}arg", {"value": value})
     return ET.tostring(root, encoding="unicode")
+
+
+def dac_seclabel_xml(uid: int, gid: int) -> str:
+    """A per-domain DAC label: QEMU runs as uid:gid (numeric), libvirt chowns nothing."""
+    return (f"<seclabel type='static' model='dac' relabel='no'>"
+            f"<label>+{uid}:+{gid}</label></seclabel>")
+
+
+def with_dac_seclabel(xml_text: str, uid: int, gid: int) -> str:
+    """The domain XML with QEMU running as uid:gid (`dac_seclabel_xml`), replacing a
+    domain-level DAC <seclabel> it had; labels of other models (SELinux, AppArmor) stay."""
+    try:
+        root = ET.fromstring(xml_text)
+    except ET.ParseError as err:
+        raise DomainXmlError(f"domain XML does not parse: {err}") from err
+    if root.tag != "domain":
+        raise DomainXmlError(f"expected <domain>, found <{root.tag}>")
+    ET.register_namespace("qemu", QEMU_NS)
+    for old in root.findall("seclabel"):
+        if old.get("model") == "dac":
+            root.remove(old)
+    label = ET.fromstring(dac_seclabel_xml(uid, gid))
+    devices = list(root).index(root.find("devices")) if root.find("devices") is not None \
+        else len(root) - 1
+    root.insert(devices + 1, label)  # where libvirt writes it: after <devices>
+    return ET.tostring(root, encoding="unicode")
+
+
+def dac_label(xml_text: str) -> str | None:
+    """The domain-level DAC <seclabel>'s label ("+UID:+GID", "user:group"), or None."""
+    root = ET.fromstring(xml_text)
+    for element in root.findall("seclabel"):
+        if element.get("model") == "dac" and element.get("type") == "static":
+            return (element.findtext("label") or "").strip() or None
+    return None

@@ -66,7 +66,8 @@ class UserRecord:
         return access
 
 
-ACCESS_DISABLED, ACCESS_ALWAYS_AVAILABLE = 0, 2  # Set/Get Channel Access modes
+# Set/Get Channel Access modes (bits 2:0 of byte 2).
+ACCESS_DISABLED, ACCESS_PRE_BOOT_ONLY, ACCESS_ALWAYS_AVAILABLE, ACCESS_SHARED = 0, 1, 2, 3
 
 
 @dataclass(slots=True)

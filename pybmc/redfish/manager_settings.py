@@ -4,7 +4,8 @@ An EthernetInterface PATCH sets LAN parameters 3, 4, 6, 12 and 20 through the LA
 as Set LAN Configuration Parameters does (`ipmitool lan set`), so the edge moves the BMC to
 its new address in the same way. DateTime is the SEL clock (Set SEL Time), the local offset
 Set SEL Time UTC Offset. Manager.Reset is IPMI's Cold Reset (ForceRestart) or Warm Reset
-(GracefulRestart): the BMC's own reset, never the host's power.
+(GracefulRestart): the BMC's own reset, never the host's power. NetworkProtocol's
+IPMI.ProtocolEnabled is the LAN channel's access mode (Set Channel Access, both copies).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ NIC_READ_ONLY = ("Id", "Name", "MACAddress", "PermanentMACAddress", "IPv4Address
 MANAGER_READ_ONLY = ("Id", "Name", "ManagerType", "UUID", "ServiceEntryPointUUID", "Status",
                      "EthernetInterfaces", "NetworkProtocol", "VirtualMedia", "LogServices",
                      "Links", "Actions")
+PROTOCOL_READ_ONLY = ("Id", "Name", "HTTPS", "SSH", "Status")
 OFFSET_PATTERN = re.compile(r"^([+-])(\d{2}):(\d{2})$")
 MAX_OFFSET_MINUTES = 1440  # Set SEL Time UTC Offset's range
 
@@ -133,6 +135,33 @@ def patch_manager_nic(call: Call) -> Response:
     return Response(204)
 
 
+def patch_network_protocol(call: Call) -> Response:
+    """Only IPMI.ProtocolEnabled is writable: IPMI over LAN on or off, as `ipmitool lan set 1
+    access on|off` sets it. HTTPS cannot be switched off over HTTPS, nor ports moved."""
+    check_id(call, "manager_id", MANAGER_ID)
+    enabled: bool | None = None
+    for name, value in call.body.items():
+        if name == "IPMI":
+            if not isinstance(value, dict):
+                raise http.property_value_format_error(value, "IPMI")
+            for key, item in value.items():
+                if key == "ProtocolEnabled":
+                    if not isinstance(item, bool):
+                        raise http.property_value_format_error(item, "IPMI/ProtocolEnabled")
+                    enabled = item
+                elif key == "Port":
+                    raise http.property_not_writable("IPMI/Port")
+                else:
+                    raise http.property_unknown(f"IPMI/{key}")
+        elif name in PROTOCOL_READ_ONLY:
+            raise http.property_not_writable(name)
+        else:
+            raise http.property_unknown(name)
+    if enabled is not None:
+        call.parts.lan.set_ipmi_enabled(enabled)
+    return Response(204)
+
+
 def _parse_offset(value: object) -> int:
     match = OFFSET_PATTERN.match(value) if isinstance(value, str) else None
     if match is None:
@@ -206,4 +235,5 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", f"{MANAGER}/Actions/{RESET}", R.ADMINISTRATOR, reset_manager),
     Route("PATCH", f"{MANAGER}/EthernetInterfaces/{{nic_id}}", R.ADMINISTRATOR,
           patch_manager_nic),
+    Route("PATCH", f"{MANAGER}/NetworkProtocol", R.ADMINISTRATOR, patch_network_protocol),
 )

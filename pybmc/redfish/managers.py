@@ -99,7 +99,9 @@ def get_network_protocol(call: Call) -> Response:
         "@odata.id": f"{V1}/Managers/{MANAGER_ID}/NetworkProtocol",
         "Id": "NetworkProtocol",
         "Name": "Manager Network Protocol",
-        "IPMI": {"ProtocolEnabled": True, "Port": call.parts.config.port},
+        # IPMI over LAN: off while the LAN channel's active access mode is Disabled.
+        "IPMI": {"ProtocolEnabled": call.parts.lan.ipmi_enabled(),
+                 "Port": call.parts.config.port},
         "HTTPS": {"ProtocolEnabled": call.parts.config.redfish.tls,
                   "Port": call.parts.config.redfish.port},
         "SSH": {"ProtocolEnabled": False},

@@ -2,15 +2,19 @@
 in front of a TCG domain of the private libvirt daemon (tests/e2e/libvirtd.py).
 
 `ipmitool -C 17 sol activate` reaches the guest's login prompt through libvirt's console
-stream and `pybmc console NAME` shares it; after `pybmc libvirt attach` the guest's
-`/dev/ipmi0` answers `ipmitool mc info` through pybmc's in-band socket; the console comes
-back by itself when the domain is destroyed and started again with virsh, and when libvirtd
-restarts under pybmc.
+stream and `pybmc console NAME` shares it; after `pybmc libvirt attach --seclabel` (a static
+DAC label libvirt accepts and starts the domain with) the guest's `/dev/ipmi0` answers
+`ipmitool mc info` through pybmc's in-band socket (0660, [in_band] socket_group's); the
+console comes back by itself when the domain is destroyed and started again with virsh, and
+when libvirtd restarts under pybmc.
 """
 
 from __future__ import annotations
 
+import grp
+import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -24,6 +28,7 @@ from tests.e2e.libvirtd import libvirt_domain, libvirtd  # noqa: F401  (fixtures
 from tests.e2e.ptyproc import PtyProcess
 from tests.e2e.test_console_cli import since
 from tests.e2e.test_sol_qemu import SolClient
+from tests.guest.vm import wait_until
 
 pytest.importorskip("libvirt")
 pytestmark = [
@@ -54,12 +59,16 @@ def test_sol_console_and_in_band_through_libvirt(libvirtd, libvirt_domain,  # no
     socket_path = str(short_dir / "inband.sock")
 
     # attach: the definition gets the device once; again is a no-op; --print changes nothing
-    attach = ["libvirt", "attach", dom.name, "--uri", dom.uri, "--socket", socket_path]
+    # (--seclabel: QEMU runs as this user, root here as in the daemon's qemu.conf anyway)
+    attach = ["libvirt", "attach", dom.name, "--uri", dom.uri, "--socket", socket_path,
+              "--seclabel"]
     first = pybmc(*attach)
     assert first.returncode == 0, first.stderr
     assert "attached" in first.stdout
     inactive = dom.xml(inactive=True)
     assert f"path={socket_path},reconnect=1" in inactive and "isa-ipmi-kcs" in inactive
+    label = f"<label>+{os.getuid()}:+{os.getgid()}</label>"
+    assert "<seclabel type='static' model='dac' relabel='no'>" in inactive and label in inactive
     again = pybmc(*attach)
     assert again.returncode == 0 and "already attached" in again.stdout
     assert dom.xml(inactive=True) == inactive
@@ -72,8 +81,13 @@ def test_sol_console_and_in_band_through_libvirt(libvirtd, libvirt_domain,  # no
     config = base_config(name, next_address(), tmp_path / name,
                          power={"backend": "libvirt"},
                          libvirt={"uri": dom.uri, "domain": dom.name},
-                         in_band={"listen": f"unix:{socket_path}"})
+                         in_band={"listen": f"unix:{socket_path}",
+                                  "socket_group": "libvirt-qemu"})
     bmc: BmcProcess = bmc_factory(configs=[config])
+    assert wait_until(lambda: os.path.exists(socket_path), 10, 0.05), bmc.log()[-2000:]
+    made = os.stat(socket_path)  # shared with QEMU's group, no one else
+    assert stat.S_IMODE(made.st_mode) == 0o660
+    assert made.st_gid == grp.getgrnam("libvirt-qemu").gr_gid
     assert bmc.ipmitool("chassis", "power", "status").stdout.strip() == "Chassis Power is off"
 
     sol = SolClient(["ipmitool", "-I", "lanplus", "-C", "17", "-H", bmc.address,

@@ -1,7 +1,9 @@
 """The libvirt power backend in front of TCG domains of a private libvirt daemon
 (tests/e2e/libvirtd.py): ipmitool (-C 17, -C 3) and FreeIPMI power them on and off as
 `virsh domstate` says, boot overrides land in the domain XML at the right moment, changes made
-with virsh or by the guest reach Chassis Status and the SEL within a second, and a libvirtd
+with virsh or by the guest reach Chassis Status and the SEL within a second, a domain
+undefined and defined again is lost and found within a second, a diagnostic interrupt reaches
+the guest's kernel as an NMI, a power cycle shuts the domain off and starts it, and a libvirtd
 restart is survived without restarting pybmc. Redfish virtual media changes the domain's CD;
 `pybmc add` and `pybmc import-vbmc` serve domains live."""
 
@@ -124,6 +126,20 @@ def test_power_boot_override_and_changes_behind_the_bmc(
         a.wait_state("shut off", 10)
     assert "off" in bmc.freeipmi("ipmipower", "--stat", "-h", addr_a).stdout
 
+    # ---- virsh undefine: the BMC reads off and refuses; virsh define: found within a second
+    saved = tmp_path / f"{a.name}-saved.xml"
+    saved.write_text(a.xml(inactive=True))
+    a.virsh("undefine", a.name)
+    assert wait_until(lambda: "pybmc-lv-a: libvirt domain 'pybmc-lv-a' is gone" in bmc.log(),
+                      5, 0.05), bmc.log()[-2000:]
+    refused = bmc.ipmitool("chassis", "power", "on", address=addr_a, check=False)
+    assert refused.returncode != 0 and power_status(bmc, addr_a) == "off"
+    assert "pybmc-lv-a: refusing power on" in bmc.log()
+    a.virsh("define", str(saved))
+    since = time.monotonic()
+    assert wait_until(lambda: "pybmc-lv-a: domain defined" in bmc.log(), 5, 0.02)
+    assert time.monotonic() - since < FAST
+
     # ---- virsh start / destroy / a guest reboot reach Chassis Status and the SEL at once
     entries = sel_count(bmc, addr_b)
     b.virsh("start", b.name)
@@ -132,6 +148,12 @@ def test_power_boot_override_and_changes_behind_the_bmc(
     # The guest is up (its init handles ctrl-alt-del) once it printed its login prompt.
     assert wait_until(lambda: console.exists() and "login" in console.read_text(
         errors="replace"), 60, 0.2), "the guest never came up"
+    # ---- a diagnostic interrupt reaches the guest's kernel as an NMI
+    nmis = console.read_text(errors="replace").count("NMI received")
+    bmc.ipmitool("chassis", "power", "diag", address=addr_b)
+    assert wait_until(lambda: console.read_text(errors="replace").count("NMI received") > nmis,
+                      5, 0.1), console.read_text(errors="replace")[-1000:]
+    assert "pybmc-lv-b: NMI injected" in bmc.log()
     entries = sel_count(bmc, addr_b)
     b.virsh("send-key", b.name, "KEY_LEFTCTRL", "KEY_LEFTALT", "KEY_DELETE")
     assert wait_until(lambda: sel_count(bmc, addr_b) > entries, 20, 0.1), \
@@ -149,6 +171,13 @@ def test_power_boot_override_and_changes_behind_the_bmc(
     time.sleep(1.0)  # the firmware's own reset comes within milliseconds; give it room
     assert bmc.log().count("pybmc-lv-b: boot (hard reset)") == 1
     assert bmc.log().count("pybmc-lv-b: guest reboot") == reboots
+    # ---- a power cycle: the domain is shut off, then running again
+    bmc.ipmitool("chassis", "power", "cycle", address=addr_b)
+    assert wait_until(lambda: b.state() == "shut off", 5, 0.05), "the cycle never powered off"
+    b.wait_state("running", 10)
+    cycled = bmc.log()
+    assert cycled.index("pybmc-lv-b: power off (power cycle)") \
+        < cycled.index("pybmc-lv-b: power on (power cycle)")
     entries = sel_count(bmc, addr_b)
     b.virsh("destroy", b.name)
     assert seen_within(bmc, addr_b, "off", time.monotonic()) < FAST

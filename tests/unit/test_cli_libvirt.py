@@ -47,3 +47,43 @@ def test_bad_options_are_refused_in_one_line() -> None:
     assert relative.exit_code == 2 and "absolute" in relative.output
     interface = runner.invoke(app, ["libvirt", "attach", "n1", "--print", "--interface", "smic"])
     assert interface.exit_code == 2 and "kcs or bt" in interface.output
+
+
+def test_seclabel_runs_qemu_as_the_given_owner_and_replaces_only_a_dac_label() -> None:
+    from pybmc.model.libvirt_domain import dac_label, with_dac_seclabel
+
+    domain = ("<domain type='kvm'><name>n1</name><devices><disk/></devices>"
+              "<seclabel type='dynamic' model='apparmor'/>"
+              "<seclabel type='dynamic' model='dac' relabel='yes'/></domain>")
+    assert dac_label(domain) is None
+    labelled = with_dac_seclabel(with_in_band(domain, "/run/pybmc/n1.sock"), 1000, 1001)
+    root = ET.fromstring(labelled)
+    labels = root.findall("seclabel")
+    assert [(s.get("model"), s.get("type")) for s in labels] == [
+        ("dac", "static"), ("apparmor", "dynamic")]
+    dac = labels[0]
+    assert dac.get("relabel") == "no" and dac.findtext("label") == "+1000:+1001"
+    assert [child.tag for child in root][:3] == ["name", "devices", "seclabel"]
+    assert dac_label(labelled) == "+1000:+1001"
+    assert is_attached(labelled, "/run/pybmc/n1.sock")  # the in-band device is kept
+    again = with_dac_seclabel(labelled, 0, 0)  # replaced, never a second DAC label
+    assert [s.findtext("label") for s in ET.fromstring(again).findall("seclabel")
+            if s.get("model") == "dac"] == ["+0:+0"]
+
+
+def test_seclabel_print_and_bad_owner() -> None:
+    import os
+
+    runner = CliRunner()
+    printed = runner.invoke(app, ["libvirt", "attach", "n1", "--print", "--seclabel"])
+    assert printed.exit_code == 0, printed.output
+    assert (f"<seclabel type='static' model='dac' relabel='no'>"
+            f"<label>+{os.getuid()}:+{os.getgid()}</label></seclabel>") in printed.output
+    owned = runner.invoke(app, ["libvirt", "attach", "n1", "--print", "--seclabel",
+                                "--seclabel-owner", "64055:108"])
+    assert "<label>+64055:+108</label>" in owned.output
+    bad = runner.invoke(app, ["libvirt", "attach", "n1", "--print", "--seclabel",
+                              "--seclabel-owner", "pybmc"])
+    assert bad.exit_code == 2 and "UID:GID" in bad.output
+    plain = runner.invoke(app, ["libvirt", "attach", "n1", "--print"])
+    assert "seclabel" not in plain.output

@@ -325,3 +325,122 @@ def test_config_needs_a_domain() -> None:
     config = parse_config({"bmc": {"name": "n", "address": "127.0.0.1"},
                            "power": {"backend": "libvirt"}, "libvirt": {"domain": "d"}})
     assert config.libvirt.uri == "qemu:///system"
+
+
+async def test_domain_defined_after_the_bmc_started_is_found(other: Any,
+                                                             caplog: Any) -> None:
+    """libvirt's connection-wide DEFINED/UNDEFINED events: a missing domain is found once it
+    is defined, an undefined one reads off and is refused with 0xD5 (logged), and a domain of
+    the same name defined again (another UUID) is driven from then on."""
+    name = f"pybmc-u-{uuid.uuid4().hex[:8]}"
+    power = LibvirtPower(name, LibvirtConfig(URI, name), cycle_interval=0.0)
+    recorder = Recorder()
+    power.set_listener(recorder)
+    await power.start()
+    doms: list[Any] = []
+    try:
+        await until(lambda: power.shared.current() is not None, "connected")
+        await asyncio.sleep(0.02)
+        assert power._dom is None
+        with pytest.raises(PowerError) as refused:
+            power.request(PowerAction.ON)
+        assert refused.value.cc == 0xD5
+        doms.append(other.defineXML(domain_xml(name)))  # virsh define
+        await until(lambda: power._dom is not None, "the defined domain found")
+        power.request(PowerAction.ON)
+        await idle(power)
+        assert doms[0].isActive() and power.is_on()
+        doms[0].destroy()
+        await until(lambda: not power.is_on(), "destroy seen")
+        caplog.clear()
+        doms[0].undefine()  # virsh undefine
+        await until(lambda: power._dom is None, "the undefine seen")
+        assert recorder.events[-1] == ("off", "domain destroyed")  # already off: no new event
+        assert "is gone (undefined)" in caplog.text
+        with pytest.raises(PowerError) as refused:
+            power.request(PowerAction.ON)
+        assert refused.value.cc == 0xD5 and "refusing power on" in caplog.text
+        doms.append(other.defineXML(domain_xml(name)))  # the same name, another UUID
+        await until(lambda: power._dom is not None, "the redefined domain found")
+        assert power._uuid == doms[1].UUIDString().lower()
+        power.request(PowerAction.ON)
+        await idle(power)
+        assert doms[1].isActive() and power.is_on()
+        # pybmc's own defineXML (a one-time boot order) is no reason to look it up again
+        bound = power._dom
+        power.request(PowerAction.OFF)
+        recorder.choices = [BootChoice("pxe")]
+        power.request(PowerAction.ON)
+        await idle(power)
+        assert power._dom is bound and doms[1].isActive()
+    finally:
+        await power.stop()
+        for dom in doms[1:]:
+            if dom.isActive():
+                dom.destroy()
+            dom.undefine()
+        forget_connections()
+
+
+async def test_undefined_while_running_then_stopped_reads_off(make: Callable[..., Any],
+                                                              other: Any) -> None:
+    """A running domain undefined stays driven (libvirt keeps it, transient) until it stops;
+    then it is gone: off in Chassis Status, requests refused, no traceback."""
+    dom, power, recorder = await make()
+    power.request(PowerAction.ON)
+    await idle(power)
+    xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    another = other.defineXML(domain_xml(f"{dom.name()}-x"))  # another domain: no effect
+    dom.undefine()
+    await asyncio.sleep(0.05)
+    assert power._dom is not None and power.is_on()
+    power.request(PowerAction.OFF)  # destroy(): the transient domain is no more
+    await idle(power)
+    await until(lambda: power._dom is None, "the stopped transient domain is gone")
+    assert not power.is_on()
+    with pytest.raises(PowerError):
+        power.request(PowerAction.ON)
+    other.defineXML(xml)  # defined again (for the fixture's clean-up)
+    await until(lambda: power._dom is not None, "found again")
+    another.undefine()
+    assert ("off", "chassis control") in recorder.events
+
+
+def test_a_slow_libvirt_call_is_logged(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    """How long a call held the event loop (DEBUG), measured in the e2e tests (docs/libvirt.md)."""
+    import logging
+
+    from pybmc.edge.power import libvirt_connection
+
+    ticks = iter([10.0, 10.3, 20.0, 20.01])
+    monkeypatch.setattr(libvirt_connection.time, "monotonic", lambda: next(ticks))
+    with caplog.at_level(logging.DEBUG, logger="pybmc.power"):
+        with libvirt_connection.timed("n1", "destroy()"):
+            pass
+        with libvirt_connection.timed("n1", "isActive()"):
+            pass
+    assert "n1: libvirt destroy() held the event loop 0.300 s" in caplog.text
+    assert "isActive" not in caplog.text  # quick ones are not
+
+
+async def test_a_rename_loses_a_domain_named_and_keeps_one_by_uuid(other: Any) -> None:
+    name = f"pybmc-u-{uuid.uuid4().hex[:8]}"
+    dom = other.defineXML(domain_xml(name))
+    by_name = LibvirtPower("by-name", LibvirtConfig(URI, name))
+    by_uuid = LibvirtPower("by-uuid", LibvirtConfig(URI, dom.UUIDString().upper()))
+    for power in (by_name, by_uuid):
+        power.set_listener(Recorder())
+        await power.start()
+    try:
+        await until(lambda: by_name._dom is not None and by_uuid._dom is not None, "found")
+        dom.rename(f"{name}-new", 0)  # virsh domrename
+        await until(lambda: by_name._dom is None, "the named one lost")
+        await asyncio.sleep(0.05)
+        assert by_uuid._dom is not None and by_uuid._uuid == dom.UUIDString().lower()
+        dom.rename(name, 0)  # and back: found again by its name
+        await until(lambda: by_name._dom is not None, "the named one found again")
+    finally:
+        for power in (by_name, by_uuid):
+            await power.stop()
+        dom.undefine()
+        forget_connections()

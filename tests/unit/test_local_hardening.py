@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -311,3 +312,72 @@ def test_the_default_password_file_is_made_through_open_with_0600(
     assert (tmp_path / "state" / "default-password").read_text().strip() == password
     assert stat.S_IMODE(os.stat(tmp_path / "state" / "default-password").st_mode) == 0o600
     assert cli._default_password(tmp_path / "state") == password
+
+
+# ------------------------------------------------------------------------ group sockets
+def a_group() -> int:
+    """A GID this process may give a file to, other than its own group where it can."""
+    if os.geteuid() == 0:
+        return 4242
+    others = [g for g in os.getgroups() if g != os.getegid()]
+    return others[0] if others else os.getegid()
+
+
+def test_a_group_socket_is_0660_and_that_groups_only_once_reachable(
+        short_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """[in_band] socket_group: bound 0600 in a 0700 directory, given its group and 0660 there,
+    then linked into place; at no moment is it reachable at its path with another mode."""
+    gid = a_group()
+    seen: list[tuple[bool, int, int, int, int]] = []
+    real_link = os.link
+
+    def link(source: Any, target: Any, *args: Any, **kwargs: Any) -> None:
+        staged, parent = os.stat(source), os.stat(Path(source).parent)
+        seen.append((Path(target).exists(), stat.S_IMODE(staged.st_mode), staged.st_gid,
+                     stat.S_IMODE(parent.st_mode), parent.st_uid))
+        real_link(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "link", link)
+    old = os.umask(0)
+    try:
+        sock = bind_private(short_dir / "g.sock", group=gid)
+    finally:
+        os.umask(old)
+    try:
+        assert seen == [(False, 0o660, gid, 0o700, os.geteuid())]
+        final = os.stat(short_dir / "g.sock")
+        assert stat.S_ISSOCK(final.st_mode) and stat.S_IMODE(final.st_mode) == 0o660
+        assert final.st_gid == gid
+        assert os.listdir(short_dir) == ["g.sock"]  # the staging directory is gone
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(str(short_dir / "g.sock"))  # the listener answers at its path
+        with pytest.raises(FileExistsError):  # never replaces what is there
+            bind_private(short_dir / "g.sock", group=gid)
+        assert os.listdir(short_dir) == ["g.sock"]
+    finally:
+        sock.close()
+
+
+async def test_the_in_band_server_honours_socket_group(short_dir: Path, tmp_path: Path):
+    from pybmc.core.bmc import Bmc
+    from pybmc.edge.inband import InBandServer, socket_gid
+
+    gid = a_group()
+    config = parse_config({"bmc": {"name": "t", "address": "127.0.0.2",
+                                   "state_dir": str(tmp_path)},
+                           "in_band": {"listen": f"unix:{short_dir}/i.sock",
+                                       "socket_group": str(gid)}})
+    assert config.in_band.socket_group == str(gid)
+    server = InBandServer(Bmc(config), short_dir / "i.sock", group=config.in_band.socket_group)
+    await server.start()
+    try:
+        final = os.stat(short_dir / "i.sock")
+        assert stat.S_IMODE(final.st_mode) == 0o660 and final.st_gid == gid
+    finally:
+        await server.stop()
+    assert not (short_dir / "i.sock").exists()
+    with pytest.raises(OSError, match="no such group"):
+        socket_gid("pybmc-no-such-group")
+    with pytest.raises(ConfigError, match="socket_group"):
+        parse_config({"bmc": {"name": "t", "address": "127.0.0.2"},
+                      "in_band": {"listen": "tcp:127.0.0.1:9002", "socket_group": "kvm"}})

@@ -6,13 +6,16 @@ libvirt backend is built, and its absence is a clear configuration error.
 Events, not polling: libvirt's event loop is libvirtaio, registered in the asyncio loop before
 the first connection opens (`use_asyncio_events`). Each connection carries one lifecycle and
 one reboot callback for all domains; they are dispatched to the BMC watching that domain (by
-UUID). When the connection closes (the daemon restarted, keepalive timed out), the
-connection's supervisor reopens it with backoff, registers the callbacks again and tells
-every watcher (`connected`), which then looks its domain up again and re-reads its state.
+UUID), and a domain defined, undefined or renamed is told to every BMC on the connection, so
+one whose domain was missing finds it as soon as it is defined. When the connection closes
+(the daemon restarted, keepalive timed out), the connection's supervisor reopens it with
+backoff, registers the callbacks again and tells every watcher (`connected`), which then looks
+its domain up again and re-reads its state.
 
 Every libvirt call runs on the event loop's thread: libvirtaio is not thread-safe (a call in
-another thread would register libvirt's sockets with the loop from there), and local calls
-take milliseconds; `create()` of a domain takes longest (QEMU starting, ~0.1-0.5 s).
+another thread would update libvirt's socket watch, asyncio's add_reader/remove_reader, from
+there). Most calls take milliseconds; `timed` logs those over SLOW_CALL (measured: destroy()
+1.2-2 s, create() ~0.25 s locally; docs/libvirt.md).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -30,6 +34,8 @@ BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
 KEEPALIVE_INTERVAL = 5  # seconds between keepalive probes; dead after 3 unanswered
 KEEPALIVE_COUNT = 3
+SLOW_CALL = 0.05  # seconds: a libvirt call holding the event loop this long is logged (DEBUG)
+EVENT_DEFINED, EVENT_UNDEFINED = 0, 1  # VIR_DOMAIN_EVENT_DEFINED, VIR_DOMAIN_EVENT_UNDEFINED
 
 
 class LibvirtMissing(RuntimeError):
@@ -66,6 +72,18 @@ def use_asyncio_events() -> None:
         _quiet = True
 
 
+@contextlib.contextmanager
+def timed(label: str, what: str) -> Iterator[None]:
+    """Log (DEBUG) a libvirt call that held the event loop SLOW_CALL or longer."""
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        held = time.monotonic() - start
+        if held >= SLOW_CALL:
+            log.debug("%s: libvirt %s held the event loop %.3f s", label, what, held)
+
+
 def backoff_delays(start: float = BACKOFF_START, cap: float = BACKOFF_MAX) -> Iterator[float]:
     """Reconnect waits: doubling from `start`, capped at `cap`."""
     delay = start
@@ -88,6 +106,10 @@ class DomainWatcher(Protocol):
 
     def rebooted(self) -> None:
         """A VIR_DOMAIN_EVENT_ID_REBOOT event for this domain."""
+
+    def definitions_changed(self, event: int, detail: int, name: str, uuid: str) -> None:
+        """A domain (any on this connection, by `name` and `uuid`) was defined, undefined or
+        renamed: a watcher whose domain was missing looks it up again."""
 
 
 class SharedConnection:
@@ -203,6 +225,16 @@ class SharedConnection:
                 watcher.lifecycle(event, detail)
             except Exception:
                 log.exception("libvirt %s: lifecycle event handler failed", self.uri)
+        if event in (EVENT_DEFINED, EVENT_UNDEFINED):  # connection-wide: every watcher hears
+            try:
+                name, uuid = dom.name(), dom.UUIDString().lower()
+            except Exception:
+                return
+            for watcher in list(self._pending):
+                try:
+                    watcher.definitions_changed(event, detail, name, uuid)
+                except Exception:
+                    log.exception("libvirt %s: define event handler failed", self.uri)
 
     def _on_reboot(self, _conn: Any, dom: Any, _opaque: Any) -> None:
         for watcher in self._watchers_of(dom):

@@ -162,6 +162,9 @@ class ConsoleStream:
     def rebooted(self) -> None:
         pass
 
+    def definitions_changed(self, event: int, detail: int, name: str, uuid: str) -> None:
+        pass
+
     def _conn_alive(self) -> bool:
         if self._conn is None:
             return True

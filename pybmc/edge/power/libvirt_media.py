@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pybmc.edge.power.libvirt_connection import timed
 from pybmc.edge.power.qemu_media import CD_FILE, QemuMedia
 from pybmc.model.libvirt_domain import cdrom_xml, parse_domain
 from pybmc.model.virtual_media import MediaSlot
@@ -44,7 +45,8 @@ class LibvirtMedia(QemuMedia):
         if not cdroms:
             raise RuntimeError("the domain has no CD-ROM drive (<disk device='cdrom'>)")
         flags = AFFECT_CONFIG | (AFFECT_LIVE if dom.isActive() else 0)
-        dom.updateDeviceFlags(cdrom_xml(cdroms[0], source), flags)
+        with timed(self.name, "updateDeviceFlags()"):
+            dom.updateDeviceFlags(cdrom_xml(cdroms[0], source), flags)
 
     async def _change(self, slot: MediaSlot, image: str) -> None:
         try:

@@ -17,6 +17,10 @@ right even if events were missed. A guest reboot is a REBOOT event; one reset pr
 (SeaBIOS resets again, QEMU reports each), so events within HOP_WINDOW of a counted reboot are
 the same boot.
 
+A domain defined, undefined or renamed anywhere on the connection is an event too: a BMC
+whose domain was undefined reads off and refuses requests (0xD5, logged) and finds the domain
+again as soon as one of its name or UUID is defined.
+
 A start made outside pybmc (`virsh start`) is a boot like any other: the BMC's boot override
 is used, and a domain started with another boot order is restarted with the right one.
 
@@ -42,7 +46,12 @@ from typing import TYPE_CHECKING, Any
 
 from pybmc.config.bmc import LibvirtConfig
 from pybmc.edge.power.actions import QueuedActions
-from pybmc.edge.power.libvirt_connection import SharedConnection, connection, import_libvirt
+from pybmc.edge.power.libvirt_connection import (
+    SharedConnection,
+    connection,
+    import_libvirt,
+    timed,
+)
 from pybmc.edge.power.libvirt_media import LibvirtMedia
 from pybmc.model.libvirt_boot import boot_order, boot_override_xml, loader_is_efi
 from pybmc.model.power import BootChoice, PowerAction, PowerError
@@ -60,6 +69,7 @@ XML_SECURE, XML_INACTIVE = 1, 2
 START_PAUSED, STATE_PAUSED = 1, 3  # VIR_DOMAIN_START_PAUSED, VIR_DOMAIN_PAUSED
 EVENT_STARTED, EVENT_SUSPENDED, EVENT_RESUMED, EVENT_STOPPED = 2, 3, 4, 5
 EVENT_PMSUSPENDED, EVENT_CRASHED = 7, 8
+EVENT_DEFINED, EVENT_UNDEFINED, DEFINED_UPDATED = 0, 1, 1
 STOPPED_CAUSES = {0: "guest power off", 1: "domain destroyed", 2: "guest crashed",
                   3: "domain migrated", 4: "domain saved", 5: "QEMU failed",
                   6: "snapshot restored"}
@@ -123,7 +133,8 @@ class LibvirtPower(QueuedActions):
         libvirt = import_libvirt()
         dom = self._domain()
         try:
-            return getattr(dom, what)(*args)
+            with timed(self.name, f"{what}()"):
+                return getattr(dom, what)(*args)
         except libvirt.libvirtError as err:
             if err.get_error_code() in (libvirt.VIR_ERR_SYSTEM_ERROR, libvirt.VIR_ERR_RPC,
                                         libvirt.VIR_ERR_INTERNAL_ERROR) \
@@ -152,6 +163,9 @@ class LibvirtPower(QueuedActions):
     def rebooted(self) -> None:
         self._soon(self._rebooted)
 
+    def definitions_changed(self, event: int, detail: int, name: str, uuid: str) -> None:
+        self._soon(self._definitions_changed, event, detail, name, uuid)
+
     def _connected(self, conn: Any) -> None:
         """A (re)connection: find the domain, watch it, read its state."""
         libvirt = import_libvirt()
@@ -160,8 +174,12 @@ class LibvirtPower(QueuedActions):
         except libvirt.libvirtError as err:
             log.error("%s: libvirt %s has no domain %r: %s", self.name, self.config.uri,
                       self.config.domain, err.get_error_message())
-            self._dom = None
+            self._domain_gone("not found after connecting")
             return
+        self._bind(dom, "libvirt reconnected")
+
+    def _bind(self, dom: Any, how: str) -> None:
+        """Drive `dom` from now on: watch its events, read its state."""
         if self._uuid is not None:
             self.shared.unwatch(self._uuid, self)
         self._dom, self._uuid = dom, dom.UUIDString().lower()
@@ -177,9 +195,59 @@ class LibvirtPower(QueuedActions):
             if self.initially_on and not active:
                 self._submit(lambda: self._power_on("power restore policy"), "power on")
         else:
-            log.info("%s: libvirt reconnected; domain is %s", self.name,
+            log.info("%s: %s; domain %s (%s) is %s", self.name, how, dom.name(), self._uuid,
                      "running" if active else "shut off")
             self._set_on(active, "domain started" if active else "domain stopped")
+
+    def _domain_gone(self, why: str) -> None:
+        """libvirt answers and has no such domain (any more): power reads off, requests are
+        refused (0xD5) until a domain of that name or UUID is defined."""
+        had = self._dom is not None
+        if self._uuid is not None:
+            self.shared.unwatch(self._uuid, self)
+        self._dom, self._uuid = None, None
+        self._soft_off_asked = False
+        if had:
+            log.warning("%s: libvirt domain %r is gone (%s): power reads off and requests "
+                        "are refused until it is defined again", self.name, self.config.domain,
+                        why)
+        self._set_on(False, "domain undefined")
+
+    def _definitions_changed(self, event: int, detail: int, name: str, uuid: str) -> None:
+        """A domain was defined, undefined or renamed (VIR_DOMAIN_EVENT_DEFINED/UNDEFINED,
+        for every domain of the connection): ours, or the one we wait for, is looked up
+        again."""
+        ours = self._uuid is not None and uuid == self._uuid
+        if ours and event == EVENT_DEFINED and detail == DEFINED_UPDATED:
+            return  # a new definition of our domain (pybmc's boot order, virsh define)
+        named = name == self.config.domain or uuid == self.config.domain.lower()
+        if not ours and not (named and self._dom is None):
+            return
+        self._relookup("undefined" if event == EVENT_UNDEFINED else "redefined")
+
+    def _relookup(self, why: str) -> None:
+        """Find the domain again (it may be gone, or have appeared)."""
+        conn = self.shared.current()
+        if conn is None:
+            return  # the reconnect looks it up
+        libvirt = import_libvirt()
+        try:
+            dom = self._lookup(conn)
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                self._domain_gone(why)
+            else:
+                log.warning("%s: cannot look the domain up: %s", self.name,
+                            err.get_error_message())
+            return
+        if self._dom is not None and dom.UUIDString().lower() == self._uuid:
+            self._dom = dom  # the same domain (renamed, or undefined while it runs)
+            return
+        try:
+            self._bind(dom, "domain defined")
+        except libvirt.libvirtError as err:
+            log.warning("%s: cannot read the domain's state: %s", self.name,
+                        err.get_error_message())
 
     def _lifecycle(self, event: int, detail: int) -> None:
         log.debug("%s: libvirt lifecycle event %d/%d", self.name, event, detail)
@@ -201,8 +269,16 @@ class LibvirtPower(QueuedActions):
         """Read the domain's state and report a change (events may be stale by now)."""
         if self._domain_or_none() is None:
             return
+        libvirt = import_libvirt()
         try:
             active = self._active()
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:  # a transient one ended
+                self._relookup("undefined, and stopped")
+                return
+            log.warning("%s: cannot read the domain's state: %s", self.name,
+                        err.get_error_message())
+            return
         except Exception as err:
             log.warning("%s: cannot read the domain's state: %s", self.name, err)
             return
@@ -254,7 +330,8 @@ class LibvirtPower(QueuedActions):
         return boot_override_xml(inactive, choice) or inactive
 
     def _define(self, xml: str) -> None:
-        self._domain().connect().defineXML(xml)
+        with timed(self.name, "defineXML()"):
+            self._domain().connect().defineXML(xml)
 
     def _start(self, choice: BootChoice, cause: str) -> None:
         """create() with the boot order for `choice`; a one-time override is undone in the

@@ -74,6 +74,10 @@ class NoLockout:
 class ChannelPolicy(Protocol):
     """The LAN channel's login settings (pybmc.model.lan.Lan is one)."""
 
+    def ipmi_enabled(self) -> bool:
+        """Whether the channel's active access mode lets IPMI messages in (not Disabled)."""
+        ...
+
     def cipher_suites(self) -> Iterable[int]: ...
 
     def cipher_suite_max_privilege(self, suite: int) -> Privilege: ...

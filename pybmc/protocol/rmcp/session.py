@@ -162,9 +162,36 @@ class SessionManager(SessionTable):
         if not body:
             raise PacketError("empty IPMI session")
         if body[0] & 0x0F == AUTHTYPE_RMCPPLUS:
-            self._receive_rmcpplus(parse_rmcpplus(body), addr, now)
+            packet = parse_rmcpplus(body)
+            if self._channel_open(packet.session_id, packet.payload_type not in LOGIN_STEPS,
+                                  True, addr, now):
+                self._receive_rmcpplus(packet, addr, now)
         else:
-            ipmi15.receive_v15(self, parse_ipmi15(body), addr, now)
+            v15 = parse_ipmi15(body)
+            if self._channel_open(v15.session_id, True, False, addr, now):
+                ipmi15.receive_v15(self, v15, addr, now)
+
+    def _channel_open(self, session_id: int, in_session: bool, rmcpplus: bool,
+                      addr: Address, now: float) -> bool:
+        """Whether an IPMI packet may go on with the LAN channel's access mode as it is.
+
+        With the access mode Disabled the channel takes no IPMI messages: every packet that
+        is not for an established session is dropped unanswered (session-less requests such
+        as Get Channel Authentication Capabilities, Open Session, RAKP, Get Session Challenge
+        and Activate Session alike), so no new session starts. Sessions established before
+        go on until closed or timed out, so the reply to the Set Channel Access that turned
+        the channel off, and the client's Close Session, still get through. The ASF ping is
+        RMCP, not IPMI, and is still answered. One log line per burst, not per packet."""
+        if self.host.channel.ipmi_enabled():
+            return True
+        if session_id and in_session:
+            session = self.sessions_by_id.get(session_id)
+            if session is not None and session.active and session.is_rmcpplus == rmcpplus:
+                return True
+        self.log_limiter.log(now, ("any source", "LAN channel disabled"), logging.INFO,
+                             "%s: IPMI over LAN is disabled (LAN channel access mode); "
+                             "packet from %s dropped", self.name, fmt_addr(addr))
+        return False
 
     def _receive_asf(self, rmcp_sequence: int, body: bytes, addr: Address) -> None:
         message = parse_asf(body)
