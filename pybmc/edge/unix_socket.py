@@ -17,7 +17,6 @@ import contextlib
 import os
 import socket
 import stat
-import tempfile
 from pathlib import Path
 
 PRIVATE_UMASK = 0o177  # rw------- for the socket file
@@ -50,6 +49,8 @@ def _bind_umasked(sock: socket.socket, path: Path) -> None:
 
 
 def _bind_for_group(sock: socket.socket, path: Path, group: int) -> None:
+    import tempfile  # here: with shutil, ~0.7 MB that a fleet without socket groups saves
+
     private = Path(tempfile.mkdtemp(prefix=".pybmc-", dir=path.parent))  # 0700, ours
     staged = private / "s"
     try:
