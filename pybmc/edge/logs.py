@@ -107,6 +107,3 @@ def setup_logging(level: str = "info", fmt: str = "text", file: Path | None = No
     # The QMP library reports every VM disconnect (an end of file) at INFO and a traceback at
     # DEBUG; pybmc logs what a disconnect means for the BMC itself.
     logging.getLogger("qemu.qmp").setLevel(logging.WARNING)
-    # libvirtaio logs every handle and timer update of libvirt's event loop at DEBUG: a line
-    # per console read.
-    logging.getLogger("virEventAsyncIOImpl").setLevel(logging.WARNING)

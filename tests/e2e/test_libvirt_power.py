@@ -40,6 +40,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("libvirt") is None,
                                 reason="libvirt-python is not installed")
 
 CD = "/redfish/v1/Managers/BMC/VirtualMedia/Cd"
+DESTROY_TOOK = re.compile(r"pybmc-lv-a: libvirt destroy\(\) took ([\d.]+) s")
 FAST = 1.5  # seconds: "within a second", plus the ipmitool round trip on a loaded machine
 
 
@@ -109,8 +110,16 @@ def test_power_boot_override_and_changes_behind_the_bmc(
     assert boot_devs(a.xml()) == ["network", "hd"]  # booted with it
     assert boot_devs(a.xml(inactive=True)) == ["hd", "network"]  # undone after that boot
     assert power_status(bmc, addr_a) == "on"
-    bmc.ipmitool("chassis", "power", "off", cipher=3, address=addr_a)  # -C 3
+    # ---- -C 3; destroy() takes seconds, in libvirt's threads: the other BMC answers meanwhile
+    sent = time.monotonic()
+    bmc.ipmitool("chassis", "power", "off", cipher=3, address=addr_a)
+    bmc.ipmitool("raw", "0x06", "0x01", address=addr_b)  # Get Device ID
+    answered = time.monotonic() - sent
     a.wait_state("shut off", 10)
+    assert wait_until(lambda: DESTROY_TOOK.search(bmc.log()), 10, 0.05), "destroy() not timed"
+    took = float(DESTROY_TOOK.search(bmc.log()).group(1))  # type: ignore[union-attr]
+    # destroy() began after `sent`: an answer before `sent + took` came while it ran
+    assert answered < took, f"answered in {answered:.3f} s; destroy() took {took:.3f} s"
 
     # ---- a persistent disk boot stays in the definition, boot after boot
     redefine(a, tmp_path, lambda xml: re.sub(

@@ -35,6 +35,7 @@ class FakeStream:
         self.sent = bytearray()
         self.room = 1 << 20
         self.mask = 0
+        self.masks: list[int] = []  # every eventUpdateCallback, in order
         self.callback: Any = None
         self.aborted = False
         self.removed = False
@@ -44,6 +45,7 @@ class FakeStream:
 
     def eventUpdateCallback(self, mask: int) -> None:
         self.mask = mask
+        self.masks.append(mask)
 
     def eventRemoveCallback(self) -> None:
         self.removed = True
@@ -65,8 +67,11 @@ class FakeStream:
         self.sent += taken
         return len(taken)
 
-    def fire(self, events: int) -> None:
-        self.callback(self, events, None)
+    async def fire(self, events: int) -> None:
+        """As libvirt does: the callback runs in another thread (libvirt's event thread);
+        what it hands to the loop has run when this returns."""
+        await asyncio.to_thread(self.callback, self, events, None)
+        await asyncio.sleep(0)
 
 
 async def test_reads_what_the_stream_delivers_and_ends_at_eof() -> None:
@@ -74,10 +79,10 @@ async def test_reads_what_the_stream_delivers_and_ends_at_eof() -> None:
     stream = ConsoleStream(FAKE, fake, "dom")
     assert fake.mask & FAKE.VIR_STREAM_EVENT_READABLE
     fake.incoming += [b"hello ", b"login: "]
-    fake.fire(FAKE.VIR_STREAM_EVENT_READABLE)
+    await fake.fire(FAKE.VIR_STREAM_EVENT_READABLE)
     assert await stream.read(4096) == b"hello login: "
     fake.eof = True
-    fake.fire(FAKE.VIR_STREAM_EVENT_READABLE)
+    await fake.fire(FAKE.VIR_STREAM_EVENT_READABLE)
     assert await stream.read(4096) == b""
 
 
@@ -85,9 +90,21 @@ async def test_a_hangup_delivers_the_last_data_then_the_end() -> None:
     fake = FakeStream()
     stream = ConsoleStream(FAKE, fake, "dom")
     fake.incoming.append(b"bye")
-    fake.fire(FAKE.VIR_STREAM_EVENT_HANGUP)
+    await fake.fire(FAKE.VIR_STREAM_EVENT_HANGUP)
     assert await stream.read(10) == b"bye"
     assert await stream.read(10) == b""
+
+
+async def test_an_event_mutes_the_stream_until_the_loop_has_handled_it() -> None:
+    """libvirt calls back in its own thread, and again while data waits: the callback there
+    switches events off, the loop reads and switches them on again."""
+    fake = FakeStream()
+    stream = ConsoleStream(FAKE, fake, "dom")
+    fake.incoming.append(b"x")
+    await fake.fire(FAKE.VIR_STREAM_EVENT_READABLE)
+    assert fake.masks[0] == 0  # muted in the callback's thread
+    assert fake.masks[-1] & FAKE.VIR_STREAM_EVENT_READABLE  # armed again by the loop
+    assert await stream.read(10) == b"x"
 
 
 async def test_a_stream_error_is_an_oserror_for_the_bridge() -> None:
@@ -98,7 +115,7 @@ async def test_a_stream_error_is_an_oserror_for_the_bridge() -> None:
         raise FakeError("connection reset")
 
     fake.recv = broken  # type: ignore[method-assign]
-    fake.fire(FAKE.VIR_STREAM_EVENT_READABLE)
+    await fake.fire(FAKE.VIR_STREAM_EVENT_READABLE)
     try:
         await stream.read(10)
     except OSError as err:
@@ -115,7 +132,7 @@ async def test_writes_wait_for_room_and_go_out_when_writable() -> None:
     assert bytes(fake.sent) == b"roo"
     assert fake.mask & FAKE.VIR_STREAM_EVENT_WRITABLE
     fake.room = 100
-    fake.fire(FAKE.VIR_STREAM_EVENT_WRITABLE)
+    await fake.fire(FAKE.VIR_STREAM_EVENT_WRITABLE)
     assert bytes(fake.sent) == b"root\r"
     assert not fake.mask & FAKE.VIR_STREAM_EVENT_WRITABLE
 
@@ -125,12 +142,12 @@ async def test_a_full_buffer_stops_reading_until_the_bridge_drains_it(monkeypatc
     fake = FakeStream()
     stream = ConsoleStream(FAKE, fake, "dom")
     fake.incoming += [b"12345", b"67890", b"abc"]
-    fake.fire(FAKE.VIR_STREAM_EVENT_READABLE)
+    await fake.fire(FAKE.VIR_STREAM_EVENT_READABLE)
     assert not fake.mask & FAKE.VIR_STREAM_EVENT_READABLE
     assert fake.incoming == [b"abc"]  # left in libvirt's queue
     assert await stream.read(6) == b"123456"
     assert fake.mask & FAKE.VIR_STREAM_EVENT_READABLE
-    fake.fire(FAKE.VIR_STREAM_EVENT_READABLE)
+    await fake.fire(FAKE.VIR_STREAM_EVENT_READABLE)
     assert await stream.read(100) == b"7890abc"
 
 
@@ -225,13 +242,13 @@ async def test_the_bridge_reads_writes_and_reopens_an_opener_target(monkeypatch:
     try:
         assert await bridge.wait_connected(5)
         opened[0].incoming.append(b"login: ")
-        opened[0].fire(FAKE.VIR_STREAM_EVENT_READABLE)
+        await opened[0].fire(FAKE.VIR_STREAM_EVENT_READABLE)
         async with asyncio.timeout(5):
             while b"login: " not in received:
                 await asyncio.sleep(0.01)
         bridge.write(b"root\r")
         assert bytes(opened[0].sent) == b"root\r"
-        opened[0].fire(FAKE.VIR_STREAM_EVENT_HANGUP)  # the domain was destroyed
+        await opened[0].fire(FAKE.VIR_STREAM_EVENT_HANGUP)  # the domain was destroyed
         async with asyncio.timeout(5):
             while len(opened) < 2 or not bridge.connected:
                 await asyncio.sleep(0.01)

@@ -3,19 +3,22 @@
 libvirt-python is optional (`pip install pybmc[libvirt]`): it is imported only when a
 libvirt backend is built, and its absence is a clear configuration error.
 
-Events, not polling: libvirt's event loop is libvirtaio, registered in the asyncio loop before
-the first connection opens (`use_asyncio_events`). Each connection carries one lifecycle and
-one reboot callback for all domains; they are dispatched to the BMC watching that domain (by
-UUID), and a domain defined, undefined or renamed is told to every BMC on the connection, so
-one whose domain was missing finds it as soon as it is defined. When the connection closes
+Events, not polling: libvirt's own event loop (its default implementation, thread-safe) runs
+in one daemon thread of the process, registered before the first connection opens
+(`use_thread_events`); every callback it makes (domain events, the close callback, console
+streams) is handed to the asyncio loop that opened the connection (`call_soon_threadsafe`).
+Each connection carries one lifecycle and one reboot callback for all domains; they are
+dispatched to the BMC watching that domain (by UUID), and a domain defined, undefined or
+renamed is told to every BMC on the connection, so one whose domain was missing finds it as
+soon as it is defined. When the connection closes
 (the daemon restarted, keepalive timed out), the connection's supervisor reopens it with
 backoff, registers the callbacks again and tells every watcher (`connected`), which then looks
 its domain up again and re-reads its state.
 
-Every libvirt call runs on the event loop's thread: libvirtaio is not thread-safe (a call in
-another thread would update libvirt's socket watch, asyncio's add_reader/remove_reader, from
-there). Most calls take milliseconds; `timed` logs those over SLOW_CALL (measured: destroy()
-1.2-2 s, create() ~0.25 s locally; docs/libvirt.md).
+Calls that may take long (destroy() 1.2-2 s, create() ~0.25 s measured locally, see
+docs/libvirt.md) run in a small thread pool (`in_thread`), so the event loop keeps serving
+every other BMC meanwhile; quick reads (isActive, lookups) stay on the loop. `timed` logs a
+call over SLOW_CALL (DEBUG).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import threading
 import time
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger("pybmc.power")
 
@@ -34,7 +39,8 @@ BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
 KEEPALIVE_INTERVAL = 5  # seconds between keepalive probes; dead after 3 unanswered
 KEEPALIVE_COUNT = 3
-SLOW_CALL = 0.05  # seconds: a libvirt call holding the event loop this long is logged (DEBUG)
+SLOW_CALL = 0.05  # seconds: a libvirt call taking this long is logged (DEBUG)
+CALL_THREADS = 8  # threads for slow libvirt calls, shared by every BMC of the process
 EVENT_DEFINED, EVENT_UNDEFINED = 0, 1  # VIR_DOMAIN_EVENT_DEFINED, VIR_DOMAIN_EVENT_UNDEFINED
 
 
@@ -51,37 +57,55 @@ def import_libvirt() -> Any:
     return libvirt
 
 
-_quiet = False
+T = TypeVar("T")
+_events_lock = threading.Lock()
+_events_thread: threading.Thread | None = None
+_executor: ThreadPoolExecutor | None = None
 
 
-def use_asyncio_events() -> None:
-    """libvirt's events and keepalives run in the running asyncio loop (once per process;
-    a process running loops one after the other, as tests do, moves it to the current one)."""
-    global _quiet
-    libvirt = import_libvirt()
-    import libvirtaio
-
-    loop = asyncio.get_running_loop()
-    impl = libvirtaio.getCurrentImpl()
-    if impl is None:
-        libvirtaio.virEventRegisterAsyncIOImpl(loop=loop)
-    elif impl.loop is not loop:
-        impl.loop = loop
-    if not _quiet:  # errors are raised as libvirtError and logged by pybmc, not printed
+def use_thread_events() -> None:
+    """libvirt's events and keepalives run in one daemon thread (once per process, before
+    the first connection opens)."""
+    global _events_thread
+    with _events_lock:
+        if _events_thread is not None:
+            return
+        libvirt = import_libvirt()
+        # errors are raised as libvirtError and logged by pybmc, not printed
         libvirt.registerErrorHandler(lambda _context, _error: None, None)
-        _quiet = True
+        libvirt.virEventRegisterDefaultImpl()
+        _events_thread = threading.Thread(target=_run_events, args=(libvirt,),
+                                          name="libvirt events", daemon=True)
+        _events_thread.start()
+
+
+def _run_events(libvirt: Any) -> None:
+    while True:  # the process's libvirt event loop: runs as long as the process
+        if libvirt.virEventRunDefaultImpl() < 0:
+            log.error("libvirt event loop iteration failed")
+            time.sleep(1.0)
+
+
+async def in_thread(label: str, what: str, function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` (a blocking libvirt call) in the libvirt call threads; the event
+    loop runs on meanwhile."""
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="libvirt call")
+    with timed(label, what):
+        return await asyncio.get_running_loop().run_in_executor(_executor, function, *args)
 
 
 @contextlib.contextmanager
 def timed(label: str, what: str) -> Iterator[None]:
-    """Log (DEBUG) a libvirt call that held the event loop SLOW_CALL or longer."""
+    """Log (DEBUG) a libvirt call that took SLOW_CALL or longer."""
     start = time.monotonic()
     try:
         yield
     finally:
-        held = time.monotonic() - start
-        if held >= SLOW_CALL:
-            log.debug("%s: libvirt %s held the event loop %.3f s", label, what, held)
+        took = time.monotonic() - start
+        if took >= SLOW_CALL:
+            log.debug("%s: libvirt %s took %.3f s", label, what, took)
 
 
 def backoff_delays(start: float = BACKOFF_START, cap: float = BACKOFF_MAX) -> Iterator[float]:
@@ -126,6 +150,7 @@ class SharedConnection:
         self._greeted: set[DomainWatcher] = set()  # told of _greeted_conn
         self._greeted_conn: Any = None
         self.connects = 0  # connections opened so far (the first one included)
+        self._loop: asyncio.AbstractEventLoop | None = None  # where libvirt's callbacks go
 
     # ------------------------------------------------------------------ the connection
     def current(self) -> Any:
@@ -143,12 +168,11 @@ class SharedConnection:
         conn = self.current()
         if conn is not None:
             return conn
-        use_asyncio_events()
+        use_thread_events()
         libvirt = import_libvirt()
         self._drop()
-        # In a context of its own: the loop's handles for this connection (its events) are
-        # every BMC's on this URI, not the one whose start opened it (pybmc.edge.logs).
-        contextvars.Context().run(self._open, libvirt)
+        self._loop = asyncio.get_running_loop()
+        self._open(libvirt)
         log.info("libvirt %s: connected", self.uri)
         return self._conn
 
@@ -207,10 +231,26 @@ class SharedConnection:
         self._closed.set()
 
     # ------------------------------------------------------------------ libvirt callbacks
+    # Called in libvirt's event thread: handed to the loop, in a context of their own (the
+    # connection's events are every BMC's on this URI, pybmc.edge.logs), in their order.
+    def post(self, function: Callable[..., None], *args: Any) -> None:
+        """Run `function(*args)` on the connection's asyncio loop (from any thread)."""
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens
+            loop.call_soon_threadsafe(function, *args, context=contextvars.Context())
+
     def _on_close(self, _conn: Any, reason: int, _opaque: Any) -> None:
         names = {0: "error", 1: "end of file", 2: "keepalive timeout", 3: "client closed"}
-        asyncio.get_running_loop().call_soon(self.lost, names.get(reason, str(reason)),
-                                             context=contextvars.Context())
+        self.post(self.lost, names.get(reason, str(reason)))
+
+    def _on_lifecycle(self, _conn: Any, dom: Any, event: int, detail: int,
+                      _opaque: Any) -> None:
+        self.post(self._lifecycle, dom, event, detail)
+
+    def _on_reboot(self, _conn: Any, dom: Any, _opaque: Any) -> None:
+        self.post(self._rebooted, dom)
 
     def _watchers_of(self, dom: Any) -> list[DomainWatcher]:
         try:
@@ -218,8 +258,7 @@ class SharedConnection:
         except Exception:
             return []
 
-    def _on_lifecycle(self, _conn: Any, dom: Any, event: int, detail: int,
-                      _opaque: Any) -> None:
+    def _lifecycle(self, dom: Any, event: int, detail: int) -> None:
         for watcher in self._watchers_of(dom):
             try:
                 watcher.lifecycle(event, detail)
@@ -236,7 +275,7 @@ class SharedConnection:
                 except Exception:
                     log.exception("libvirt %s: define event handler failed", self.uri)
 
-    def _on_reboot(self, _conn: Any, dom: Any, _opaque: Any) -> None:
+    def _rebooted(self, dom: Any) -> None:
         for watcher in self._watchers_of(dom):
             try:
                 watcher.rebooted()

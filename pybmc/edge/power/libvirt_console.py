@@ -4,9 +4,11 @@
 (pybmc/edge/console.py) opens for a `[power] backend = "libvirt"` BMC: each time the bridge
 (re)connects, `open_console` looks the domain up on the URI's shared connection and, if it
 runs, opens its first console (`dom.openConsole(None, stream, FORCE)`) on a non-blocking
-`virStream`. The stream is driven by libvirt's event loop in asyncio (libvirtaio, registered
-by `use_asyncio_events` before the connection opens): readable events fill a buffer the
-bridge reads, writes are queued and sent when the stream takes them. Everything else comes
+`virStream`. The stream's events come from libvirt's event thread (`use_thread_events`, before
+the connection opens): the callback there only mutes the stream's events and hands them to the
+asyncio loop, where the non-blocking recv and send run and the events are armed again;
+readable events fill a buffer the bridge reads, writes are queued and sent when the stream
+takes them. Everything else comes
 from the bridge as for QEMU's serial socket: the history ring, SOL, local `pybmc console`
 clients, and the reconnect when the domain is restarted (the stream ends with QEMU; opening
 fails while the domain is off, and the bridge retries).
@@ -102,6 +104,7 @@ class ConsoleStream:
         self._ended = False
         self._error = ""
         self._closed = False
+        self._loop = asyncio.get_running_loop()
         stream.eventAddCallback(self._mask(), self._on_event, None)
         if shared is not None:  # hear of a lost connection at once (`disconnected`)
             shared.supervise(self)
@@ -192,6 +195,16 @@ class ConsoleStream:
             self._end(exc.get_error_message())
 
     def _on_event(self, _stream: Any, events: int, _opaque: Any) -> None:
+        """In libvirt's event thread: no more events until the loop has handled these (it
+        arms them again), else libvirt calls again and again while data waits."""
+        if self._closed or self._ended:
+            return
+        with contextlib.suppress(self._libvirt.libvirtError):
+            self._stream.eventUpdateCallback(0)
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            self._loop.call_soon_threadsafe(self._handle, events)
+
+    def _handle(self, events: int) -> None:
         if self._closed or self._ended:
             return
         libvirt = self._libvirt

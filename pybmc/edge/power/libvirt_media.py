@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pybmc.edge.power.libvirt_connection import timed
+from pybmc.edge.power.libvirt_connection import in_thread
 from pybmc.edge.power.qemu_media import CD_FILE, QemuMedia
 from pybmc.model.libvirt_domain import cdrom_xml, parse_domain
 from pybmc.model.virtual_media import MediaSlot
@@ -37,28 +37,32 @@ class LibvirtMedia(QemuMedia):
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
-    def _update(self, source: str) -> None:
+    async def _update(self, source: str) -> None:
         dom = self.domain()
         if dom is None:
             raise ConnectionError("not connected to libvirt")
+        await in_thread(self.name, "updateDeviceFlags()", self._put, dom, source)
+
+    @staticmethod
+    def _put(dom: Any, source: str) -> None:
+        """The CD change itself (blocking libvirt calls, in libvirt's call threads)."""
         cdroms = parse_domain(dom.XMLDesc(0)).cdroms
         if not cdroms:
             raise RuntimeError("the domain has no CD-ROM drive (<disk device='cdrom'>)")
         flags = AFFECT_CONFIG | (AFFECT_LIVE if dom.isActive() else 0)
-        with timed(self.name, "updateDeviceFlags()"):
-            dom.updateDeviceFlags(cdrom_xml(cdroms[0], source), flags)
+        dom.updateDeviceFlags(cdrom_xml(cdroms[0], source), flags)
 
     async def _change(self, slot: MediaSlot, image: str) -> None:
         try:
             if not image:
-                self._update("")
+                await self._update("")
                 self.loaded = None
                 (self.media_dir / CD_FILE).unlink(missing_ok=True)
                 log.info("%s: virtual CD tray empty", self.name)
                 return
             path = await self._download(slot, image)
             self.loaded = path
-            self._update(str(path.resolve()))
+            await self._update(str(path.resolve()))
             slot.state, slot.detail, slot.percent = "inserted", "", 100
             log.info("%s: virtual CD %s in the tray", self.name, slot.image_name)
         except asyncio.CancelledError:

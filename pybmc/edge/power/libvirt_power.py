@@ -50,6 +50,7 @@ from pybmc.edge.power.libvirt_connection import (
     SharedConnection,
     connection,
     import_libvirt,
+    in_thread,
     timed,
 )
 from pybmc.edge.power.libvirt_media import LibvirtMedia
@@ -94,6 +95,8 @@ class LibvirtPower(QueuedActions):
         self._hop_until = -1.0  # REBOOT events before this clock() belong to a counted boot
         self._soft_off_asked = False
         self._context = contextvars.copy_context()
+        self._acting = False  # a power action runs: domain events wait until it is done
+        self._held: list[Callable[[], None]] = []  # the events that wait
         self.reboots = 0  # reboots counted (ours and the guest's)
         self.media = LibvirtMedia(name, media_dir or Path("media"), self._domain_or_none)
         # Set by the console wiring: a start creates the domain paused and resumes it once this
@@ -129,27 +132,65 @@ class LibvirtPower(QueuedActions):
             return conn.lookupByName(self.config.domain)
 
     def _call(self, what: str, *args: Any) -> Any:
-        """A domain API call; a dead connection is handed to the supervisor."""
-        libvirt = import_libvirt()
+        """A quick domain API call, on the loop; a dead connection is handed to the
+        supervisor."""
         dom = self._domain()
         try:
             with timed(self.name, f"{what}()"):
                 return getattr(dom, what)(*args)
-        except libvirt.libvirtError as err:
-            if err.get_error_code() in (libvirt.VIR_ERR_SYSTEM_ERROR, libvirt.VIR_ERR_RPC,
-                                        libvirt.VIR_ERR_INTERNAL_ERROR) \
-                    and self.shared.current() is None:
-                self.shared.lost(err.get_error_message())
+        except Exception as err:
+            self._failed(err)
             raise
+
+    async def _slow(self, what: str, *args: Any) -> Any:
+        """A domain API call in libvirt's call threads (the loop runs on meanwhile)."""
+        dom = self._domain()
+        try:
+            return await in_thread(self.name, f"{what}()", getattr(dom, what), *args)
+        except Exception as err:
+            self._failed(err)
+            raise
+
+    def _failed(self, err: BaseException) -> None:
+        libvirt = import_libvirt()
+        if isinstance(err, libvirt.libvirtError) \
+                and err.get_error_code() in (libvirt.VIR_ERR_SYSTEM_ERROR, libvirt.VIR_ERR_RPC,
+                                             libvirt.VIR_ERR_INTERNAL_ERROR) \
+                and self.shared.current() is None:
+            self.shared.lost(err.get_error_message())
 
     def _active(self) -> bool:
         return bool(self._call("isActive"))
+
+    async def _active_now(self) -> bool:
+        return bool(await self._slow("isActive"))
 
     # ---------------------------------------------------------------- DomainWatcher
     # libvirt calls these from its event loop handles, in whatever logging context they were
     # made in: the work runs in this BMC's own (pybmc.edge.logs), taken at start().
     def _soon(self, function: Callable[..., None], *args: Any) -> None:
         asyncio.get_running_loop().call_soon(function, *args, context=self._context)
+
+    def _after_action(self, function: Callable[..., None], *args: Any) -> None:
+        """`function` now, or once the running power action is done: an action's own events
+        come after its result (its cause in the SEL, no "started by someone else")."""
+        if self._acting:
+            self._held.append(lambda: function(*args))
+        else:
+            function(*args)
+
+    def _submit(self, operation: Callable[[], Awaitable[None]], what: str) -> None:
+        async def acting() -> None:  # runs under the action lock: one at a time
+            self._acting = True
+            try:
+                await operation()
+            finally:
+                self._acting = False
+                held, self._held = self._held, []
+                for function in held:
+                    self._soon(function)
+
+        super()._submit(acting, what)
 
     def connected(self, conn: Any) -> None:
         self._soon(self._connected, conn)
@@ -158,10 +199,10 @@ class LibvirtPower(QueuedActions):
         self._dom = None
 
     def lifecycle(self, event: int, detail: int) -> None:
-        self._soon(self._lifecycle, event, detail)
+        self._soon(self._after_action, self._lifecycle, event, detail)
 
     def rebooted(self) -> None:
-        self._soon(self._rebooted)
+        self._soon(self._after_action, self._rebooted)
 
     def definitions_changed(self, event: int, detail: int, name: str, uuid: str) -> None:
         self._soon(self._definitions_changed, event, detail, name, uuid)
@@ -329,40 +370,39 @@ class LibvirtPower(QueuedActions):
                      "the URI from DHCP", self.name)
         return boot_override_xml(inactive, choice) or inactive
 
-    def _define(self, xml: str) -> None:
-        with timed(self.name, "defineXML()"):
-            self._domain().connect().defineXML(xml)
+    async def _define(self, xml: str) -> None:
+        await in_thread(self.name, "defineXML()", self._domain().connect().defineXML, xml)
 
-    def _start(self, choice: BootChoice, cause: str) -> None:
+    async def _start(self, choice: BootChoice, cause: str) -> None:
         """create() with the boot order for `choice`; a one-time override is undone in the
         persistent definition once the domain runs with it."""
-        inactive = self._call("XMLDesc", XML_INACTIVE | XML_SECURE)
+        inactive = await self._slow("XMLDesc", XML_INACTIVE | XML_SECURE)
         wanted = self._boot_xml(inactive, choice)
         changed = boot_order(wanted) != boot_order(inactive)
         if changed:
             log.info("%s: boot order %s (%s)", self.name, ", ".join(boot_order(wanted)),
                      "persistent" if choice.persistent else "this boot")
-            self._define(wanted)
+            await self._define(wanted)
         paused = self.before_run is not None
         try:
             if paused:
-                paused = self._create_paused()
+                paused = await self._create_paused()
             else:
-                self._call("create")
+                await self._slow("create")
         finally:
             if changed and not choice.persistent:
-                self._define(inactive)
+                await self._define(inactive)
         self._set_on(True, cause)
         if paused:
             self._track(asyncio.get_running_loop().create_task(
                 self._resume_when_ready(), name=f"{self.name}: resume after start"))
 
-    def _create_paused(self) -> bool:
+    async def _create_paused(self) -> bool:
         """createWithFlags(START_PAUSED); a plain create() where the driver has no such flag
         (libvirt's test driver). Whether the domain is paused now."""
         libvirt = import_libvirt()
         try:
-            self._call("createWithFlags", START_PAUSED)
+            await self._slow("createWithFlags", START_PAUSED)
             return True
         except libvirt.libvirtError as err:
             if err.get_error_code() not in (libvirt.VIR_ERR_INVALID_ARG,
@@ -371,7 +411,7 @@ class LibvirtPower(QueuedActions):
                 raise
             log.debug("%s: no paused start here (%s); the console connects after the start",
                       self.name, err.get_error_message())
-        self._call("create")
+        await self._slow("create")
         return False
 
     async def _resume_when_ready(self) -> None:
@@ -381,78 +421,78 @@ class LibvirtPower(QueuedActions):
                 await self.before_run()
         finally:
             try:
-                if self._call("state", 0)[0] == STATE_PAUSED:
-                    self._call("resume")
+                if (await self._slow("state", 0))[0] == STATE_PAUSED:
+                    await self._slow("resume")
             except Exception as err:
                 log.warning("%s: cannot resume the domain after its start: %s", self.name,
                             self._explain(err))
 
-    def _needs_restart(self, choice: BootChoice) -> bool:
+    async def _needs_restart(self, choice: BootChoice) -> bool:
         """Whether the boot order for `choice` differs from the one the domain runs with."""
-        live = self._call("XMLDesc", 0)
-        inactive = self._call("XMLDesc", XML_INACTIVE | XML_SECURE)
+        live = await self._slow("XMLDesc", 0)
+        inactive = await self._slow("XMLDesc", XML_INACTIVE | XML_SECURE)
         return boot_order(self._boot_xml(inactive, choice)) != boot_order(live)
 
-    def _restart(self, choice: BootChoice, cause: str) -> None:
+    async def _restart(self, choice: BootChoice, cause: str) -> None:
         log.info("%s: %s with another boot order: destroy and create the domain", self.name,
                  cause)
-        self._call("destroy")
-        self._start(choice, cause)
+        await self._slow("destroy")
+        await self._start(choice, cause)
 
     # ---------------------------------------------------------------- operations
     async def _power_on(self, cause: str) -> None:
-        if self._active():
+        if await self._active_now():
             self._set_on(True, cause)
             return
-        self._start(self._take_boot_choice(cause), cause)
+        await self._start(self._take_boot_choice(cause), cause)
 
     async def _hard_off(self, cause: str) -> None:
-        if self._active():
-            self._call("destroy")
+        if await self._active_now():
+            await self._slow("destroy")
         self._set_on(False, cause)
 
     async def _soft_off(self) -> None:
-        if not self._require_on("soft off"):
+        if not await self._require_on("soft off"):
             return
         self._soft_off_asked = True
-        self._call("shutdown")
+        await self._slow("shutdown")
 
     async def _hard_reset(self, cause: str) -> None:
-        if not self._require_on("hard reset"):
+        if not await self._require_on("hard reset"):
             return
         choice = self._take_boot_choice(cause)
         self._hop_until = self.clock() + HOP_WINDOW
         self.reboots += 1
-        if self._needs_restart(choice):
-            self._restart(choice, cause)
+        if await self._needs_restart(choice):
+            await self._restart(choice, cause)
         else:
-            self._call("reset", 0)
+            await self._slow("reset", 0)
 
     async def _guest_reboot(self) -> None:
-        if not self._require_on("guest reboot"):
+        if not await self._require_on("guest reboot"):
             return
         choice = self._take_boot_choice("guest reboot")
-        if self._needs_restart(choice):
-            self._restart(choice, "guest reboot")
+        if await self._needs_restart(choice):
+            await self._restart(choice, "guest reboot")
 
     async def _started_outside(self) -> None:
         """A start pybmc did not make is a boot too: the BMC's boot override counts (a
         one-time one is used up), so a domain started with another order is restarted with
         it, as a power button press would boot it."""
-        if not self._require_on("boot"):
+        if not await self._require_on("boot"):
             return
         choice = self._take_boot_choice("domain started")
-        if self._needs_restart(choice):
-            self._restart(choice, "domain started")
+        if await self._needs_restart(choice):
+            await self._restart(choice, "domain started")
 
     async def _diagnostic_interrupt(self) -> None:
-        if not self._require_on("diagnostic interrupt"):
+        if not await self._require_on("diagnostic interrupt"):
             return
-        self._call("injectNMI", 0)
+        await self._slow("injectNMI", 0)
         log.info("%s: NMI injected", self.name)
 
-    def _require_on(self, what: str) -> bool:
-        if self._active():
+    async def _require_on(self, what: str) -> bool:
+        if await self._active_now():
             return True
         log.info("%s: %s skipped: the domain is shut off", self.name, what)
         self._set_on(False, "domain shut off")
@@ -474,7 +514,7 @@ class LibvirtPower(QueuedActions):
         if not leave_running and self._domain_or_none() is not None:
             try:
                 if self._active():
-                    self._call("destroy")
+                    await self._slow("destroy")
                     self._set_on(False, "pybmc stopping")
             except Exception as err:
                 log.error("%s: cannot stop the domain: %s", self.name, self._explain(err))
