@@ -39,12 +39,17 @@ LEGIT_TIMEOUT = 30.0
 LEGIT_PAUSE = 0.05  # between two legitimate client runs, so they do not crowd the fuzzers
 # pyghmi in a process of its own per run, as ipmitool: a fresh login every time, and none of
 # its session cache or threads inside the harness.
+# pyghmi does not close its session when the process exits: without the logout every run
+# would hold a slot until the idle timeout, and a fast machine runs enough of them in one
+# timeout to fill the session table with the storm's own logins.
 PYGHMI_CLIENT = (
     "import sys\n"
     "from pyghmi.ipmi import command\n"
     "c = command.Command(bmc=sys.argv[1], port=int(sys.argv[2]), userid='legit',\n"
     "                    password=sys.argv[3], keepalive=False)\n"
-    "sys.exit(0 if c.get_power().get('powerstate') in ('on', 'off') else 1)\n")
+    "state = c.get_power().get('powerstate')\n"
+    "c.ipmi_session.logout()\n"
+    "sys.exit(0 if state in ('on', 'off') else 1)\n")
 
 
 # ---------------------------------------------------------------------- senders
