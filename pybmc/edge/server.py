@@ -25,7 +25,7 @@ from pybmc.edge.assembly import BmcRuntime, open_runtime
 from pybmc.edge.lanhooks import LanHooks
 from pybmc.edge.logs import bmc_context, current_peer
 from pybmc.edge.reload import ConfigReloader, ConfigSource
-from pybmc.edge.startup import StartError, bind_error
+from pybmc.edge.startup import StartError, StateDirBusy, bind_error
 from pybmc.edge.timer import BmcTimer
 from pybmc.model.lan import LanAddress
 
@@ -275,7 +275,6 @@ class Server:
         self._hangup_pending = False
         self._serving = False
         self._writer: asyncio.Task[None] | None = None
-        self._locker: asyncio.Task[None] | None = None
         # Another process held a state_dir whose lock was taken after the start: the serve
         # stops and run_until_stopped raises it (as a start failing on it at once would).
         self.start_error: StartError | None = None
@@ -290,10 +289,8 @@ class Server:
                 await self._start_control(self.control_path)
             await self.start_bmcs(self.runtimes, defer_writes=len(self.runtimes) > 1)
         self._serving = True
-        if len(self.runtimes) > 1:
+        if len(self.runtimes) > 1 or any(runtime.lock_pending for runtime in self.runtimes):
             self._writer = asyncio.get_running_loop().create_task(self._write_deferred())
-        if any(runtime.lock_pending for runtime in self.runtimes):
-            self._locker = asyncio.get_running_loop().create_task(self._take_deferred_locks())
         if not self.runtimes:
             log.info("serving no BMCs yet (add some with pybmc add, or files and SIGHUP)")
 
@@ -313,18 +310,6 @@ class Server:
             return
         self.control = control
 
-    async def _take_deferred_locks(self, batch: int = 8) -> None:
-        """The state_dir locks a fleet's start left for later (open_runtime's `defer_lock`),
-        taken now that every BMC answers, `batch` at a time between datagrams; a BMC writing
-        before its turn takes its own first. A lock another process holds stops the serve."""
-        for index, runtime in enumerate(list(self.runtimes)):
-            if self.start_error is not None:
-                return
-            with contextlib.suppress(OSError):  # StateDirBusy: _lock_conflict stops us
-                runtime.take_lock()
-            if index % batch == batch - 1:
-                await asyncio.sleep(0)
-
     def _lock_conflict(self, error: StartError) -> None:
         if self.start_error is None:
             self.start_error = error
@@ -335,11 +320,17 @@ class Server:
         """The first state and SEL files of the BMCs started together, written in the
         background once all of them answer: from `delay` seconds on, `batch` BMCs, then
         `pause` seconds for datagrams (a thousand BMCs' files take a second or two; a BMC
-        stopping first writes its own, a request changing its state saves it at once)."""
+        stopping first writes its own, a request changing its state saves it at once). A
+        state_dir lock left for the first write (open_runtime's `defer_lock`) is taken here;
+        one another process holds stops the serve (`_lock_conflict`)."""
         await asyncio.sleep(delay)  # first the clients' probes of a fleet that just came up
         for index, runtime in enumerate(list(self.runtimes)):
             if runtime.started:
                 with bmc_context(runtime.name):
+                    try:
+                        runtime.take_lock()
+                    except StateDirBusy:
+                        return  # the serve is stopping; the others write as they stop
                     runtime.bmc.write_deferred(durable=False)
             if index % batch == batch - 1:
                 await asyncio.sleep(pause)
@@ -428,9 +419,6 @@ class Server:
 
     # ------------------------------------------------------------------ stop
     async def stop(self) -> None:
-        if self._locker is not None:
-            self._locker.cancel()  # a BMC whose lock is still pending takes it as it stops
-            await asyncio.gather(self._locker, return_exceptions=True)
         if self._writer is not None:
             self._writer.cancel()  # what it has not written yet, each BMC writes as it stops
             await asyncio.gather(self._writer, return_exceptions=True)
