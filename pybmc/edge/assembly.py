@@ -75,8 +75,11 @@ def open_runtime(config: BmcConfig, reset_state: bool = False,
     """A runtime for `config` once this process holds its state_dir (StartError if not).
     `defer_lock` (a fleet's start): a state_dir that does not exist yet holds nothing to read
     and nobody's lock; it and its lock are made before the BMC's first write (at the latest:
-    `take_lock()`; a lock held by another process then stops the serve, nothing written)."""
-    if defer_lock and not os.path.isdir(config.state_dir):
+    `take_lock()`; a lock held by another process then stops the serve, nothing written).
+    Only for simulated BMCs, whose every file is a save (pybmc.model.state.atomic_write, which
+    takes the lock first); the Redfish server takes it before it starts (its certificate)."""
+    if (defer_lock and config.power.backend == "simulated"
+            and not os.path.isdir(config.state_dir)):
         runtime = BmcRuntime(config, reset_state=reset_state)
         guard_first_write(config.state_dir, runtime.take_lock)
         runtime.lock_pending = True

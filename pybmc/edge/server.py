@@ -358,6 +358,10 @@ class Server:
     async def _start_redfish(self, service: BmcService) -> None:
         if not service.bmc.config.redfish.enabled:
             return
+        try:  # before anything of Redfish's is written into the state_dir (its certificate)
+            service.runtime.take_lock()
+        except StateDirBusy:
+            raise service.runtime.lock_error or StartError(service.bmc.name) from None
         # Imported only when used: a process of IPMI-only BMCs never loads aiohttp.
         from pybmc.edge.redfish_http import RedfishServer
 

@@ -110,3 +110,35 @@ def test_a_fleet_start_without_conflict_holds_every_lock(tmp_path: Path):
         await asyncio.wait_for(task, 10)
 
     asyncio.run(scenario())
+
+
+def test_only_simulated_bmcs_defer_their_lock(tmp_path: Path):
+    data = {"bmc": {"name": "cmd", "address": "127.0.0.1", "port": 6230,
+                    "state_dir": str(tmp_path / "c")},
+            "users": [{"name": "admin", "password": "secret-pw", "privilege": "administrator"}],
+            "power": {"backend": "command", "command_on": ["true"]},
+            "redfish": {"enabled": False}}
+    runtime = open_runtime(parse_config(data), defer_lock=True)
+    assert runtime.lock is not None and (tmp_path / "c" / LOCK_FILE).exists()
+    asyncio.run(runtime.stop())
+
+
+def test_redfish_takes_the_lock_before_it_starts(tmp_path: Path):
+    async def scenario() -> None:
+        data = {"bmc": {"name": "rf", "address": "127.0.0.1", "port": free_port(),
+                        "state_dir": str(tmp_path / "r")},
+                "users": [{"name": "admin", "password": "secret-pw",
+                           "privilege": "administrator"}],
+                "power": {"backend": "simulated"},
+                "redfish": {"enabled": True, "port": free_port()}}
+        runtime = open_runtime(parse_config(data), defer_lock=True)
+        assert runtime.lock_pending
+        other = StateDirLock.acquire("other", tmp_path / "r")
+        try:
+            with pytest.raises(StartError, match=r"^rf: state dir .* is in use"):
+                await asyncio.wait_for(Server([runtime]).run_until_stopped(), 10)
+        finally:
+            other.release()
+        assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [LOCK_FILE]  # no cert
+
+    asyncio.run(scenario())
