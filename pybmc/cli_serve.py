@@ -185,9 +185,13 @@ async def _serve(configs: list[BmcConfig], options: ServeOptions,
     from pybmc.edge.server import Server
 
     runtimes = []
+    # A fleet's BMCs whose state_dir does not exist yet take their lock (and make the dir)
+    # after all of them answer, before their first write: ~2 ms of file system work each.
+    defer_lock = len(configs) > 1
     for config in configs:
         with bmc_context(config.name):  # what loading its state logs names it
-            runtimes.append(open_runtime(config, reset_state=options.reset_state))
+            runtimes.append(open_runtime(config, reset_state=options.reset_state,
+                                         defer_lock=defer_lock))
     control, required = options.control_socket()
     server = Server(runtimes, stop_vms_on_exit=options.stop_vms_on_exit, sources=sources,
                     control=control, control_required=required)

@@ -9,6 +9,7 @@ line names it), then the machine, then the console (QEMU's serial socket exists 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -19,8 +20,9 @@ from pybmc.core.bmc import Bmc, simulated_power
 from pybmc.edge.console import ConsoleBridge, SerialTarget
 from pybmc.edge.inband import InBandServer
 from pybmc.edge.local_console import LocalConsoleServer
-from pybmc.edge.startup import StartError, StateDirLock, lock_state_dir
+from pybmc.edge.startup import StartError, StateDirBusy, StateDirLock, lock_state_dir
 from pybmc.model.power import PowerBackend
+from pybmc.model.state import guard_first_write
 
 if TYPE_CHECKING:
     from pybmc.edge.power.command import CommandPower
@@ -68,8 +70,20 @@ def machine_config(config: BmcConfig) -> BmcConfig:
         raise StartError(f"{config.name}: {err}") from None
 
 
-def open_runtime(config: BmcConfig, reset_state: bool = False) -> BmcRuntime:
-    """A runtime for `config` once this process holds its state_dir (StartError if not)."""
+def open_runtime(config: BmcConfig, reset_state: bool = False,
+                 defer_lock: bool = False) -> BmcRuntime:
+    """A runtime for `config` once this process holds its state_dir (StartError if not).
+    `defer_lock` (a fleet's start): a state_dir that does not exist yet holds nothing to read
+    and nobody's lock; it and its lock are made before the BMC's first write (at the latest:
+    `take_lock()`; a lock held by another process then stops the serve, nothing written).
+    Only for simulated BMCs, whose every file is a save (pybmc.model.state.atomic_write, which
+    takes the lock first); the Redfish server takes it before it starts (its certificate)."""
+    if (defer_lock and config.power.backend == "simulated"
+            and not os.path.isdir(config.state_dir)):
+        runtime = BmcRuntime(config, reset_state=reset_state)
+        guard_first_write(config.state_dir, runtime.take_lock)
+        runtime.lock_pending = True
+        return runtime
     lock = lock_state_dir(config)
     try:
         return BmcRuntime(config, reset_state=reset_state, lock=lock)
@@ -86,6 +100,9 @@ class BmcRuntime:
         self.config = config
         self.name = config.name
         self.lock = lock  # held from before the state is read until stop()
+        self.lock_pending = False  # taken by take_lock(), before the first write
+        self.lock_error: StartError | None = None  # another process holds the state_dir
+        self.on_lock_error: Callable[[StartError], None] | None = None
         self.started = False
         self.console = ConsoleBridge(config.name, self._serial_target,
                                      history_size=config.sol.history_size)
@@ -97,6 +114,24 @@ class BmcRuntime:
         self.local_console: LocalConsoleServer | None = None
         self._flush: Callable[[], None] = lambda: None
         self.console.add_listener(self._guest_output, self.bmc.sol.backlog_full)
+
+    def take_lock(self) -> None:
+        """Take the state_dir's lock left for the first write (open_runtime's `defer_lock`);
+        StateDirBusy (an OSError: the write does not happen) when another process holds it."""
+        if not self.lock_pending:
+            return
+        if self.lock_error is None:
+            try:
+                self.lock = lock_state_dir(self.config)
+            except StartError as err:
+                self.lock_error = err
+                log.error("%s", err)
+                if self.on_lock_error is not None:
+                    self.on_lock_error(err)
+        if self.lock_error is not None:
+            raise StateDirBusy(str(self.lock_error))
+        self.lock_pending = False
+        guard_first_write(self.config.state_dir, None)
 
     # ------------------------------------------------------------------ the backend's kind
     def _qemu(self) -> QemuPower | None:
@@ -203,6 +238,8 @@ class BmcRuntime:
             if self.started:
                 await self._stop(leave_vm_running)
         finally:
+            if self.lock_pending:
+                guard_first_write(self.config.state_dir, None)
             if self.lock is not None:
                 self.lock.release()
 
@@ -215,5 +252,7 @@ class BmcRuntime:
         await self.bmc.power.stop(leave_running=leave_vm_running)
         if self.in_band is not None:
             await self.in_band.stop()
+        if self.lock_error is not None:  # the state_dir is another process's: leave it
+            return
         self.bmc.write_deferred()
         self.bmc.save()

@@ -25,7 +25,7 @@ from pybmc.edge.assembly import BmcRuntime, open_runtime
 from pybmc.edge.lanhooks import LanHooks
 from pybmc.edge.logs import bmc_context, current_peer
 from pybmc.edge.reload import ConfigReloader, ConfigSource
-from pybmc.edge.startup import bind_error
+from pybmc.edge.startup import StartError, StateDirBusy, bind_error
 from pybmc.edge.timer import BmcTimer
 from pybmc.model.lan import LanAddress
 
@@ -275,6 +275,11 @@ class Server:
         self._hangup_pending = False
         self._serving = False
         self._writer: asyncio.Task[None] | None = None
+        # Another process held a state_dir whose lock was taken after the start: the serve
+        # stops and run_until_stopped raises it (as a start failing on it at once would).
+        self.start_error: StartError | None = None
+        for runtime in self.runtimes:
+            runtime.on_lock_error = self._lock_conflict
 
     async def start(self) -> None:
         # The control socket first: a --control path in use stops the start before any BMC
@@ -284,7 +289,7 @@ class Server:
                 await self._start_control(self.control_path)
             await self.start_bmcs(self.runtimes, defer_writes=len(self.runtimes) > 1)
         self._serving = True
-        if len(self.runtimes) > 1:
+        if len(self.runtimes) > 1 or any(runtime.lock_pending for runtime in self.runtimes):
             self._writer = asyncio.get_running_loop().create_task(self._write_deferred())
         if not self.runtimes:
             log.info("serving no BMCs yet (add some with pybmc add, or files and SIGHUP)")
@@ -305,16 +310,27 @@ class Server:
             return
         self.control = control
 
+    def _lock_conflict(self, error: StartError) -> None:
+        if self.start_error is None:
+            self.start_error = error
+        self.request_stop()
+
     async def _write_deferred(self, delay: float = 1.0, batch: int = 4,
                               pause: float = 0.005) -> None:
         """The first state and SEL files of the BMCs started together, written in the
         background once all of them answer: from `delay` seconds on, `batch` BMCs, then
         `pause` seconds for datagrams (a thousand BMCs' files take a second or two; a BMC
-        stopping first writes its own, a request changing its state saves it at once)."""
+        stopping first writes its own, a request changing its state saves it at once). A
+        state_dir lock left for the first write (open_runtime's `defer_lock`) is taken here;
+        one another process holds stops the serve (`_lock_conflict`)."""
         await asyncio.sleep(delay)  # first the clients' probes of a fleet that just came up
         for index, runtime in enumerate(list(self.runtimes)):
             if runtime.started:
                 with bmc_context(runtime.name):
+                    try:
+                        runtime.take_lock()
+                    except StateDirBusy:
+                        return  # the serve is stopping; the others write as they stop
                     runtime.bmc.write_deferred(durable=False)
             if index % batch == batch - 1:
                 await asyncio.sleep(pause)
@@ -342,6 +358,10 @@ class Server:
     async def _start_redfish(self, service: BmcService) -> None:
         if not service.bmc.config.redfish.enabled:
             return
+        try:  # before anything of Redfish's is written into the state_dir (its certificate)
+            service.runtime.take_lock()
+        except StateDirBusy:
+            raise service.runtime.lock_error or StartError(service.bmc.name) from None
         # Imported only when used: a process of IPMI-only BMCs never loads aiohttp.
         from pybmc.edge.redfish_http import RedfishServer
 
@@ -446,3 +466,5 @@ class Server:
             await self._stopping.wait()
         finally:
             await self.stop()
+        if self.start_error is not None:
+            raise self.start_error

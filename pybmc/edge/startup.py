@@ -23,6 +23,11 @@ class StartError(Exception):
     """A BMC cannot start; the message is one line for the operator."""
 
 
+class StateDirBusy(OSError):
+    """A BMC whose lock was left for its first write (a fleet's start) cannot take it: what
+    would have been written is not (the save logs this message), and the serve stops."""
+
+
 class StateDirLock:
     """An exclusive flock on `<state_dir>/lock`, holding the owner's PID, released at close
     (or when the process dies: the kernel drops flocks with the last descriptor)."""

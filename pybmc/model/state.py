@@ -206,12 +206,30 @@ def from_json(data: dict[str, Any]) -> State:
     )
 
 
+# Directories whose lock is taken at their first write (pybmc.edge.startup, a fleet's start):
+# str(directory) -> a callable that takes it, or raises OSError (nothing is written then).
+_first_write_guards: dict[str, Callable[[], None]] = {}
+
+
+def guard_first_write(directory: Path, guard: Callable[[], None] | None) -> None:
+    """Have `guard()` run before anything is written into `directory` (None: no more);
+    it stays until removed, so a guard that failed runs (and fails) again at the next write."""
+    if guard is None:
+        _first_write_guards.pop(str(directory), None)
+    else:
+        _first_write_guards[str(directory)] = guard
+
+
 def atomic_write(path: Path, payload: bytes, temp_prefix: str, durable: bool = True) -> None:
     """Write `payload` to a temporary file beside `path` (mode 0600 from creation: state holds
     passwords), fsync it if `durable`, and rename it over `path`: a crash leaves the old file
     or the new one. The temporary name is fixed per process (`<prefix><pid>.tmp`): only the
     process holding the state dir's lock writes there, and one save at a time."""
     directory = path.parent
+    if _first_write_guards:
+        guard = _first_write_guards.get(str(directory))
+        if guard is not None:
+            guard()  # takes the state dir's lock, or raises OSError
     if not os.path.isdir(directory):
         directory.mkdir(parents=True, exist_ok=True)
     tmp = os.path.join(directory, f"{temp_prefix}{os.getpid()}.tmp")

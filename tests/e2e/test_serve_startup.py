@@ -7,6 +7,7 @@ import ctypes
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,35 @@ def test_check_config_reports_what_would_stop_a_bmc(tmp_path: Path):
                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert ok.returncode == 0 and ok.stderr == "", ok.stderr
     assert not (tmp_path / "good-state").exists()  # checking creates nothing
+
+
+def test_a_fleet_locks_fresh_state_dirs_after_it_answers_and_still_excludes(tmp_path: Path):
+    """Two BMCs with new state dirs: both answer, then their dirs and locks appear (taken
+    before the first write); a second serve sharing one of the dirs is refused in one line."""
+    first = [base_config(f"f{n}", next_address(), tmp_path / f"s{n}", bmc={"port": 6233})
+             for n in range(2)]
+    args = [arg for c in first for arg in ("-c", str(write_config(tmp_path, c)))]
+    log_path = tmp_path / "fleet.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "pybmc", "serve", *args], cwd=tmp_path,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        wait_for_answers(proc, [(c["bmc"]["address"], 6233) for c in first], 20.0,
+                         "pybmc serve", log_path, answers=_answers)
+        locks = [tmp_path / f"s{n}" / "lock" for n in range(2)]
+        for _ in range(100):  # bounded: the locks are taken about a second after the start
+            if all(lock.exists() and lock.read_text().strip() for lock in locks):
+                break
+            time.sleep(0.1)
+        assert [lock.read_text().strip() for lock in locks] == [str(proc.pid)] * 2
+        intruder = base_config("g1", next_address(), tmp_path / "s1", bmc={"port": 6233})
+        other = base_config("g2", next_address(), tmp_path / "s9", bmc={"port": 6233})
+        line = one_line(serve_once(["-c", str(write_config(tmp_path, intruder)),
+                                    "-c", str(write_config(tmp_path, other))], tmp_path))
+        assert line.startswith(f"pybmc: g1: state dir {tmp_path / 's1'} is in use by pybmc "
+                               f"process {proc.pid}"), line
+        assert not (tmp_path / "s9").exists()  # the refused serve made nothing
+        assert proc.poll() is None
+    finally:
+        stop_process(proc, 10.0)  # type: ignore[arg-type]
+    assert (tmp_path / "s1" / "state.json").exists()  # the first serve's, saved as it stopped
