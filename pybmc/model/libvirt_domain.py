@@ -40,14 +40,20 @@ class Domain:
     cdroms: tuple[Cdrom, ...]
 
 
-def parse_domain(xml_text: str) -> Domain:
-    """Identity, vCPUs, memory, NICs, disks and CD-ROM drives of a domain's XML."""
+def domain_root(xml_text: str) -> ET.Element:
+    """The <domain> element of a domain's XML; DomainXmlError for anything else."""
     try:
         root = ET.fromstring(xml_text)
     except ET.ParseError as err:
         raise DomainXmlError(f"domain XML does not parse: {err}") from err
     if root.tag != "domain":
         raise DomainXmlError(f"expected <domain>, found <{root.tag}>")
+    return root
+
+
+def parse_domain(xml_text: str) -> Domain:
+    """Identity, vCPUs, memory, NICs, disks and CD-ROM drives of a domain's XML."""
+    root = domain_root(xml_text)
     disks: list[Disk] = []
     cdroms: list[Cdrom] = []
     for element in root.iterfind("devices/disk"):
@@ -127,12 +133,7 @@ def with_in_band(xml_text: str, socket_path: str, interface: str = "kcs") -> str
     """The domain XML with the in-band device added through <qemu:commandline> (replacing a
     previous pybmc one), ready for defineXML."""
     ET.register_namespace("qemu", QEMU_NS)
-    try:
-        root = ET.fromstring(xml_text)
-    except ET.ParseError as err:
-        raise DomainXmlError(f"domain XML does not parse: {err}") from err
-    if root.tag != "domain":
-        raise DomainXmlError(f"expected <domain>, found <{root.tag}>")
+    root = domain_root(xml_text)
     commandline = root.find(f"{{{QEMU_NS}}}commandline")
     if commandline is None:
         commandline = ET.SubElement(root, f"{{{QEMU_NS}}}commandline")
@@ -158,12 +159,7 @@ def dac_seclabel_xml(uid: int, gid: int) -> str:
 def with_dac_seclabel(xml_text: str, uid: int, gid: int) -> str:
     """The domain XML with QEMU running as uid:gid (`dac_seclabel_xml`), replacing a
     domain-level DAC <seclabel> it had; labels of other models (SELinux, AppArmor) stay."""
-    try:
-        root = ET.fromstring(xml_text)
-    except ET.ParseError as err:
-        raise DomainXmlError(f"domain XML does not parse: {err}") from err
-    if root.tag != "domain":
-        raise DomainXmlError(f"expected <domain>, found <{root.tag}>")
+    root = domain_root(xml_text)
     ET.register_namespace("qemu", QEMU_NS)
     for old in root.findall("seclabel"):
         if old.get("model") == "dac":
