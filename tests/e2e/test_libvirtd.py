@@ -3,17 +3,7 @@ everything it started is gone afterwards."""
 
 from __future__ import annotations
 
-import os
-
-from tests.e2e.libvirtd import LibvirtDaemon, define_domain, require_libvirtd
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+from tests.e2e.libvirtd import LibvirtDaemon, _alive, define_domain, require_libvirtd
 
 
 def test_private_daemon_runs_a_tcg_domain_and_leaves_nothing() -> None:

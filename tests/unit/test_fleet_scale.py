@@ -18,6 +18,7 @@ from pybmc.core.bmc import Bmc
 from pybmc.model.platform.sel import SEL_FILE
 from pybmc.model.state import STATE_FILE, UserRecord
 from pybmc.wire.codes import LAN_CHANNEL, Privilege
+from tests.unit.test_config_sources import write_bmc
 
 
 def tables(name: str, address: str, state_dir: Path) -> dict[str, Any]:
@@ -66,14 +67,6 @@ def test_a_section_parse_is_remembered_but_not_its_error():
     assert len(calls) == 2
     assert memo_by_section("test-ok", section, lambda: 7) == 7
     assert memo_by_section("test-ok", section, lambda: 8) == 7
-
-
-def write_bmc(directory: Path, name: str, address: str) -> Path:
-    path = directory / f"{name}.toml"
-    path.write_text(f'[bmc]\nname = "{name}"\naddress = "{address}"\n'
-                    f'state_dir = "{directory / name}"\n\n'
-                    '[[users]]\nname = "admin"\npassword = "secret"\n')
-    return path
 
 
 def test_an_add_sees_new_and_removed_files_without_reading_the_others_again(
